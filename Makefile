@@ -1,0 +1,101 @@
+# cln-l402. ./configure writes config.mk; `make` builds plugin/l402,
+# `make check` builds everything again with ASan+UBSan and runs every test.
+
+# Without config.mk, configure runs first (it names any missing package).
+ifeq ($(wildcard config.mk),)
+$(shell ./configure >&2)
+endif
+include config.mk
+
+VERSION := 0.1.0
+BUILD ?= build
+PYTHON ?= python3
+SHARED ?= ../shared
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-unused-parameter -Wno-format-truncation
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARN) $(DEP_CFLAGS) \
+	      -DL402_VERSION='"$(VERSION)"' -Icommon
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all
+ALL_CFLAGS = $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(EXTRA_CFLAGS) $(LDFLAGS)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+PLUGIN_SRC := $(wildcard plugin/*.c)
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
+
+.SECONDARY:
+.PHONY: all check unit-tests fuzz clean install uninstall demo distclean
+all: $(PLUGIN_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libl402common.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(PLUGIN_BIN): $(PLUGIN_OBJ) $(BUILD)/libl402common.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(DEP_LIBS) -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libl402common.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libl402common.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+
+unit-tests: $(PLUGIN_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
+
+# The whole suite, under AddressSanitizer and UndefinedBehaviorSanitizer.
+check:
+	$(MAKE) BUILD=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" unit-tests
+	BUILD=build-san SHARED=$(SHARED) PYTHON=$(PYTHON) sh tests/run-tests.sh
+
+# libFuzzer: each target runs for FUZZ_SECONDS from the seed corpus.
+FUZZ_SECONDS ?= 60
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(DEP_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined $< $(COMMON_SRC) $(DEP_LIBS) -o $@
+
+fuzz: $(FUZZ_BIN)
+	@if [ "$(HAVE_CLANG)" != 1 ]; then echo "fuzz: clang missing (apt-get install clang libclang-rt-dev)"; exit 1; fi
+	SHARED=$(SHARED) $(PYTHON) tests/fuzz/make_seeds.py build/fuzz/corpus
+	@for f in $(FUZZ_BIN); do \
+		t=$$(basename $$f); mkdir -p build/fuzz/work/$$t; \
+		echo "== $$t for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/ \
+			build/fuzz/work/$$t build/fuzz/corpus/$$t 2>&1 | \
+			grep -E "stat::number_of_executed_units|ERROR|crash-|Done" || true; \
+		ls build/fuzz/crash-* 2>/dev/null && exit 1; \
+	done; true
+
+demo: all
+	@echo "make demo: coming with the paywall (issue 4)"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/libexec/cln-l402
+	install -m 0755 plugin/l402 $(DESTDIR)$(PREFIX)/libexec/cln-l402/l402
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/libexec/cln-l402/l402
+
+clean:
+	rm -rf build build-san plugin/l402
+
+distclean: clean
+	rm -f config.mk

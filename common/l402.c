@@ -1,0 +1,556 @@
+#include "l402.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "encoding.h"
+
+#define MAX_CONDITION 96
+#define MAX_COLLECTED (MACAROON_MAX_CAVEATS * (1 + L402_MAX_DISCHARGES))
+
+static const struct {
+	const char *code, *text;
+} l402_errors[] = {
+	[L402_OK] = { "ok", "ok" },
+	[L402_ERR_NO_CREDENTIALS] = { "no_credentials", "no L402 credentials" },
+	[L402_ERR_BAD_SCHEME] = { "bad_scheme", "authorization scheme is not L402 or LSAT" },
+	[L402_ERR_BAD_FORMAT] = { "bad_format", "authorization is not <macaroon>:<preimage>" },
+	[L402_ERR_BAD_BASE64] = { "bad_base64", "macaroon is not valid base64" },
+	[L402_ERR_BAD_HEX] = { "bad_hex", "macaroon is not valid hex" },
+	[L402_ERR_BAD_MACAROON] = { "bad_macaroon", "macaroon cannot be decoded" },
+	[L402_ERR_BAD_IDENTIFIER] = { "bad_identifier", "macaroon identifier is not an L402 version 0 identifier" },
+	[L402_ERR_PREIMAGE_LENGTH] = { "bad_preimage_length", "preimage must be 64 hex digits" },
+	[L402_ERR_PREIMAGE_HEX] = { "bad_preimage", "preimage is not valid hex" },
+	[L402_ERR_NO_PREIMAGE] = { "no_preimage", "macaroon has no preimage caveat" },
+	[L402_ERR_PREIMAGE_MISMATCH] = { "preimage_mismatch", "preimage does not match the payment hash" },
+	[L402_ERR_SIGNATURE] = { "bad_signature", "macaroon signature invalid" },
+	[L402_ERR_CAVEAT] = { "caveat_failed", "caveat failed" },
+	[L402_ERR_EXPIRED] = { "expired", "token expired" },
+	[L402_ERR_TOO_LARGE] = { "too_large", "credentials too large" },
+};
+
+const char *l402_err_code(enum l402_err err)
+{
+	if ((size_t)err >= sizeof(l402_errors) / sizeof(l402_errors[0]))
+		return "unknown";
+	return l402_errors[err].code;
+}
+
+const char *l402_strerror(enum l402_err err)
+{
+	if ((size_t)err >= sizeof(l402_errors) / sizeof(l402_errors[0]))
+		return "unknown error";
+	return l402_errors[err].text;
+}
+
+void l402_identifier_encode(const struct l402_identifier *id,
+			    uint8_t out[L402_ID_LEN])
+{
+	out[0] = (uint8_t)(id->version >> 8);
+	out[1] = (uint8_t)id->version;
+	memcpy(out + 2, id->payment_hash, L402_HASH_LEN);
+	memcpy(out + 2 + L402_HASH_LEN, id->token_id, L402_TOKEN_ID_LEN);
+}
+
+bool l402_identifier_decode(const uint8_t *in, size_t len,
+			    struct l402_identifier *id)
+{
+	if (len < 2)
+		return false;
+	id->version = (uint16_t)((in[0] << 8) | in[1]);
+	/* Version 0 is the only one aperture defines. */
+	if (id->version != 0 || len != L402_ID_LEN)
+		return false;
+	memcpy(id->payment_hash, in + 2, L402_HASH_LEN);
+	memcpy(id->token_id, in + 2 + L402_HASH_LEN, L402_TOKEN_ID_LEN);
+	return true;
+}
+
+void l402_root_key(const uint8_t secret[L402_SECRET_LEN],
+		   const uint8_t token_id[L402_TOKEN_ID_LEN],
+		   uint8_t out[L402_SECRET_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, secret, L402_SECRET_LEN);
+	crypto_auth_hmacsha256_update(&st, token_id, L402_TOKEN_ID_LEN);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* Service names go into caveat conditions: keep them to a safe alphabet. */
+static bool valid_service_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		      || (c >= '0' && c <= '9') || c == '-' || c == '_'
+		      || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+bool l402_mint(const uint8_t secret[L402_SECRET_LEN],
+	       const struct l402_identifier *id,
+	       const struct l402_mint_params *p, char *out, size_t outcap)
+{
+	uint8_t idbytes[L402_ID_LEN], root[L402_SECRET_LEN];
+	char cav[3 + 16][256];
+	size_t ncav = 0;
+	struct macaroon m;
+	uint8_t bin[MACAROON_MAX_SIZE];
+	size_t n;
+
+	if (!p->service || !valid_service_name(p->service) || p->nextra > 16)
+		return false;
+	snprintf(cav[ncav++], sizeof(cav[0]), "services=%s:%u", p->service,
+		 p->tier);
+	if (p->capabilities)
+		if ((size_t)snprintf(cav[ncav++], sizeof(cav[0]),
+				     "%s_capabilities=%s", p->service,
+				     p->capabilities) >= sizeof(cav[0]))
+			return false;
+	if (p->valid_until > 0)
+		snprintf(cav[ncav++], sizeof(cav[0]), "%s_valid_until=%lld",
+			 p->service, (long long)p->valid_until);
+	for (size_t i = 0; i < p->nextra; i++) {
+		if (!p->extra[i] || !strchr(p->extra[i], '=')
+		    || strlen(p->extra[i]) >= sizeof(cav[0]))
+			return false;
+		strcpy(cav[ncav++], p->extra[i]);
+	}
+
+	l402_identifier_encode(id, idbytes);
+	l402_root_key(secret, id->token_id, root);
+	struct mslice ids = { idbytes, sizeof(idbytes) };
+	macaroon_init(&m, root, sizeof(root), ids, mslice_str(L402_LOCATION));
+	sodium_memzero(root, sizeof(root));
+	for (size_t i = 0; i < ncav; i++)
+		macaroon_add_first_party(&m, mslice_str(cav[i]));
+	n = macaroon_encode_v2(&m, bin, sizeof(bin));
+	return n && b64_encode(bin, n, out, outcap) > 0;
+}
+
+/* ---- parsing what clients send ---- */
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && is_space(**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && is_space((*s)[*len - 1]))
+		(*len)--;
+}
+
+/* A decoded token is v2 binary, v2 JSON, or v1 packets. */
+static enum l402_err decode_token(struct l402_credential *cred,
+				  const uint8_t *bytes, size_t n,
+				  struct macaroon *m)
+{
+	enum macaroon_err err;
+	if (n == 0)
+		return L402_ERR_BAD_MACAROON;
+	if (bytes[0] == 2) {
+		err = macaroon_decode_v2(bytes, n, m);
+	} else if (bytes[0] == '{') {
+		size_t room = sizeof(cred->storage) - cred->used;
+		err = macaroon_decode_json((const char *)bytes, n,
+					   cred->storage + cred->used, room, m);
+		if (err == MACAROON_OK)
+			cred->used += n; /* decoded fields never exceed n */
+	} else {
+		err = macaroon_decode_v1(bytes, n, m);
+	}
+	return err == MACAROON_OK ? L402_OK : L402_ERR_BAD_MACAROON;
+}
+
+static bool scheme_is(const char *s, size_t len, const char *want)
+{
+	return len == strlen(want) && strncasecmp(s, want, len) == 0;
+}
+
+enum l402_err l402_parse_authorization(const char *value, size_t len,
+				       struct l402_credential *cred)
+{
+	size_t slen = 0, n;
+	const char *colon = NULL;
+
+	cred->ndischarges = 0;
+	cred->used = 0;
+	if (!value || len == 0)
+		return L402_ERR_NO_CREDENTIALS;
+	if (len > L402_MAX_AUTH_LEN)
+		return L402_ERR_TOO_LARGE;
+	trim(&value, &len);
+	while (slen < len && !is_space(value[slen]))
+		slen++;
+	if (!scheme_is(value, slen, "L402") && !scheme_is(value, slen, "LSAT"))
+		return L402_ERR_BAD_SCHEME;
+	value += slen;
+	len -= slen;
+	trim(&value, &len);
+
+	for (size_t i = len; i > 0; i--)
+		if (value[i - 1] == ':') {
+			colon = value + i - 1;
+			break;
+		}
+	if (!colon || colon == value)
+		return L402_ERR_BAD_FORMAT;
+
+	const char *pre = colon + 1;
+	size_t prelen = (size_t)(value + len - pre);
+	trim(&pre, &prelen);
+	if (prelen != 2 * L402_PREIMAGE_LEN)
+		return L402_ERR_PREIMAGE_LENGTH;
+	if (!hex_decode(pre, prelen, cred->preimage, L402_PREIMAGE_LEN, &n))
+		return L402_ERR_PREIMAGE_HEX;
+
+	/* Comma-separated macaroons: the first is the token, the rest are
+	 * discharges for its third-party caveats. */
+	const char *p = value, *end = colon;
+	size_t count = 0;
+	while (p <= end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *tok_end = comma ? comma : end;
+		const char *tok = p;
+		size_t toklen = (size_t)(tok_end - p);
+		trim(&tok, &toklen);
+		if (toklen == 0)
+			return L402_ERR_BAD_FORMAT;
+		if (count > L402_MAX_DISCHARGES)
+			return L402_ERR_TOO_LARGE;
+		uint8_t *dst = cred->storage + cred->used;
+		size_t room = sizeof(cred->storage) - cred->used;
+		if (!b64_decode_any(tok, toklen, dst, room, &n))
+			return L402_ERR_BAD_BASE64;
+		cred->used += n;
+		struct macaroon *m = count == 0 ? &cred->mac
+					       : &cred->discharges[count - 1];
+		enum l402_err err = decode_token(cred, dst, n, m);
+		if (err != L402_OK)
+			return err;
+		count++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	cred->ndischarges = count - 1;
+	return L402_OK;
+}
+
+bool l402_caveat_value(const struct macaroon *m, const char *condition,
+		       const uint8_t **val, size_t *len)
+{
+	size_t cl = strlen(condition);
+	bool found = false;
+	for (size_t i = 0; i < m->ncaveats; i++) {
+		const struct mslice *id = &m->caveats[i].id;
+		if (m->caveats[i].vid.len == 0 && id->len > cl
+		    && memcmp(id->p, condition, cl) == 0 && id->p[cl] == '=') {
+			*val = id->p + cl + 1;
+			*len = id->len - cl - 1;
+			found = true;
+		}
+	}
+	return found;
+}
+
+enum l402_err l402_parse_macaroon_header(const char *value, size_t len,
+					 struct l402_credential *cred)
+{
+	size_t n;
+	const uint8_t *pre;
+	size_t prelen;
+
+	cred->ndischarges = 0;
+	cred->used = 0;
+	if (!value || len == 0)
+		return L402_ERR_NO_CREDENTIALS;
+	if (len > L402_MAX_AUTH_LEN)
+		return L402_ERR_TOO_LARGE;
+	trim(&value, &len);
+	if (!hex_decode(value, len, cred->storage, sizeof(cred->storage), &n))
+		return L402_ERR_BAD_HEX;
+	cred->used = n;
+	if (macaroon_decode_v2(cred->storage, n, &cred->mac) != MACAROON_OK)
+		return L402_ERR_BAD_MACAROON;
+	if (!l402_caveat_value(&cred->mac, "preimage", &pre, &prelen))
+		return L402_ERR_NO_PREIMAGE;
+	if (prelen != 2 * L402_PREIMAGE_LEN)
+		return L402_ERR_PREIMAGE_LENGTH;
+	if (!hex_decode((const char *)pre, prelen, cred->preimage,
+			L402_PREIMAGE_LEN, &n))
+		return L402_ERR_PREIMAGE_HEX;
+	return L402_OK;
+}
+
+/* ---- verification ---- */
+
+struct collected {
+	struct mslice cav[MAX_COLLECTED];
+	size_t n;
+};
+
+static bool collect_caveat(void *ctx, const uint8_t *caveat, size_t len)
+{
+	struct collected *c = ctx;
+	if (c->n >= MAX_COLLECTED)
+		return false;
+	c->cav[c->n].p = caveat;
+	c->cav[c->n].len = len;
+	c->n++;
+	return true;
+}
+
+/* Whether the comma-separated list `list` contains `item` (for services,
+ * comparing only the name before ':'). */
+static bool list_has(struct mslice list, const char *item, size_t ilen,
+		     bool services)
+{
+	const uint8_t *p = list.p, *end = list.p + list.len;
+	while (p <= end) {
+		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
+		const uint8_t *e = comma ? comma : end;
+		size_t l = (size_t)(e - p);
+		if (services) {
+			const uint8_t *c = memchr(p, ':', l);
+			if (c)
+				l = (size_t)(c - p);
+		}
+		if (l == ilen && memcmp(p, item, ilen) == 0)
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+/* Every element of cur is in prev: a repeated caveat only narrows. */
+static bool list_subset(struct mslice cur, struct mslice prev, bool services)
+{
+	const uint8_t *p = cur.p, *end = cur.p + cur.len;
+	while (p <= end) {
+		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
+		const uint8_t *e = comma ? comma : end;
+		size_t l = (size_t)(e - p);
+		if (services) {
+			const uint8_t *c = memchr(p, ':', l);
+			if (c)
+				l = (size_t)(c - p);
+		}
+		if (!list_has(prev, (const char *)p, l, services))
+			return false;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return true;
+}
+
+/* "name:tier[,name:tier]" with non-empty names and decimal tiers. */
+static bool services_valid(struct mslice v)
+{
+	const uint8_t *p = v.p, *end = v.p + v.len;
+	if (v.len == 0)
+		return false;
+	while (p <= end) {
+		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
+		const uint8_t *e = comma ? comma : end;
+		const uint8_t *c = memchr(p, ':', (size_t)(e - p));
+		if (!c || c == p || c + 1 == e)
+			return false;
+		for (const uint8_t *d = c + 1; d < e; d++)
+			if (*d < '0' || *d > '9')
+				return false;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return true;
+}
+
+static bool parse_unix(struct mslice v, int64_t *out)
+{
+	int64_t x = 0;
+	bool neg = false;
+	size_t i = 0;
+	if (v.len && v.p[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == v.len || v.len - i > 18)
+		return false;
+	for (; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return false;
+		x = x * 10 + (v.p[i] - '0');
+	}
+	*out = neg ? -x : x;
+	return true;
+}
+
+enum cond { COND_SERVICES, COND_CAPABILITIES, COND_VALID_UNTIL, NCOND };
+
+static enum l402_err caveat_fail(struct l402_verdict *v, enum l402_err err,
+				 const char *cond, const char *why)
+{
+	snprintf(v->detail, sizeof(v->detail), "%s: %s", cond, why);
+	return err;
+}
+
+static enum l402_err check_caveats(const struct collected *c,
+				   const struct l402_verify_req *req,
+				   struct l402_verdict *v)
+{
+	char names[NCOND][MAX_CONDITION];
+	struct mslice last[NCOND] = { { 0 } };
+	bool seen[NCOND] = { false };
+
+	snprintf(names[COND_SERVICES], MAX_CONDITION, "services");
+	snprintf(names[COND_CAPABILITIES], MAX_CONDITION, "%s_capabilities",
+		 req->service);
+	snprintf(names[COND_VALID_UNTIL], MAX_CONDITION, "%s_valid_until",
+		 req->service);
+
+	for (size_t i = 0; i < c->n; i++) {
+		const uint8_t *eq = memchr(c->cav[i].p, '=', c->cav[i].len);
+		if (!eq)
+			continue; /* not condition=value: not ours to judge */
+		size_t cl = (size_t)(eq - c->cav[i].p);
+		struct mslice val = { eq + 1, c->cav[i].len - cl - 1 };
+		int k;
+		for (k = 0; k < NCOND; k++)
+			if (strlen(names[k]) == cl
+			    && memcmp(names[k], c->cav[i].p, cl) == 0)
+				break;
+		if (k == NCOND)
+			continue;
+		if (k == COND_SERVICES && !services_valid(val))
+			return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+					   "malformed services list");
+		if (k == COND_VALID_UNTIL) {
+			int64_t t, prev;
+			if (!parse_unix(val, &t))
+				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+						   "not a unix time");
+			if (seen[k] && parse_unix(last[k], &prev) && t > prev)
+				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+						   "later than the caveat before it");
+		} else if (seen[k]) {
+			if (!list_subset(val, last[k], k == COND_SERVICES))
+				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+						   "widens the caveat before it");
+		}
+		last[k] = val;
+		seen[k] = true;
+	}
+
+	if (seen[COND_SERVICES]
+	    && !list_has(last[COND_SERVICES], req->service,
+			 strlen(req->service), true))
+		return caveat_fail(v, L402_ERR_CAVEAT, "services",
+				   "token is not for this service");
+	if (seen[COND_CAPABILITIES] && req->capability
+	    && !list_has(last[COND_CAPABILITIES], req->capability,
+			 strlen(req->capability), false))
+		return caveat_fail(v, L402_ERR_CAVEAT, names[COND_CAPABILITIES],
+				   "capability not granted");
+	if (seen[COND_VALID_UNTIL]) {
+		int64_t t = 0;
+		parse_unix(last[COND_VALID_UNTIL], &t);
+		if (!(req->now < t))
+			return caveat_fail(v, L402_ERR_EXPIRED,
+					   names[COND_VALID_UNTIL], "token expired");
+	}
+	return L402_OK;
+}
+
+enum l402_err l402_verify(const struct l402_credential *cred,
+			  const uint8_t secret[L402_SECRET_LEN],
+			  const struct l402_verify_req *req,
+			  struct l402_verdict *v)
+{
+	uint8_t root[L402_SECRET_LEN], hash[L402_HASH_LEN];
+	struct collected c;
+	enum macaroon_err merr;
+
+	v->detail[0] = '\0';
+	memset(&v->id, 0, sizeof(v->id));
+	if (!req->service || strlen(req->service) > 64)
+		return caveat_fail(v, L402_ERR_CAVEAT, "services",
+				   "no valid service to check against");
+	if (!l402_identifier_decode(cred->mac.identifier.p,
+				    cred->mac.identifier.len, &v->id))
+		return L402_ERR_BAD_IDENTIFIER;
+
+	l402_root_key(secret, v->id.token_id, root);
+	c.n = 0;
+	merr = macaroon_verify(&cred->mac, root, sizeof(root), cred->discharges,
+			       cred->ndischarges, collect_caveat, &c);
+	sodium_memzero(root, sizeof(root));
+	if (merr != MACAROON_OK) {
+		snprintf(v->detail, sizeof(v->detail), "%s",
+			 macaroon_strerror(merr));
+		return L402_ERR_SIGNATURE;
+	}
+
+	crypto_hash_sha256(hash, cred->preimage, L402_PREIMAGE_LEN);
+	if (sodium_memcmp(hash, v->id.payment_hash, L402_HASH_LEN) != 0)
+		return L402_ERR_PREIMAGE_MISMATCH;
+
+	return check_caveats(&c, req, v);
+}
+
+/* ---- headers ---- */
+
+/* Values we put inside quotes must not be able to close them. */
+static bool quotable(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20
+		    || (unsigned char)*s >= 0x7F)
+			return false;
+	return true;
+}
+
+bool l402_challenge(struct strbuf *sb, const char *mac_b64, const char *invoice)
+{
+	if (!quotable(mac_b64) || !quotable(invoice))
+		return false;
+	return strbuf_printf(sb,
+			     "L402 macaroon=\"%s\", invoice=\"%s\", version=\"0\", token=\"%s\"",
+			     mac_b64, invoice, mac_b64);
+}
+
+bool lsat_challenge(struct strbuf *sb, const char *mac_b64, const char *invoice)
+{
+	if (!quotable(mac_b64) || !quotable(invoice))
+		return false;
+	return strbuf_printf(sb, "LSAT macaroon=\"%s\", invoice=\"%s\"", mac_b64,
+			     invoice);
+}
+
+bool l402_authorization(struct strbuf *sb, const char *mac_b64,
+			const uint8_t preimage[L402_PREIMAGE_LEN])
+{
+	char hex[2 * L402_PREIMAGE_LEN + 1];
+	if (!quotable(mac_b64))
+		return false;
+	hex_encode(preimage, L402_PREIMAGE_LEN, hex, sizeof(hex));
+	return strbuf_printf(sb, "L402 %s:%s", mac_b64, hex);
+}

@@ -1,0 +1,6 @@
+/* Placeholder until the plugin runtime lands. */
+#include <stdio.h>
+int main(void)
+{
+	return 0;
+}

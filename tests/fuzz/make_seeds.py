@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets into DIR/<target>/.
+
+Seeds are made here rather than kept in git: the macaroon vectors from
+$SHARED, tokens minted with an independent Python implementation of the
+L402 macaroon, and hand-written edge cases."""
+import base64, hashlib, hmac, os, sys
+
+out = sys.argv[1]
+shared = os.environ.get("SHARED", "../shared")
+
+
+def b64d(s):
+    s = s.strip().replace("-", "+").replace("_", "/")
+    return base64.b64decode(s + "=" * (-len(s) % 4))
+
+
+def uvarint(n):
+    b = bytearray()
+    while n >= 0x80:
+        b.append((n & 0x7F) | 0x80)
+        n >>= 7
+    b.append(n)
+    return bytes(b)
+
+
+def field(t, data):
+    return bytes([t]) + uvarint(len(data)) + data
+
+
+def mint(secret, payment_hash, token_id, caveats, loc=b"lsat"):
+    ident = b"\x00\x00" + payment_hash + token_id
+    root = hmac.new(secret, token_id, hashlib.sha256).digest()
+    key = hmac.new(b"macaroons-key-generator", root, hashlib.sha256).digest()
+    sig = hmac.new(key, ident, hashlib.sha256).digest()
+    body = b"\x02" + field(1, loc) + field(2, ident) + b"\x00"
+    for c in caveats:
+        sig = hmac.new(sig, c, hashlib.sha256).digest()
+        body += field(2, c) + b"\x00"
+    return body + b"\x00" + field(6, sig)
+
+
+def write(target, name, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+vec_root = os.path.join(shared, "test-vectors", "macaroons")
+i = 0
+for sub in ("libmacaroons", "js-macaroon"):
+    d = os.path.join(vec_root, sub)
+    if not os.path.isdir(d):
+        continue
+    for fn in sorted(os.listdir(d)):
+        lines = [l for l in open(os.path.join(d, fn)) if l.strip() and not l.startswith("#")]
+        for l in lines[2:]:
+            if l.startswith(("key ", "exact ", "general ")):
+                continue
+            try:
+                write("fuzz_macaroon", "vec%02d" % i, b64d(l))
+                i += 1
+            except Exception:
+                pass
+
+secret = bytes([1, 2, 3] + [0] * 29)
+preimage = bytes(range(32))
+phash = hashlib.sha256(preimage).digest()
+tokid = bytes([7] * 32)
+good = mint(secret, phash, tokid, [b"services=svc:0", b"svc_capabilities=read",
+                                   b"svc_valid_until=1800000000"])
+write("fuzz_macaroon", "l402", good)
+tok = base64.b64encode(good).decode()
+seeds = {
+    "valid": "L402 %s:%s" % (tok, preimage.hex()),
+    "lsat": "LSAT %s:%s" % (tok, preimage.hex()),
+    "lower": "l402   %s:%s  " % (tok.rstrip("="), preimage.hex().upper()),
+    "urlsafe": "L402 %s:%s" % (base64.urlsafe_b64encode(good).decode(), preimage.hex()),
+    "multi": "L402 %s,%s:%s" % (tok, tok, preimage.hex()),
+    "nocolon": "L402 " + tok,
+    "empty": "L402 :",
+    "badpre": "L402 %s:%s" % (tok, "zz" * 32),
+    "short": "L402 %s:abcd" % tok,
+    "bearer": "Bearer abc",
+    "hexmac": mint(secret, phash, tokid, [b"services=svc:0", b"preimage=" + preimage.hex().encode()]).hex(),
+}
+for k, v in seeds.items():
+    write("fuzz_authorization", k, v.encode())
+json_seeds = {
+    "getmanifest": '{"jsonrpc":"2.0","id":"cln:getmanifest#20","method":"getmanifest","params":{"allow-deprecated-apis":false}}',
+    "cli": '{ "jsonrpc" : "2.0", "method" : "l402-status", "id" : "cli:l402-status#1/cln:l402-status#2", "params" :[ "a"] }',
+    "escapes": '{"a":"\\u00e9\\ud83d\\ude00\\n","b":[1,-2.5e3,true,false,null],"c":{}}',
+    "error": '{"jsonrpc":"2.0","id":"l402:invoice#1","error":{"code":900,"message":"Duplicate label"}}',
+}
+for k, v in json_seeds.items():
+    write("fuzz_json", k, v.encode())
+print("seeds written to", out)
