@@ -39,29 +39,33 @@ all: $(PLUGIN_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libl402common.a: $(COMMON_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@ar rcs $@ $^
 
 $(PLUGIN_BIN): $(PLUGIN_OBJ) $(BUILD)/libl402common.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(DEP_LIBS) -o $@
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(DEP_LIBS) -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libl402common.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
 
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libl402common.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
 
 unit-tests: $(PLUGIN_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
 
 # The whole suite, under AddressSanitizer and UndefinedBehaviorSanitizer.
 check:
-	$(MAKE) BUILD=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" unit-tests
+	@$(MAKE) --no-print-directory BUILD=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" unit-tests
 	BUILD=build-san SHARED=$(SHARED) PYTHON=$(PYTHON) sh tests/run-tests.sh
 
 # libFuzzer: each target runs for FUZZ_SECONDS from the seed corpus.

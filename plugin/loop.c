@@ -1,0 +1,141 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FDS 64
+#define MAX_TIMERS 1024
+
+struct fd_entry {
+	int fd;
+	short events;
+	loop_fd_cb cb;
+	void *arg;
+};
+
+struct timer {
+	uint64_t id;
+	int64_t when;
+	loop_timer_cb cb;
+	void *arg;
+};
+
+static struct fd_entry fds[MAX_FDS];
+static size_t nfds;
+static struct timer timers[MAX_TIMERS];
+static size_t ntimers;
+static uint64_t next_timer_id = 1;
+static bool stopping;
+
+int64_t loop_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool loop_add_fd(int fd, short events, loop_fd_cb cb, void *arg)
+{
+	if (nfds == MAX_FDS)
+		return false;
+	fds[nfds++] = (struct fd_entry){ fd, events, cb, arg };
+	return true;
+}
+
+void loop_set_events(int fd, short events)
+{
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i].fd == fd)
+			fds[i].events = events;
+}
+
+void loop_del_fd(int fd)
+{
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i].fd == fd) {
+			fds[i] = fds[--nfds];
+			return;
+		}
+}
+
+uint64_t loop_add_timer(int64_t delay_ms, loop_timer_cb cb, void *arg)
+{
+	if (ntimers == MAX_TIMERS)
+		return 0;
+	uint64_t id = next_timer_id++;
+	timers[ntimers++] = (struct timer){ id, loop_now_ms() + delay_ms, cb, arg };
+	return id;
+}
+
+void loop_cancel_timer(uint64_t id)
+{
+	for (size_t i = 0; i < ntimers; i++)
+		if (timers[i].id == id) {
+			timers[i] = timers[--ntimers];
+			return;
+		}
+}
+
+void loop_stop(void)
+{
+	stopping = true;
+}
+
+/* Fire every due timer once; timers added by callbacks wait for the next
+ * round, so a callback that re-arms itself cannot starve the fds. */
+static void run_timers(void)
+{
+	int64_t now = loop_now_ms();
+	uint64_t limit = next_timer_id;
+	for (size_t i = 0; i < ntimers;) {
+		if (timers[i].when <= now && timers[i].id < limit) {
+			struct timer t = timers[i];
+			timers[i] = timers[--ntimers];
+			t.cb(t.arg);
+			i = 0;
+			continue;
+		}
+		i++;
+	}
+}
+
+bool loop_run(void)
+{
+	struct pollfd pfd[MAX_FDS];
+	struct fd_entry snap[MAX_FDS];
+
+	stopping = false;
+	while (!stopping) {
+		int timeout = -1;
+		int64_t now = loop_now_ms();
+		for (size_t i = 0; i < ntimers; i++) {
+			int64_t d = timers[i].when - now;
+			if (d < 0)
+				d = 0;
+			if (timeout < 0 || d < timeout)
+				timeout = (int)(d > 60000 ? 60000 : d);
+		}
+		size_t n = nfds;
+		memcpy(snap, fds, n * sizeof(fds[0]));
+		for (size_t i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ snap[i].fd, snap[i].events, 0 };
+		int r = poll(pfd, n, timeout);
+		if (r < 0 && errno != EINTR)
+			return false;
+		for (size_t i = 0; r > 0 && i < n && !stopping; i++) {
+			if (!pfd[i].revents)
+				continue;
+			/* The callback of an earlier fd may have removed this one. */
+			bool live = false;
+			for (size_t k = 0; k < nfds; k++)
+				if (fds[k].fd == snap[i].fd && fds[k].cb == snap[i].cb)
+					live = true;
+			if (live)
+				snap[i].cb(snap[i].arg, pfd[i].revents);
+		}
+		run_timers();
+	}
+	return true;
+}

@@ -1,0 +1,28 @@
+/* A small single-threaded event loop over poll(2), with one-shot timers:
+ * stdin from lightningd, the RPC socket and the HTTP server all run here,
+ * so no state is shared between threads. */
+#ifndef L402_LOOP_H
+#define L402_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef void (*loop_fd_cb)(void *arg, short revents);
+typedef void (*loop_timer_cb)(void *arg);
+
+/* Milliseconds on the monotonic clock. */
+int64_t loop_now_ms(void);
+
+bool loop_add_fd(int fd, short events, loop_fd_cb cb, void *arg);
+void loop_set_events(int fd, short events);
+void loop_del_fd(int fd);
+
+/* Returns a timer id (never 0), or 0 if the table is full. */
+uint64_t loop_add_timer(int64_t delay_ms, loop_timer_cb cb, void *arg);
+void loop_cancel_timer(uint64_t id);
+
+/* Run until loop_stop(). Returns false if poll itself failed. */
+bool loop_run(void);
+void loop_stop(void);
+
+#endif

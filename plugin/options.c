@@ -1,0 +1,234 @@
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_FLAG };
+
+static char errbuf[512];
+
+static const char *set_bind(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_route(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b);
+
+static const struct opt_def {
+	const char *name;
+	enum opt_type type;
+	const char *def; /* default as JSON text, or NULL */
+	const char *desc;
+	bool multi, dynamic;
+	const char *(*apply)(struct l402_config *c, const char *v, int64_t n, bool b);
+} opts[] = {
+	{ "l402-bind", OPT_STRING, NULL,
+	  "HOST:PORT the HTTP server listens on ([V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
+	  true, false, set_bind },
+	{ "l402-route", OPT_STRING, NULL,
+	  "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)",
+	  true, false, set_route },
+	{ "l402-invoice-expiry", OPT_INT, "600",
+	  "Seconds an invoice in a 402 challenge stays payable", false, true, set_expiry },
+	{ "l402-cors-origin", OPT_STRING, "\"*\"",
+	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors },
+	{ "l402-trust-proxy", OPT_FLAG, NULL,
+	  "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)",
+	  false, false, set_trust },
+	{ "l402-log-requests", OPT_BOOL, "false",
+	  "Log every HTTP request at debug level", false, true, set_logreq },
+};
+
+static const struct opt_def *find_opt(const char *name)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+void options_manifest(struct json_out *j)
+{
+	static const char *types[] = { "string", "int", "bool", "flag" };
+	json_array_start(j, "options");
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		json_object_start(j, NULL);
+		json_add_string(j, "name", opts[i].name);
+		json_add_string(j, "type", types[opts[i].type]);
+		if (opts[i].def)
+			json_add_raw(j, "default", opts[i].def, strlen(opts[i].def));
+		json_add_string(j, "description", opts[i].desc);
+		if (opts[i].multi)
+			json_add_bool(j, "multi", true);
+		if (opts[i].dynamic)
+			json_add_bool(j, "dynamic", true);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static const char *fail(const char *name, const char *fmt, const char *val)
+{
+	char why[256];
+	snprintf(why, sizeof(why), fmt, val ? val : "");
+	snprintf(errbuf, sizeof(errbuf), "%s: %s", name, why);
+	return errbuf;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static const char *set_bind(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	char host[256], port[16];
+	if (c->nbind == MAX_BINDS)
+		return fail("l402-bind", "at most 8 addresses", NULL);
+	if (!parse_hostport(v, host, sizeof(host), port, sizeof(port)))
+		return fail("l402-bind", "'%s' is not HOST:PORT (or [IPV6]:PORT) with a port from 0 to 65535", v);
+	c->bind[c->nbind++] = strdup(v);
+	return NULL;
+}
+
+static const char *set_route(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (c->nroute == MAX_CONFIG_ROUTES)
+		return fail("l402-route", "at most 256 routes in the configuration", NULL);
+	if (strlen(v) > 4096 || has_ctl(v))
+		return fail("l402-route", "'%.80s' is too long or holds control characters", v);
+	c->route[c->nroute++] = strdup(v);
+	return NULL;
+}
+
+static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (n < 60 || n > 31536000)
+		return fail("l402-invoice-expiry", "must be between 60 and 31536000 seconds", NULL);
+	c->invoice_expiry = n;
+	return NULL;
+}
+
+static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (!*v || strlen(v) > 1024 || has_ctl(v))
+		return fail("l402-cors-origin", "'%.80s' is not a usable header value", v);
+	free(c->cors_origin);
+	c->cors_origin = strdup(v);
+	return NULL;
+}
+
+static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->trust_proxy = b;
+	return NULL;
+}
+
+static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->log_requests = b;
+	return NULL;
+}
+
+/* One value of an option, typed as the manifest declared it. setconfig
+ * may send numbers and bools as strings, so accept both. */
+static const char *apply_value(const struct opt_def *o, const struct json_doc *doc,
+			       int tok, struct l402_config *cfg)
+{
+	char sval[4200];
+	int64_t n = 0;
+	bool b = false;
+
+	sval[0] = '\0';
+	if (json_is_string(doc, tok)) {
+		if (!json_get_string(doc, tok, sval, sizeof(sval), NULL))
+			return fail(o->name, "value is too long or badly escaped", NULL);
+	} else {
+		size_t len;
+		const char *raw = json_raw(doc, tok, &len);
+		if (len >= sizeof(sval) || json_is_object(doc, tok) || json_is_array(doc, tok))
+			return fail(o->name, "value of the wrong type", NULL);
+		memcpy(sval, raw, len);
+		sval[len] = '\0';
+	}
+	switch (o->type) {
+	case OPT_STRING:
+		if (!json_is_string(doc, tok))
+			return fail(o->name, "'%s' should be a string", sval);
+		break;
+	case OPT_INT: {
+		char *end;
+		long long x = strtoll(sval, &end, 10);
+		if (!*sval || *end)
+			return fail(o->name, "'%s' is not an integer", sval);
+		n = x;
+		break;
+	}
+	case OPT_BOOL:
+	case OPT_FLAG:
+		if (strcmp(sval, "true") == 0)
+			b = true;
+		else if (strcmp(sval, "false") == 0)
+			b = false;
+		else
+			return fail(o->name, "'%s' is not true or false", sval);
+		break;
+	}
+	return o->apply(cfg, sval, n, b);
+}
+
+const char *options_init(const struct json_doc *doc, int options,
+			 struct l402_config *cfg)
+{
+	const char *err;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->invoice_expiry = 600;
+	cfg->cors_origin = strdup("*");
+	if (!json_is_object(doc, options))
+		return "init: options is not an object";
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		const struct opt_def *o = &opts[i];
+		int t = json_get(doc, options, o->name);
+		if (t < 0)
+			continue; /* unset flags and multi options are absent */
+		if (o->multi) {
+			if (!json_is_array(doc, t))
+				return fail(o->name, "expected an array of values", NULL);
+			for (int k = 0; k < doc->toks[t].size; k++)
+				if ((err = apply_value(o, doc, json_at(doc, t, k), cfg)))
+					return err;
+		} else if ((err = apply_value(o, doc, t, cfg))) {
+			return err;
+		}
+	}
+	if (cfg->nbind == 0)
+		cfg->bind[cfg->nbind++] = strdup(DEFAULT_BIND);
+	return NULL;
+}
+
+const char *options_set(const char *name, const struct json_doc *doc, int val,
+			struct l402_config *cfg)
+{
+	const struct opt_def *o = find_opt(name);
+	if (!o)
+		return fail(name, "not an option of this plugin", NULL);
+	if (!o->dynamic)
+		return fail(name, "not a dynamic option", NULL);
+	if (val < 0)
+		return fail(name, "missing value", NULL);
+	return apply_value(o, doc, val, cfg);
+}
+
+void options_free(struct l402_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nbind; i++)
+		free(cfg->bind[i]);
+	for (size_t i = 0; i < cfg->nroute; i++)
+		free(cfg->route[i]);
+	free(cfg->cors_origin);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,244 @@
+/* plugin/l402: the Core Lightning plugin. lightningd starts it, asks for
+ * the manifest, sends init with our options, then forwards our commands
+ * and the notifications we subscribed to. Everything runs in one event
+ * loop (loop.c): stdin, the RPC socket, and the HTTP server. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "l402.h"
+#include "log.h"
+#include "loop.h"
+#include "options.h"
+#include "protocol.h"
+#include "rpc.h"
+
+struct l402 l402;
+
+void protocol_dispatch(const struct json_doc *doc);
+void protocol_free(void);
+
+static void shutdown_plugin(const char *why)
+{
+	plugin_log(LOG_DEBUG, "exiting: %s", why);
+	loop_stop();
+}
+
+static void reply_manifest(struct cmd *cmd)
+{
+	struct strbuf sb;
+	struct json_out j;
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	options_manifest(&j);
+	json_array_start(&j, "rpcmethods");
+	for (size_t i = 0; i < ncommands; i++) {
+		json_object_start(&j, NULL);
+		json_add_string(&j, "name", commands[i].name);
+		json_add_string(&j, "usage", commands[i].usage);
+		json_add_string(&j, "description", commands[i].description);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_array_start(&j, "subscriptions");
+	json_add_string(&j, NULL, "invoice_payment");
+	json_add_string(&j, NULL, "shutdown");
+	json_array_end(&j);
+	json_array_start(&j, "hooks");
+	json_array_end(&j);
+	json_array_start(&j, "notifications");
+	json_array_end(&j);
+	json_add_bool(&j, "nonnumericids", true);
+	json_add_bool(&j, "dynamic", true);
+	json_object_end(&j);
+	cmd_success(cmd, &sb);
+	strbuf_free(&sb);
+}
+
+static void reply_disable(struct cmd *cmd, const char *why)
+{
+	struct strbuf sb;
+	struct json_out j;
+	plugin_log(LOG_UNUSUAL, "disabling: %s", why);
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	json_add_string(&j, "disable", why);
+	json_object_end(&j);
+	cmd_success(cmd, &sb);
+	strbuf_free(&sb);
+}
+
+static void on_rpc_connect(void)
+{
+	secret_start();
+}
+
+static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	char dir[4096], file[4096], why[512];
+	int conf = json_get(doc, params, "configuration");
+	const char *err;
+	bool startup = true;
+
+	if (l402.initialized) {
+		cmd_fail(cmd, -32600, "init twice");
+		return;
+	}
+	err = options_init(doc, json_get(doc, params, "options"), &l402.cfg);
+	if (err) {
+		reply_disable(cmd, err);
+		return;
+	}
+	if (!json_get_string(doc, json_get(doc, conf, "lightning-dir"), dir, sizeof(dir), NULL)
+	    || !json_get_string(doc, json_get(doc, conf, "rpc-file"), file, sizeof(file), NULL)) {
+		reply_disable(cmd, "init: configuration lacks lightning-dir or rpc-file");
+		return;
+	}
+	json_get_bool(doc, json_get(doc, conf, "startup"), &startup);
+	l402.startup = startup;
+	if (file[0] == '/')
+		snprintf(l402.rpc_path, sizeof(l402.rpc_path), "%s", file);
+	else
+		snprintf(l402.rpc_path, sizeof(l402.rpc_path), "%s/%s", dir, file);
+	if (strlen(l402.rpc_path) >= 108) {
+		reply_disable(cmd, "init: RPC socket path longer than a unix socket allows");
+		return;
+	}
+	if (!listeners_open(&l402.cfg, l402.listeners, &l402.nlisteners, why, sizeof(why))) {
+		reply_disable(cmd, why);
+		return;
+	}
+	l402.initialized = true;
+	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
+	for (size_t i = 0; i < l402.nlisteners; i++)
+		plugin_log(LOG_INFO, "listening on %s", l402.listeners[i].addr);
+	rpc_init(l402.rpc_path, on_rpc_connect);
+}
+
+static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	char name[128];
+	if (!json_get_string(doc, json_get(doc, params, "config"), name, sizeof(name), NULL)) {
+		cmd_fail(cmd, -32602, "setconfig: config must be a string");
+		return;
+	}
+	const char *err = options_set(name, doc, json_get(doc, params, "val"), &l402.cfg);
+	if (err) {
+		cmd_fail(cmd, -32602, "%s", err);
+		return;
+	}
+	plugin_log(LOG_INFO, "%s changed", name);
+	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
+}
+
+static void handle_notification(const struct json_doc *doc, const char *method,
+				int params)
+{
+	if (strcmp(method, "shutdown") == 0) {
+		shutdown_plugin("shutdown notification");
+	} else if (strcmp(method, "invoice_payment") == 0) {
+		l402.invoices_paid++;
+	}
+}
+
+/* The id exactly as it came, quotes included, so the reply echoes it. */
+static char *raw_id(const struct json_doc *doc, int t)
+{
+	const jsmntok_t *tok = &doc->toks[t];
+	int s = tok->start, e = tok->end;
+	if (tok->type == JSMN_STRING) {
+		s--;
+		e++;
+	}
+	return strndup(doc->js + s, (size_t)(e - s));
+}
+
+void protocol_dispatch(const struct json_doc *doc)
+{
+	char method[128];
+	int idt = json_get(doc, 0, "id");
+	int params = json_get(doc, 0, "params");
+
+	if (!json_get_string(doc, json_get(doc, 0, "method"), method, sizeof(method), NULL)) {
+		if (idt >= 0)
+			plugin_log(LOG_UNUSUAL, "reply from lightningd on stdin ignored");
+		return;
+	}
+	if (idt < 0) {
+		handle_notification(doc, method, params);
+		return;
+	}
+	if (json_is_object(doc, idt) || json_is_array(doc, idt)) {
+		plugin_log(LOG_BROKEN, "request id is not a string or number");
+		return;
+	}
+	struct cmd *cmd = calloc(1, sizeof(*cmd));
+	char idbuf[4096];
+	if (!cmd)
+		return;
+	cmd->id_json = raw_id(doc, idt);
+	if (!json_get_string(doc, idt, idbuf, sizeof(idbuf), NULL)) {
+		size_t n;
+		const char *r = json_raw(doc, idt, &n);
+		snprintf(idbuf, sizeof(idbuf), "%.*s", (int)(n < 4000 ? n : 4000), r);
+	}
+	cmd->id_str = strdup(idbuf);
+	cmd->method = strdup(method);
+
+	if (strcmp(method, "getmanifest") == 0) {
+		reply_manifest(cmd);
+	} else if (strcmp(method, "init") == 0) {
+		handle_init(cmd, doc, params);
+	} else if (strcmp(method, "setconfig") == 0) {
+		handle_setconfig(cmd, doc, params);
+	} else {
+		for (size_t i = 0; i < ncommands; i++)
+			if (strcmp(commands[i].name, method) == 0) {
+				if (!l402.initialized)
+					cmd_fail(cmd, -32600, "not initialized yet");
+				else
+					commands[i].fn(cmd, doc, params);
+				return;
+			}
+		cmd_fail(cmd, -32601, "Unknown method '%s'", method);
+	}
+}
+
+static void on_stdin(void *arg, short revents)
+{
+	char buf[65536];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+		shutdown_plugin("stdin closed");
+		return;
+	}
+	if (n > 0 && !protocol_feed(buf, (size_t)n))
+		shutdown_plugin("broken input from lightningd");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("cln-l402 %s\n", L402_VERSION);
+		return 0;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
+	loop_run();
+	rpc_close();
+	listeners_close(l402.listeners, l402.nlisteners);
+	secret_wipe();
+	options_free(&l402.cfg);
+	protocol_free();
+	return 0;
+}

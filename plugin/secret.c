@@ -1,0 +1,142 @@
+/* The L402 secret: derived with lightningd's makesecret from a string
+ * that names a rotation generation kept in the datastore. Nothing secret
+ * is stored, and restoring the node from its seed restores every token.
+ * The generation key is created with must-create, so two plugin starts
+ * racing each other both end up reading the same generation. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "l402.h"
+#include "log.h"
+#include "loop.h"
+#include "rpc.h"
+
+#define GEN_KEY "[\"l402\",\"secret-generation\"]"
+#define RPC_TIMEOUT_MS 30000
+
+static uint8_t *secret;	/* sodium_malloc'd: guarded, locked, wiped */
+static bool ready, busy;
+static uint64_t generation;
+static uint64_t retry_timer;
+
+bool secret_ready(void)
+{
+	return ready;
+}
+
+uint64_t secret_generation(void)
+{
+	return generation;
+}
+
+bool secret_get(uint8_t out[32])
+{
+	if (!ready)
+		return false;
+	memcpy(out, secret, 32);
+	return true;
+}
+
+void secret_wipe(void)
+{
+	if (secret)
+		sodium_free(secret);
+	secret = NULL;
+	ready = false;
+}
+
+static void retry(void *arg)
+{
+	retry_timer = 0;
+	secret_start();
+}
+
+static void failed(const char *step, const struct rpc_result *r)
+{
+	busy = false;
+	plugin_log(LOG_UNUSUAL, "deriving the L402 secret: %s failed (%s); retrying",
+		   step, r->message);
+	if (!retry_timer)
+		retry_timer = loop_add_timer(1000, retry, NULL);
+}
+
+static void got_secret(void *arg, const struct rpc_result *r)
+{
+	size_t n;
+	size_t len;
+	const char *hex;
+	if (r->status != RPC_OK) {
+		failed("makesecret", r);
+		return;
+	}
+	int t = json_get(r->doc, r->result, "secret");
+	hex = json_raw(r->doc, t, &len);
+	if (!secret)
+		secret = sodium_malloc(32);
+	if (!json_is_string(r->doc, t) || !secret
+	    || !hex_decode(hex, len, secret, 32, &n) || n != 32) {
+		struct rpc_result bad = *r;
+		snprintf(bad.message, sizeof(bad.message), "no 32-byte secret in the reply");
+		failed("makesecret", &bad);
+		return;
+	}
+	ready = true;
+	busy = false;
+	plugin_log(LOG_INFO, "L402 secret ready (generation %llu)",
+		   (unsigned long long)generation);
+}
+
+static void derive(void)
+{
+	char params[128];
+	snprintf(params, sizeof(params),
+		 "{\"string\":\"cln-l402 token secret generation %llu\"}",
+		 (unsigned long long)generation);
+	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, got_secret, NULL);
+}
+
+static void got_generation(void *arg, const struct rpc_result *r)
+{
+	char s[32];
+	if (r->status != RPC_OK) {
+		failed("listdatastore", r);
+		return;
+	}
+	int ds = json_get(r->doc, r->result, "datastore");
+	int e = json_at(r->doc, ds, 0);
+	char *end;
+	if (!json_get_string(r->doc, json_get(r->doc, e, "string"), s, sizeof(s), NULL)
+	    || (generation = strtoull(s, &end, 10), *end || !*s)) {
+		struct rpc_result bad = *r;
+		snprintf(bad.message, sizeof(bad.message), "stored generation is not a number");
+		failed("listdatastore", &bad);
+		return;
+	}
+	derive();
+}
+
+static void created_generation(void *arg, const struct rpc_result *r)
+{
+	if (r->status == RPC_OK) {
+		generation = 0;
+		derive();
+	} else if (r->status == RPC_ERROR && r->code == 1202) {
+		/* Already there: an earlier start, or a restore. Read it. */
+		rpc_call("listdatastore", "{\"key\":" GEN_KEY "}", NULL, RPC_TIMEOUT_MS,
+			 got_generation, NULL);
+	} else {
+		failed("datastore", r);
+	}
+}
+
+void secret_start(void)
+{
+	if (ready || busy)
+		return;
+	busy = true;
+	rpc_call("datastore", "{\"key\":" GEN_KEY ",\"string\":\"0\",\"mode\":\"must-create\"}",
+		 NULL, RPC_TIMEOUT_MS, created_generation, NULL);
+}
