@@ -9,7 +9,8 @@ include config.mk
 
 VERSION := 0.1.0
 BUILD ?= build
-PYTHON ?= python3
+# Debian's python3 is the one python3-pytest installs into.
+PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 SHARED ?= ../shared
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

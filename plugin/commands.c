@@ -1,4 +1,5 @@
 /* The plugin's lightning-cli commands. */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,13 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 	json_add_bool(&j, "rpc_connected", rpc_connected());
 	json_add_bool(&j, "secret_ready", secret_ready());
 	json_add_u64(&j, "secret_generation", secret_generation());
+	/* A fingerprint lets an operator compare secrets without seeing one. */
+	uint8_t sec[32], h[32];
+	if (secret_get(sec)) {
+		crypto_hash_sha256(h, sec, sizeof(sec));
+		json_add_hex(&j, "secret_fingerprint", h, 8);
+		sodium_memzero(sec, sizeof(sec));
+	}
 	json_object_start(&j, "paid_state");
 	json_add_u64(&j, "payments_seen", l402.invoices_paid);
 	json_object_end(&j);
