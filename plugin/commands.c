@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "l402.h"
+#include "state.h"
 #include "options.h"
+#include "paid.h"
+#include "routes.h"
 #include "protocol.h"
 #include "rpc.h"
 
@@ -25,7 +27,7 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 	for (size_t i = 0; i < l402.nlisteners; i++)
 		json_add_string(&j, NULL, l402.listeners[i].addr);
 	json_array_end(&j);
-	json_add_u64(&j, "routes", l402.cfg.nroute);
+	json_add_u64(&j, "routes", routes_count());
 	json_add_u64(&j, "invoice_expiry", (uint64_t)l402.cfg.invoice_expiry);
 	json_add_string(&j, "cors_origin", l402.cfg.cors_origin);
 	json_add_bool(&j, "rpc_connected", rpc_connected());
@@ -39,6 +41,9 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 		sodium_memzero(sec, sizeof(sec));
 	}
 	json_object_start(&j, "paid_state");
+	json_add_bool(&j, "loaded", paid_loaded());
+	json_add_u64(&j, "paid_invoices", paid_count());
+	json_add_u64(&j, "pay_index", paid_pay_index());
 	json_add_u64(&j, "payments_seen", l402.invoices_paid);
 	json_object_end(&j);
 	json_object_end(&j);

@@ -12,11 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "l402.h"
+#include "http.h"
+#include "state.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
+#include "paid.h"
 #include "protocol.h"
+#include "routes.h"
 #include "rpc.h"
 
 struct l402 l402;
@@ -79,6 +82,7 @@ static void reply_disable(struct cmd *cmd, const char *why)
 static void on_rpc_connect(void)
 {
 	secret_start();
+	paid_sync();
 }
 
 static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -112,7 +116,17 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		reply_disable(cmd, "init: RPC socket path longer than a unix socket allows");
 		return;
 	}
+	if (!routes_load(l402.cfg.route, l402.cfg.nroute, why, sizeof(why))) {
+		reply_disable(cmd, why);
+		return;
+	}
 	if (!listeners_open(&l402.cfg, l402.listeners, &l402.nlisteners, why, sizeof(why))) {
+		reply_disable(cmd, why);
+		return;
+	}
+	if (!http_start(l402.listeners, l402.nlisteners, why, sizeof(why))) {
+		http_stop();
+		listeners_close(l402.listeners, l402.nlisteners);
 		reply_disable(cmd, why);
 		return;
 	}
@@ -145,7 +159,14 @@ static void handle_notification(const struct json_doc *doc, const char *method,
 	if (strcmp(method, "shutdown") == 0) {
 		shutdown_plugin("shutdown notification");
 	} else if (strcmp(method, "invoice_payment") == 0) {
+		int p = json_get(doc, params, "invoice_payment");
+		char label[256], pre[80];
+		uint64_t msat = 0;
 		l402.invoices_paid++;
+		json_get_u64(doc, json_get(doc, p, "msat"), &msat);
+		if (json_get_string(doc, json_get(doc, p, "label"), label, sizeof(label), NULL)
+		    && json_get_string(doc, json_get(doc, p, "preimage"), pre, sizeof(pre), NULL))
+			paid_on_notification(label, pre, msat);
 	}
 }
 
@@ -236,7 +257,10 @@ int main(int argc, char **argv)
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();
 	rpc_close();
+	http_stop();
 	listeners_close(l402.listeners, l402.nlisteners);
+	routes_free();
+	paid_free();
 	secret_wipe();
 	options_free(&l402.cfg);
 	protocol_free();

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "encoding.h"
-#include "l402.h"
+#include "state.h"
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"

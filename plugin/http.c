@@ -1,0 +1,644 @@
+/* The L402 request flow:
+ *   match a route; free routes serve at once;
+ *   no or bad credentials: a fresh invoice from lightningd and a token
+ *   committing to its payment hash, answered as 402 with both challenges;
+ *   credentials: macaroon, preimage, paid state (local, no RPC), caveats,
+ *   then the backend.
+ * Every failure of the credentials is a 402 with a fresh challenge and the
+ * reason, because clients re-pay only on 402. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "encoding.h"
+#include "json_out.h"
+#include "l402.h"
+#include "log.h"
+#include "loop.h"
+#include "paid.h"
+#include "routes.h"
+#include "rpc.h"
+
+#define INVOICE_TIMEOUT_MS 5000
+#define RPC_BACKEND_TIMEOUT_MS 10000
+
+struct daemon {
+	struct MHD_Daemon *d;
+	int epfd;
+	uint64_t timer;
+};
+
+static struct daemon daemons[MAX_BINDS];
+static size_t ndaemons;
+static uint64_t kick_timer;
+
+static void arm(struct daemon *dm);
+
+static void run_daemon(struct daemon *dm)
+{
+	MHD_run(dm->d);
+	arm(dm);
+}
+
+static void on_timer(void *arg)
+{
+	struct daemon *dm = arg;
+	dm->timer = 0;
+	run_daemon(dm);
+}
+
+static void arm(struct daemon *dm)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+	if (dm->timer)
+		loop_cancel_timer(dm->timer);
+	dm->timer = 0;
+	if (MHD_get_timeout(dm->d, &to) == MHD_YES)
+		dm->timer = loop_add_timer((int64_t)(to > 60000 ? 60000 : to), on_timer, dm);
+}
+
+static void on_fd(void *arg, short revents)
+{
+	run_daemon(arg);
+}
+
+/* After a resume, MHD needs a turn of its loop to call us back. */
+static void on_kick(void *arg)
+{
+	kick_timer = 0;
+	for (size_t i = 0; i < ndaemons; i++)
+		run_daemon(&daemons[i]);
+}
+
+static void kick(void)
+{
+	if (!kick_timer)
+		kick_timer = loop_add_timer(0, on_kick, NULL);
+}
+
+/* ---- responses ---- */
+
+static void add_cors(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", l402.cfg.cors_origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+				"WWW-Authenticate, Link, Retry-After");
+	if (strcmp(l402.cfg.cors_origin, "*") != 0)
+		MHD_add_response_header(resp, "Vary", "Origin");
+}
+
+void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (!resp) {
+		status = 500;
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	}
+	add_cors(resp);
+	r->status = status;
+	r->response = resp;
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+		kick();
+	}
+}
+
+void http_finish_json(struct req *r, unsigned status, const char *json, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)json, MHD_RESPMEM_MUST_COPY);
+	if (resp)
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+	http_finish(r, status, resp);
+}
+
+void http_error(struct req *r, unsigned status, const char *code, const char *message)
+{
+	struct strbuf sb;
+	struct json_out j;
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	json_add_string(&j, "error", code);
+	json_add_string(&j, "message", message);
+	json_object_end(&j);
+	http_finish_json(r, status, sb.data, sb.len);
+	strbuf_free(&sb);
+}
+
+static void unavailable(struct req *r, const char *why)
+{
+	struct strbuf sb;
+	struct json_out j;
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	json_add_string(&j, "error", "unavailable");
+	json_add_string(&j, "message", why);
+	json_object_end(&j);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(sb.len, sb.data, MHD_RESPMEM_MUST_COPY);
+	strbuf_free(&sb);
+	if (resp) {
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Retry-After", "5");
+	}
+	http_finish(r, 503, resp);
+}
+
+void http_wait(struct req *r)
+{
+	if (!r->suspended && !r->response) {
+		r->suspended = true;
+		MHD_suspend_connection(r->conn);
+	}
+}
+
+const char *req_subpath(const struct req *r)
+{
+	size_t n = strlen(r->spec.path);
+	if (!r->spec.prefix)
+		return "";
+	if (strlen(r->path) < n)
+		return "";
+	return r->path + n;
+}
+
+/* ---- the challenge ---- */
+
+static void format_sat(char *out, size_t len, uint64_t msat)
+{
+	if (msat % 1000 == 0)
+		snprintf(out, len, "%llu", (unsigned long long)(msat / 1000));
+	else
+		snprintf(out, len, "%llu.%03llu", (unsigned long long)(msat / 1000),
+			 (unsigned long long)(msat % 1000));
+}
+
+static void on_invoice(void *arg, const struct rpc_result *res)
+{
+	struct req *r = arg;
+	char bolt11[2048], tok[4096];
+	struct l402_identifier id;
+	uint64_t expires_at = 0;
+	uint8_t secret[L402_SECRET_LEN];
+
+	if (res->status != RPC_OK) {
+		plugin_log(LOG_UNUSUAL, "invoice for a challenge failed: %s", res->message);
+		unavailable(r, "lightningd is unavailable; retry shortly");
+		return;
+	}
+	const struct json_doc *d = res->doc;
+	memcpy(id.token_id, r->backend, L402_TOKEN_ID_LEN);
+	free(r->backend);
+	r->backend = NULL;
+	id.version = 0;
+	if (!json_get_hex(d, json_get(d, res->result, "payment_hash"), id.payment_hash, 32)
+	    || !json_get_string(d, json_get(d, res->result, "bolt11"), bolt11, sizeof(bolt11), NULL)
+	    || !secret_get(secret)) {
+		unavailable(r, "lightningd gave an unusable invoice");
+		return;
+	}
+	json_get_u64(d, json_get(d, res->result, "expires_at"), &expires_at);
+
+	struct l402_mint_params mp = { r->spec.service, 0, NULL, 0, NULL, 0 };
+	if (r->spec.valid > 0)
+		mp.valid_until = (int64_t)time(NULL) + r->spec.valid;
+	bool ok = l402_mint(secret, &id, &mp, tok, sizeof(tok));
+	sodium_memzero(secret, sizeof(secret));
+	if (!ok) {
+		http_error(r, 500, "mint_failed", "could not mint a token");
+		return;
+	}
+
+	struct strbuf hdr, body;
+	struct json_out j;
+	char sat[32], hash[65];
+	strbuf_init(&hdr, 0);
+	strbuf_init(&body, 0);
+	format_sat(sat, sizeof(sat), r->spec.price_msat);
+	hex_encode(id.payment_hash, 32, hash, sizeof(hash));
+	json_out_init(&j, &body);
+	json_object_start(&j, NULL);
+	json_add_string(&j, "error", "payment_required");
+	json_add_string(&j, "reason", r->reason);
+	if (r->detail[0])
+		json_add_string(&j, "detail", r->detail);
+	json_add_u64(&j, "price_msat", r->spec.price_msat);
+	json_add_raw(&j, "price_sat", sat, strlen(sat));
+	json_add_string(&j, "invoice", bolt11);
+	json_add_string(&j, "macaroon", tok);
+	json_add_string(&j, "token", tok);
+	json_add_string(&j, "payment_hash", hash);
+	json_add_u64(&j, "expires_at", expires_at);
+	if (r->spec.valid > 0)
+		json_add_s64(&j, "valid_seconds", r->spec.valid);
+	json_add_string(&j, "hint", "Pay the invoice, then repeat the request with the header "
+				    "'Authorization: L402 <macaroon>:<preimage hex>'");
+	json_object_end(&j);
+
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
+	if (resp) {
+		l402_challenge(&hdr, tok, bolt11);
+		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		lsat_challenge(&hdr, tok, bolt11);
+		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		MHD_add_response_header(resp, "Link",
+					"</.well-known/l402.json>; rel=\"l402-manifest\"");
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
+	strbuf_free(&hdr);
+	strbuf_free(&body);
+	struct route *rt = routes_at(r->route_index);
+	if (rt)
+		rt->challenges++;
+	http_finish(r, 402, resp);
+}
+
+static void challenge(struct req *r, const char *reason, const char *detail)
+{
+	uint8_t *token_id;
+	char label[128], hex[65];
+	struct strbuf sb;
+	struct json_out j;
+
+	r->reason = reason;
+	snprintf(r->detail, sizeof(r->detail), "%s", detail ? detail : "");
+	if (!secret_ready() || !rpc_connected()) {
+		unavailable(r, "lightningd is unavailable; retry shortly");
+		return;
+	}
+	token_id = malloc(L402_TOKEN_ID_LEN);
+	if (!token_id) {
+		unavailable(r, "out of memory");
+		return;
+	}
+	randombytes_buf(token_id, L402_TOKEN_ID_LEN);
+	hex_encode(token_id, L402_TOKEN_ID_LEN, hex, sizeof(hex));
+	snprintf(label, sizeof(label), L402_LABEL_PREFIX "%s", hex);
+	r->backend = token_id;
+
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	json_add_u64(&j, "amount_msat", r->spec.price_msat);
+	json_add_string(&j, "label", label);
+	if (r->spec.desc[0]) {
+		json_add_string(&j, "description", r->spec.desc);
+	} else {
+		char desc[1200];
+		snprintf(desc, sizeof(desc), "L402: %s %s%s", r->spec.method, r->spec.path,
+			 r->spec.prefix ? "*" : "");
+		json_add_string(&j, "description", desc);
+	}
+	json_add_s64(&j, "expiry", l402.cfg.invoice_expiry);
+	json_object_end(&j);
+	http_wait(r);
+	rpc_call("invoice", sb.data, NULL, INVOICE_TIMEOUT_MS, on_invoice, r);
+	strbuf_free(&sb);
+}
+
+/* ---- backends that live here: text and rpc ---- */
+
+static void serve_text(struct req *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(r->spec.target), r->spec.target, MHD_RESPMEM_MUST_COPY);
+	if (resp)
+		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	http_finish(r, 200, resp);
+}
+
+static void on_rpc_backend(void *arg, const struct rpc_result *res)
+{
+	struct req *r = arg;
+	size_t len;
+	if (res->status == RPC_OK) {
+		const char *raw = json_raw(res->doc, res->result, &len);
+		/* json_raw strips quotes from strings: results are objects. */
+		http_finish_json(r, 200, raw, len);
+	} else if (res->status == RPC_ERROR) {
+		http_error(r, 502, "upstream_error", res->message);
+	} else {
+		unavailable(r, res->message);
+	}
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct json_out *j = cls;
+	json_add_string(j, key, value ? value : "");
+	return MHD_YES;
+}
+
+static void serve_rpc(struct req *r)
+{
+	struct strbuf sb;
+	struct json_out j;
+	if (!rpc_connected()) {
+		unavailable(r, "lightningd is unavailable; retry shortly");
+		return;
+	}
+	strbuf_init(&sb, 64 * 1024);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &j);
+	json_object_end(&j);
+	if (!json_out_ok(&j)) {
+		strbuf_free(&sb);
+		http_error(r, 400, "bad_request", "query too large");
+		return;
+	}
+	http_wait(r);
+	rpc_call(r->spec.target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, on_rpc_backend, r);
+	strbuf_free(&sb);
+}
+
+static void serve(struct req *r)
+{
+	struct route *rt = routes_at(r->route_index);
+	if (rt) {
+		if (r->spec.price_msat)
+			rt->paid_requests++;
+		else
+			rt->free_requests++;
+	}
+	switch (r->spec.backend) {
+	case BACKEND_TEXT:
+		serve_text(r);
+		break;
+	case BACKEND_RPC:
+		serve_rpc(r);
+		break;
+	case BACKEND_DIR:
+		backend_dir_serve(r);
+		break;
+	case BACKEND_PROXY:
+		backend_proxy_serve(r);
+		break;
+	}
+}
+
+/* ---- credentials ---- */
+
+struct auth_scan {
+	struct l402_credential *cred;
+	enum l402_err best;
+	bool found;
+};
+
+/* Several Authorization headers may come (aperture's client sends LSAT
+ * and L402): the first that parses wins; otherwise keep the most telling
+ * error. */
+static enum MHD_Result scan_auth(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct auth_scan *s = cls;
+	if (s->found || strcasecmp(key, "Authorization") != 0 || !value)
+		return MHD_YES;
+	enum l402_err e = l402_parse_authorization(value, strlen(value), s->cred);
+	if (e == L402_OK)
+		s->found = true;
+	else if (s->best == L402_ERR_NO_CREDENTIALS || s->best == L402_ERR_BAD_SCHEME)
+		s->best = e;
+	return MHD_YES;
+}
+
+static enum l402_err read_credentials(struct req *r, struct l402_credential *cred)
+{
+	static const char *const alt[] = { "Grpc-Metadata-Token", "Token",
+					   "Grpc-Metadata-Macaroon", "Macaroon" };
+	struct auth_scan s = { cred, L402_ERR_NO_CREDENTIALS, false };
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_auth, &s);
+	if (s.found)
+		return L402_OK;
+	if (s.best != L402_ERR_NO_CREDENTIALS && s.best != L402_ERR_BAD_SCHEME)
+		return s.best;
+	for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++) {
+		const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, alt[i]);
+		if (v)
+			return l402_parse_macaroon_header(v, strlen(v), cred);
+	}
+	return s.best;
+}
+
+static void handle_paid_route(struct req *r)
+{
+	struct l402_credential *cred = malloc(sizeof(*cred));
+	struct l402_verdict v;
+	uint8_t secret[L402_SECRET_LEN];
+	enum l402_err e;
+
+	if (!cred) {
+		unavailable(r, "out of memory");
+		return;
+	}
+	e = read_credentials(r, cred);
+	if (e != L402_OK) {
+		free(cred);
+		challenge(r, l402_err_code(e), e == L402_ERR_NO_CREDENTIALS ? NULL : l402_strerror(e));
+		return;
+	}
+	if (!secret_get(secret)) {
+		free(cred);
+		unavailable(r, "starting up; retry shortly");
+		return;
+	}
+	struct l402_verify_req vr = { r->spec.service, NULL, (int64_t)time(NULL) };
+	e = l402_verify(cred, secret, &vr, &v);
+	sodium_memzero(secret, sizeof(secret));
+	free(cred);
+	if (e != L402_OK) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s%s%s", l402_strerror(e), v.detail[0] ? ": " : "",
+			 v.detail);
+		challenge(r, l402_err_code(e), detail);
+		return;
+	}
+	if (!paid_lookup(v.id.payment_hash, NULL)) {
+		if (!paid_loaded()) {
+			/* Not "unpaid" yet: we have not finished loading. */
+			unavailable(r, "starting up; retry shortly");
+			return;
+		}
+		challenge(r, "unpaid", "the invoice of this token is not paid");
+		return;
+	}
+	serve(r);
+}
+
+static void preflight(struct req *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (resp) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+					"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+					"Authorization, Accept-Authenticate, Content-Type");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+	}
+	http_finish(r, 204, resp);
+}
+
+static void handle(struct req *r)
+{
+	bool known;
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		preflight(r);
+		return;
+	}
+	if (r->body_too_large) {
+		http_error(r, 413, "too_large", "request body too large");
+		return;
+	}
+	struct route *rt = routes_match(r->method, r->path, &known);
+	if (!rt) {
+		if (known)
+			http_error(r, 405, "method_not_allowed", "no route for this method");
+		else
+			http_error(r, 404, "not_found", "no route for this path");
+		return;
+	}
+	r->spec = rt->spec;
+	r->route_index = (size_t)(rt - routes_at(0));
+	r->has_route = true;
+	if (l402.cfg.log_requests)
+		plugin_log(LOG_DEBUG, "%s %s from %s", r->method, r->path, r->client_ip);
+	if (r->spec.price_msat == 0)
+		serve(r);
+	else
+		handle_paid_route(r);
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, len, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static enum MHD_Result queue(struct req *r)
+{
+	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
+	MHD_destroy_response(r->response);
+	r->response = NULL;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload, size_t *upload_size, void **ctx)
+{
+	struct req *r = *ctx;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->conn = c;
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		r->path = strdup(url);
+		strbuf_init(&r->body, HTTP_MAX_BODY);
+		client_ip(c, r->client_ip, sizeof(r->client_ip));
+		*ctx = r;
+		return MHD_YES;
+	}
+	if (r->response)
+		return queue(r);
+	if (*upload_size) {
+		if (!strbuf_append(&r->body, upload, *upload_size))
+			r->body_too_large = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->started)
+		return MHD_YES;
+	r->started = true;
+	if (!r->path) {
+		http_error(r, 500, "internal", "out of memory");
+		return queue(r);
+	}
+	handle(r);
+	if (r->response)
+		return queue(r);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *ctx;
+	if (!r)
+		return;
+	if (r->response)
+		MHD_destroy_response(r->response);
+	free(r->backend);
+	free(r->path);
+	strbuf_free(&r->body);
+	free(r);
+	*ctx = NULL;
+}
+
+bool http_start(struct listener *l, size_t n, char *why, size_t whylen)
+{
+	if (!backend_proxy_init()) {
+		snprintf(why, whylen, "cannot start the proxy backend");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct daemon *dm = &daemons[ndaemons];
+		dm->d = MHD_start_daemon(
+			MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+			on_request, NULL, MHD_OPTION_LISTEN_SOCKET, l[i].fd,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+			MHD_OPTION_END);
+		if (!dm->d) {
+			snprintf(why, whylen, "cannot start the HTTP server on %s", l[i].addr);
+			return false;
+		}
+		l[i].fd = -1; /* MHD owns it now */
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(dm->d, MHD_DAEMON_INFO_EPOLL_FD);
+		dm->epfd = di ? di->epoll_fd : -1;
+		loop_add_fd(dm->epfd, POLLIN, on_fd, dm);
+		ndaemons++;
+		arm(dm);
+	}
+	return true;
+}
+
+void http_stop(void)
+{
+	backend_proxy_shutdown();
+	for (size_t i = 0; i < ndaemons; i++) {
+		loop_del_fd(daemons[i].epfd);
+		if (daemons[i].timer)
+			loop_cancel_timer(daemons[i].timer);
+		MHD_stop_daemon(daemons[i].d);
+	}
+	ndaemons = 0;
+	if (kick_timer)
+		loop_cancel_timer(kick_timer);
+	kick_timer = 0;
+}
