@@ -119,8 +119,11 @@ def test_secret_stable_and_not_stored(node_factory):
     st = n.wait_ready()
     fp = st["secret_fingerprint"]
     assert st["secret_generation"] == 0
-    ds = n.rpc.listdatastore(key=["l402"])["datastore"]
-    assert ds == [{"key": ["l402", "secret-generation"], "generation": 0, "hex": "30", "string": "0"}]
+    gen = n.rpc.listdatastore(key=["l402", "secret-generation"])["datastore"]
+    assert gen == [{"key": ["l402", "secret-generation"], "generation": 0, "hex": "30", "string": "0"}]
+    # Nothing else of ours is a secret: only the generation and pay index.
+    keys = [e["key"] for e in n.rpc.listdatastore(key=["l402"])["datastore"]]
+    assert sorted(keys) == [["l402", "pay-index"], ["l402", "secret-generation"]]
     n.restart()
     st2 = n.wait_ready()
     assert st2["secret_fingerprint"] == fp
