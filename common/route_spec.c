@@ -229,6 +229,10 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 100ULL * 365 * 86400)
 				return fail(why, whylen, "valid=%.40s must be a number of seconds", v);
 			r->valid = (int64_t)u;
+		} else if (strcmp(k, "timeout") == 0) {
+			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
+				return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
+			r->timeout = (int64_t)u;
 		} else if (strcmp(k, "desc") == 0) {
 			if (strlen(v) >= sizeof(r->desc))
 				return fail(why, whylen, "desc longer than %s characters", "511");
@@ -243,6 +247,10 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 	}
 	if (!r->service[0])
 		route_service_from_path(r->path, r->service, sizeof(r->service));
+	if (r->timeout && r->backend != BACKEND_PROXY)
+		return fail(why, whylen, "timeout= only applies to proxy: routes%s", "");
+	if (!r->timeout)
+		r->timeout = 30;
 	return true;
 }
 

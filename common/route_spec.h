@@ -24,6 +24,7 @@ struct route_spec {
 	enum backend_kind backend;
 	char target[2048];	/* URL, directory, RPC method or body */
 	int64_t valid;		/* token lifetime in seconds, 0 = no expiry */
+	int64_t timeout;	/* proxy: upstream deadline in seconds */
 	char desc[512];
 	char service[ROUTE_MAX_SERVICE + 1];
 };

@@ -22,7 +22,6 @@
 
 #define MAX_JOBS 64
 #define MAX_RESPONSE (64u * 1024 * 1024)
-#define UPSTREAM_TIMEOUT_S 30
 
 struct job {
 	struct req *r;
@@ -31,6 +30,7 @@ struct job {
 	struct curl_slist *headers;
 	const char *body;
 	size_t body_len;
+	long timeout;
 	long status;
 	CURLcode code;
 	struct strbuf resp_body;
@@ -107,7 +107,7 @@ static void *worker(void *arg)
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, j);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)UPSTREAM_TIMEOUT_S);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, j->timeout);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -212,6 +212,7 @@ void backend_proxy_serve(struct req *r)
 		return;
 	}
 	j->r = r;
+	j->timeout = (long)r->spec.timeout;
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
 	strbuf_init(&url, 16384);
 	/* The part under the route's prefix is appended to the upstream URL. */
