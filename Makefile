@@ -90,7 +90,7 @@ fuzz: $(FUZZ_BIN)
 	done; true
 
 demo: all
-	@echo "make demo: coming with the paywall (issue 4)"
+	sh contrib/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/cln-l402

@@ -95,4 +95,12 @@ json_seeds = {
 }
 for k, v in json_seeds.items():
     write("fuzz_json", k, v.encode())
+route_seeds = {
+    "proxy": 'GET /v1/price/* 10sat proxy:http://127.0.0.1:9000 valid=3600 desc="BTC price"',
+    "text": 'POST /x 1500msat "text:hello \\"w\\"" service=svc',
+    "dir": "GET /files/* 0 dir:/srv/files",
+    "rpc": "* / 1sat rpc:getinfo timeout=3",
+}
+for k, v in route_seeds.items():
+    write("fuzz_route_spec", k, v.encode())
 print("seeds written to", out)

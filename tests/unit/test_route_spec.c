@@ -1,0 +1,80 @@
+/* The l402-route syntax: every field, quoting, and refusals. */
+#include "route_spec.h"
+#include "test.h"
+
+static bool parse(const char *s, struct route_spec *r)
+{
+	char why[256];
+	bool ok = route_spec_parse(s, r, why, sizeof(why));
+	if (!ok)
+		fprintf(stderr, "  (%s -> %s)\n", s, why);
+	return ok;
+}
+
+int main(void)
+{
+	struct route_spec r;
+	char why[256];
+
+	CHECK(parse("GET /v1/price/* 10sat proxy:http://127.0.0.1:9000 valid=3600 desc=\"BTC price\"", &r));
+	CHECK_STREQ(r.method, "GET");
+	CHECK_STREQ(r.path, "/v1/price/");
+	CHECK(r.prefix && r.price_msat == 10000 && r.backend == BACKEND_PROXY);
+	CHECK_STREQ(r.target, "http://127.0.0.1:9000");
+	CHECK(r.valid == 3600 && r.timeout == 30);
+	CHECK_STREQ(r.desc, "BTC price");
+	CHECK_STREQ(r.service, "v1-price");
+
+	CHECK(parse("post /x 1500msat \"text:hello \\\"world\\\"\" service=my.svc", &r));
+	CHECK_STREQ(r.method, "POST");
+	CHECK(!r.prefix && r.price_msat == 1500 && r.backend == BACKEND_TEXT);
+	CHECK_STREQ(r.target, "hello \"world\"");
+	CHECK_STREQ(r.service, "my.svc");
+	CHECK(parse("* / 0 rpc:getinfo", &r));
+	CHECK(r.price_msat == 0 && r.backend == BACKEND_RPC);
+	CHECK_STREQ(r.service, "root");
+	CHECK(parse("GET /files/* 1sat dir:/srv/files", &r) && r.backend == BACKEND_DIR);
+	CHECK(parse("GET /p 1sat proxy:https://x.example timeout=5", &r) && r.timeout == 5);
+
+	/* Matching: exact, and a prefix including its bare directory. */
+	CHECK(parse("GET /v1/price/* 1sat text:a", &r));
+	CHECK(route_matches_path(&r, "/v1/price/btc"));
+	CHECK(route_matches_path(&r, "/v1/price"));
+	CHECK(route_matches_path(&r, "/v1/price/"));
+	CHECK(!route_matches_path(&r, "/v1/prices"));
+	CHECK(!route_matches_path(&r, "/v1"));
+	CHECK(parse("GET /exact 1sat text:a", &r));
+	CHECK(route_matches_path(&r, "/exact") && !route_matches_path(&r, "/exact/x"));
+
+	char svc[80];
+	route_service_from_path("/A/b c/*", svc, sizeof(svc));
+	CHECK_STREQ(svc, "a-b-c");
+
+	const char *bad[] = {
+		"", "GET", "GET /x 1sat", "FETCH /x 1sat text:a", "GET x 1sat text:a",
+		"GET /x* 1sat text:a", "GET /a/*/b 1sat text:a", "GET /x? 1sat text:a",
+		"GET /a/../b 1sat text:a", "GET /a/.. 1sat text:a", "GET /x 1 text:a",
+		"GET /x 1btc text:a", "GET /x -1sat text:a", "GET /x 99999999999999999999sat text:a",
+		"GET /x 1sat text", "GET /x 1sat ftp:a", "GET /x 1sat proxy:ftp://a",
+		"GET /x 1sat rpc:", "GET /x 1sat dir:/tmp", "GET /x/* 1sat dir:rel",
+		"GET /x 1sat text:a valid=0", "GET /x 1sat text:a valid=x", "GET /x 1sat text:a nokey",
+		"GET /x 1sat text:a foo=bar", "GET /x 1sat text:a service=a/b",
+		"GET /x 1sat text:a timeout=5", "GET /x 1sat proxy:http://a timeout=0",
+		"GET /x 1sat \"text:a", "GET /x 1sat text:a\x01",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bool ok = route_spec_parse(bad[i], &r, why, sizeof(why));
+		if (ok)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(!ok && why[0]);
+	}
+	/* Too long, and too many words. */
+	static char big[ROUTE_MAX_SPEC + 10];
+	memset(big, 'a', sizeof(big) - 1);
+	CHECK(!route_spec_parse(big, &r, why, sizeof(why)));
+	char many[400] = "GET /x 1sat text:a";
+	for (int i = 0; i < 40; i++)
+		strcat(many, " d=1");
+	CHECK(!route_spec_parse(many, &r, why, sizeof(why)));
+	return test_done("test_route_spec");
+}
