@@ -118,6 +118,9 @@ bool l402_mint(const uint8_t secret[L402_SECRET_LEN],
 	if (p->valid_until > 0)
 		snprintf(cav[ncav++], sizeof(cav[0]), "%s_valid_until=%lld",
 			 p->service, (long long)p->valid_until);
+	if (p->uses > 0)
+		snprintf(cav[ncav++], sizeof(cav[0]), "%s_uses=%llu", p->service,
+			 (unsigned long long)p->uses);
 	for (size_t i = 0; i < p->nextra; i++) {
 		if (!p->extra[i] || !strchr(p->extra[i], '=')
 		    || strlen(p->extra[i]) >= sizeof(cav[0]))
@@ -402,7 +405,7 @@ static bool parse_unix(struct mslice v, int64_t *out)
 	return true;
 }
 
-enum cond { COND_SERVICES, COND_CAPABILITIES, COND_VALID_UNTIL, NCOND };
+enum cond { COND_SERVICES, COND_CAPABILITIES, COND_VALID_UNTIL, COND_USES, NCOND };
 
 static enum l402_err caveat_fail(struct l402_verdict *v, enum l402_err err,
 				 const char *cond, const char *why)
@@ -424,6 +427,7 @@ static enum l402_err check_caveats(const struct collected *c,
 		 req->service);
 	snprintf(names[COND_VALID_UNTIL], MAX_CONDITION, "%s_valid_until",
 		 req->service);
+	snprintf(names[COND_USES], MAX_CONDITION, "%s_uses", req->service);
 
 	for (size_t i = 0; i < c->n; i++) {
 		const uint8_t *eq = memchr(c->cav[i].p, '=', c->cav[i].len);
@@ -441,7 +445,15 @@ static enum l402_err check_caveats(const struct collected *c,
 		if (k == COND_SERVICES && !services_valid(val))
 			return caveat_fail(v, L402_ERR_CAVEAT, names[k],
 					   "malformed services list");
-		if (k == COND_VALID_UNTIL) {
+		if (k == COND_USES) {
+			int64_t u, prev;
+			if (!parse_unix(val, &u) || u <= 0)
+				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+						   "not a positive number of uses");
+			if (seen[k] && parse_unix(last[k], &prev) && u > prev)
+				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
+						   "more uses than the caveat before it");
+		} else if (k == COND_VALID_UNTIL) {
 			int64_t t, prev;
 			if (!parse_unix(val, &t))
 				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
@@ -468,9 +480,15 @@ static enum l402_err check_caveats(const struct collected *c,
 			 strlen(req->capability), false))
 		return caveat_fail(v, L402_ERR_CAVEAT, names[COND_CAPABILITIES],
 				   "capability not granted");
+	if (seen[COND_USES]) {
+		int64_t u = 0;
+		parse_unix(last[COND_USES], &u);
+		v->uses = (uint64_t)u;
+	}
 	if (seen[COND_VALID_UNTIL]) {
 		int64_t t = 0;
 		parse_unix(last[COND_VALID_UNTIL], &t);
+		v->valid_until = t;
 		if (!(req->now < t))
 			return caveat_fail(v, L402_ERR_EXPIRED,
 					   names[COND_VALID_UNTIL], "token expired");
@@ -488,6 +506,8 @@ enum l402_err l402_verify(const struct l402_credential *cred,
 	enum macaroon_err merr;
 
 	v->detail[0] = '\0';
+	v->uses = 0;
+	v->valid_until = 0;
 	memset(&v->id, 0, sizeof(v->id));
 	if (!req->service || strlen(req->service) > 64)
 		return caveat_fail(v, L402_ERR_CAVEAT, "services",

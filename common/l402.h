@@ -69,6 +69,7 @@ struct l402_mint_params {
 	unsigned tier;
 	const char *capabilities; /* SERVICE_capabilities=..., or NULL */
 	int64_t valid_until;	  /* SERVICE_valid_until=..., or 0 for none */
+	uint64_t uses;		  /* SERVICE_uses=..., or 0 for unlimited */
 	const char *const *extra; /* further caveats, condition=value */
 	size_t nextra;
 };
@@ -107,12 +108,16 @@ struct l402_verify_req {
 
 struct l402_verdict {
 	struct l402_identifier id;
+	uint64_t uses;		/* the token's use limit, 0 if unlimited */
+	int64_t valid_until;	/* its expiry, 0 if none */
 	char detail[192];	/* which caveat failed, and why */
 };
 
 /* Signature (with discharges), preimage against the payment hash, then the
  * caveats as aperture's satisfiers do: a repeated condition may only narrow
- * the one before it, the last one decides, unknown conditions are skipped. */
+ * the one before it, the last one decides, unknown conditions are skipped.
+ * Ours beside aperture's: SERVICE_uses=N, narrowing to smaller N; counting
+ * the uses is the server's job (the verdict reports the limit). */
 enum l402_err l402_verify(const struct l402_credential *cred,
 			  const uint8_t secret[L402_SECRET_LEN],
 			  const struct l402_verify_req *req,

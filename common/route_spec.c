@@ -73,6 +73,30 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
+/* "N/SECONDS" and, when burst is wanted, an optional ",burst=B". */
+static bool parse_rate(const char *v, uint32_t *n, uint32_t *per, uint32_t *burst)
+{
+	const char *slash = strchr(v, '/');
+	const char *comma = strchr(v, ',');
+	uint64_t a, b, c = 0;
+	if (!slash || (comma && comma < slash))
+		return false;
+	size_t blen = comma ? (size_t)(comma - slash - 1) : strlen(slash + 1);
+	if (!parse_u64(v, (size_t)(slash - v), &a) || !parse_u64(slash + 1, blen, &b))
+		return false;
+	if (comma) {
+		if (!burst || strncmp(comma + 1, "burst=", 6) != 0
+		    || !parse_u64(comma + 7, strlen(comma + 7), &c) || c == 0 || c > 1000000)
+			return false;
+		*burst = (uint32_t)c;
+	}
+	if (a == 0 || a > 1000000 || b == 0 || b > 86400 * 366)
+		return false;
+	*n = (uint32_t)a;
+	*per = (uint32_t)b;
+	return true;
+}
+
 static bool parse_price(const char *s, uint64_t *msat)
 {
 	size_t n = strlen(s);
@@ -229,6 +253,24 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 100ULL * 365 * 86400)
 				return fail(why, whylen, "valid=%.40s must be a number of seconds", v);
 			r->valid = (int64_t)u;
+		} else if (strcmp(k, "uses") == 0) {
+			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 1000000000ULL)
+				return fail(why, whylen, "uses=%.40s must be 1 to 1000000000", v);
+			r->uses = u;
+		} else if (strcmp(k, "rate") == 0 || strcmp(k, "free") == 0) {
+			uint32_t cnt, per, burst = 0;
+			if (!parse_rate(v, &cnt, &per, strcmp(k, "rate") == 0 ? &burst : NULL))
+				return fail(why, whylen, strcmp(k, "rate") == 0
+					    ? "rate=%.60s must be N/SECONDS[,burst=B]"
+					    : "free=%.60s must be N/SECONDS", v);
+			if (strcmp(k, "rate") == 0) {
+				r->rate_n = cnt;
+				r->rate_per = per;
+				r->burst = burst ? burst : cnt;
+			} else {
+				r->free_n = cnt;
+				r->free_per = per;
+			}
 		} else if (strcmp(k, "timeout") == 0) {
 			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
 				return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
@@ -252,6 +294,76 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 	if (!r->timeout)
 		r->timeout = 30;
 	return true;
+}
+
+/* Append word w, quoted if it needs to be. */
+static bool put_word(char *out, size_t outlen, size_t *o, const char *w)
+{
+	bool quote = !*w || strpbrk(w, " \t\"\\") != NULL;
+	size_t need = strlen(w) * 2 + 4;
+	if (*o + need >= outlen)
+		return false;
+	if (*o)
+		out[(*o)++] = ' ';
+	if (quote)
+		out[(*o)++] = '"';
+	for (const char *p = w; *p; p++) {
+		if (quote && (*p == '"' || *p == '\\'))
+			out[(*o)++] = '\\';
+		out[(*o)++] = *p;
+	}
+	if (quote)
+		out[(*o)++] = '"';
+	out[*o] = '\0';
+	return true;
+}
+
+bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
+{
+	char w[2100];
+	size_t o = 0;
+	bool ok = true;
+	if (outlen)
+		out[0] = '\0';
+	ok &= put_word(out, outlen, &o, r->method);
+	snprintf(w, sizeof(w), "%s%s", r->path, r->prefix ? "*" : "");
+	ok &= put_word(out, outlen, &o, w);
+	if (r->price_msat == 0)
+		snprintf(w, sizeof(w), "0");
+	else if (r->price_msat % 1000 == 0)
+		snprintf(w, sizeof(w), "%llusat", (unsigned long long)(r->price_msat / 1000));
+	else
+		snprintf(w, sizeof(w), "%llumsat", (unsigned long long)r->price_msat);
+	ok &= put_word(out, outlen, &o, w);
+	snprintf(w, sizeof(w), "%s:%s", backend_name(r->backend), r->target);
+	ok &= put_word(out, outlen, &o, w);
+	if (r->valid) {
+		snprintf(w, sizeof(w), "valid=%lld", (long long)r->valid);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->uses) {
+		snprintf(w, sizeof(w), "uses=%llu", (unsigned long long)r->uses);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->rate_n) {
+		snprintf(w, sizeof(w), "rate=%u/%u,burst=%u", r->rate_n, r->rate_per, r->burst);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->free_n) {
+		snprintf(w, sizeof(w), "free=%u/%u", r->free_n, r->free_per);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->backend == BACKEND_PROXY && r->timeout != 30) {
+		snprintf(w, sizeof(w), "timeout=%lld", (long long)r->timeout);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->desc[0]) {
+		snprintf(w, sizeof(w), "desc=%s", r->desc);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	snprintf(w, sizeof(w), "service=%s", r->service);
+	ok &= put_word(out, outlen, &o, w);
+	return ok;
 }
 
 bool route_matches_path(const struct route_spec *r, const char *p)

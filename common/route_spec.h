@@ -25,6 +25,9 @@ struct route_spec {
 	char target[2048];	/* URL, directory, RPC method or body */
 	int64_t valid;		/* token lifetime in seconds, 0 = no expiry */
 	int64_t timeout;	/* proxy: upstream deadline in seconds */
+	uint64_t uses;		/* requests one payment buys, 0 = unlimited */
+	uint32_t rate_n, rate_per, burst;	/* rate=N/SECONDS[,burst=B] */
+	uint32_t free_n, free_per;		/* free=N/SECONDS per client IP */
 	char desc[512];
 	char service[ROUTE_MAX_SERVICE + 1];
 };
@@ -32,6 +35,10 @@ struct route_spec {
 /* Parse one route. On failure returns false with a reason in why. */
 bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 		      size_t whylen);
+
+/* The canonical text of r, which route_spec_parse reads back to r.
+ * Returns false if out is too small. */
+bool route_spec_format(const struct route_spec *r, char *out, size_t outlen);
 
 /* Service name from a path: "/v1/price/" -> "v1-price"; "/" -> "root". */
 void route_service_from_path(const char *path, char *out, size_t outlen);

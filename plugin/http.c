@@ -210,7 +210,7 @@ static void on_invoice(void *arg, const struct rpc_result *res)
 	}
 	json_get_u64(d, json_get(d, res->result, "expires_at"), &expires_at);
 
-	struct l402_mint_params mp = { r->spec.service, 0, NULL, 0, NULL, 0 };
+	struct l402_mint_params mp = { r->spec.service, 0, NULL, 0, 0, NULL, 0 };
 	if (r->spec.valid > 0)
 		mp.valid_until = (int64_t)time(NULL) + r->spec.valid;
 	bool ok = l402_mint(secret, &id, &mp, tok, sizeof(tok));

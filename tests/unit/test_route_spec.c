@@ -36,6 +36,28 @@ int main(void)
 	CHECK(parse("GET /files/* 1sat dir:/srv/files", &r) && r.backend == BACKEND_DIR);
 	CHECK(parse("GET /p 1sat proxy:https://x.example timeout=5", &r) && r.timeout == 5);
 
+	/* Token models and limits. */
+	CHECK(parse("GET /m 1sat text:a uses=10 rate=5/60,burst=8 free=3/3600", &r));
+	CHECK(r.uses == 10 && r.rate_n == 5 && r.rate_per == 60 && r.burst == 8);
+	CHECK(r.free_n == 3 && r.free_per == 3600);
+	CHECK(parse("GET /m 1sat text:a rate=5/60", &r) && r.burst == 5);
+	/* Formatting reads back to the same route. */
+	const char *round[] = {
+		"GET /v1/price/* 10sat proxy:http://127.0.0.1:9000 valid=3600 desc=\"BTC price\"",
+		"post /x 1500msat \"text:hello \\\"world\\\" \\\\ end\" service=my.svc uses=3",
+		"* / 0 rpc:getinfo rate=1/2,burst=3 free=4/5",
+		"GET /p/* 1sat proxy:https://x.example timeout=5",
+	};
+	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
+		struct route_spec a, b;
+		char text[ROUTE_MAX_SPEC];
+		CHECK(parse(round[i], &a));
+		CHECK(route_spec_format(&a, text, sizeof(text)));
+		CHECK(parse(text, &b));
+		CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	}
+	CHECK(!route_spec_format(&r, why, 8));
+
 	/* Matching: exact, and a prefix including its bare directory. */
 	CHECK(parse("GET /v1/price/* 1sat text:a", &r));
 	CHECK(route_matches_path(&r, "/v1/price/btc"));
@@ -61,6 +83,9 @@ int main(void)
 		"GET /x 1sat text:a foo=bar", "GET /x 1sat text:a service=a/b",
 		"GET /x 1sat text:a timeout=5", "GET /x 1sat proxy:http://a timeout=0",
 		"GET /x 1sat \"text:a", "GET /x 1sat text:a\x01",
+		"GET /x 1sat text:a uses=0", "GET /x 1sat text:a rate=5", "GET /x 1sat text:a rate=0/1",
+		"GET /x 1sat text:a rate=1/0", "GET /x 1sat text:a rate=1/1,burst=0",
+		"GET /x 1sat text:a free=1/1,burst=2", "GET /x 1sat text:a rate=1/1,bust=2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bool ok = route_spec_parse(bad[i], &r, why, sizeof(why));
