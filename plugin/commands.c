@@ -1,57 +1,885 @@
-/* The plugin's lightning-cli commands. */
+/* The plugin's lightning-cli commands: status, routes, tokens, revenue. */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "state.h"
+#include "encoding.h"
+#include "json_out.h"
+#include "l402.h"
+#include "limits.h"
+#include "log.h"
 #include "options.h"
 #include "paid.h"
-#include "routes.h"
 #include "protocol.h"
+#include "routes.h"
 #include "rpc.h"
+#include "state.h"
+#include "tokens.h"
+
+/* ---- helpers ---- */
+
+struct result {
+	struct strbuf sb;
+	struct json_out j;
+};
+
+static void result_start(struct result *r)
+{
+	strbuf_init(&r->sb, 0);
+	json_out_init(&r->j, &r->sb);
+	json_object_start(&r->j, NULL);
+}
+
+static void result_send(struct cmd *cmd, struct result *r)
+{
+	json_object_end(&r->j);
+	cmd_success(cmd, &r->sb);
+	strbuf_free(&r->sb);
+}
+
+static bool get_str(const struct json_doc *doc, int tok, char *out, size_t len)
+{
+	return tok >= 0 && json_get_string(doc, tok, out, len, NULL);
+}
+
+/* An integer given as a number or a numeric string (lightning-cli sends
+ * either, depending on how it guessed). */
+static bool get_u64(const struct json_doc *doc, int tok, uint64_t *v)
+{
+	char s[32], *end;
+	if (json_get_u64(doc, tok, v))
+		return true;
+	if (!get_str(doc, tok, s, sizeof(s)) || !*s)
+		return false;
+	*v = strtoull(s, &end, 10);
+	return *end == '\0' && s[0] != '-';
+}
+
+static void add_stats(struct json_out *j, const char *name, const struct route_stats *s)
+{
+	json_object_start(j, name);
+	json_add_u64(j, "challenges", s->challenges);
+	json_add_u64(j, "paid", s->paid);
+	json_add_u64(j, "requests", s->requests);
+	json_add_u64(j, "revenue_msat", s->revenue_msat);
+	json_object_end(j);
+}
+
+static void add_route(struct json_out *j, const struct route *rt)
+{
+	char text[ROUTE_MAX_SPEC + 64];
+	const struct route_spec *s = &rt->spec;
+	json_object_start(j, NULL);
+	json_add_string(j, "route", rt->key);
+	json_add_string(j, "method", s->method);
+	json_add_string(j, "path", s->path);
+	json_add_bool(j, "prefix", s->prefix);
+	json_add_u64(j, "price_msat", s->price_msat);
+	json_add_string(j, "backend", backend_name(s->backend));
+	json_add_string(j, "target", s->target);
+	json_add_string(j, "service", s->service);
+	if (s->desc[0])
+		json_add_string(j, "description", s->desc);
+	json_object_start(j, "token_model");
+	if (s->valid)
+		json_add_s64(j, "valid_seconds", s->valid);
+	if (s->uses)
+		json_add_u64(j, "uses", s->uses);
+	json_add_string(j, "summary", s->valid && s->uses ? "uses within a lifetime"
+				      : s->uses ? "a number of uses"
+				      : s->valid ? "any number of requests within a lifetime"
+				      : "any number of requests, no expiry");
+	json_object_end(j);
+	if (s->rate_n) {
+		json_object_start(j, "rate");
+		json_add_u64(j, "requests", s->rate_n);
+		json_add_u64(j, "per_seconds", s->rate_per);
+		json_add_u64(j, "burst", s->burst);
+		json_object_end(j);
+	}
+	if (s->free_n) {
+		json_object_start(j, "free");
+		json_add_u64(j, "requests", s->free_n);
+		json_add_u64(j, "per_seconds", s->free_per);
+		json_object_end(j);
+	}
+	json_add_string(j, "source", rt->from_config ? (rt->overridden ? "config, overridden at runtime"
+								       : "config")
+						    : "runtime");
+	json_add_bool(j, "active", rt->active);
+	if (route_spec_format(s, text, sizeof(text)))
+		json_add_string(j, "spec", text);
+	add_stats(j, "since_start", &rt->since_start);
+	add_stats(j, "all_time", &rt->all_time);
+	json_object_end(j);
+}
+
+static struct route *find_route(struct cmd *cmd, const struct json_doc *doc, int tok)
+{
+	char key[1100];
+	struct route *rt;
+	if (!get_str(doc, tok, key, sizeof(key))) {
+		cmd_fail(cmd, -32602, "route must be a string such as \"GET /v1/price\"");
+		return NULL;
+	}
+	rt = routes_by_key(key);
+	if (!rt || !rt->active) {
+		/* Accept a full spec too: its key is what counts. */
+		struct route_spec s;
+		char why[256], k2[1100];
+		if (route_spec_parse(key, &s, why, sizeof(why))) {
+			route_key(&s, k2, sizeof(k2));
+			rt = routes_by_key(k2);
+		}
+	}
+	if (!rt || !rt->active) {
+		cmd_fail(cmd, -32602, "no route '%s' (see l402-routes)", key);
+		return NULL;
+	}
+	return rt;
+}
+
+/* ---- l402-status ---- */
 
 static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 {
-	struct strbuf sb;
-	struct json_out j;
+	struct result r;
 	int tok[1];
 	static const char *const names[] = { "?verbose" };
+	uint8_t sec[32], h[32];
 
 	if (!param_bind(cmd, doc, params, names, 0, tok))
 		return;
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
-	json_add_string(&j, "version", L402_VERSION);
-	json_array_start(&j, "bind");
+	result_start(&r);
+	json_add_string(&r.j, "version", L402_VERSION);
+	json_array_start(&r.j, "bind");
 	for (size_t i = 0; i < l402.nlisteners; i++)
-		json_add_string(&j, NULL, l402.listeners[i].addr);
-	json_array_end(&j);
-	json_add_u64(&j, "routes", routes_count());
-	json_add_u64(&j, "invoice_expiry", (uint64_t)l402.cfg.invoice_expiry);
-	json_add_string(&j, "cors_origin", l402.cfg.cors_origin);
-	json_add_bool(&j, "rpc_connected", rpc_connected());
-	json_add_bool(&j, "secret_ready", secret_ready());
-	json_add_u64(&j, "secret_generation", secret_generation());
+		json_add_string(&r.j, NULL, l402.listeners[i].addr);
+	json_array_end(&r.j);
+	json_add_u64(&r.j, "routes", routes_count());
+	json_add_u64(&r.j, "invoice_expiry", (uint64_t)l402.cfg.invoice_expiry);
+	json_add_string(&r.j, "cors_origin", l402.cfg.cors_origin);
+	json_add_bool(&r.j, "rpc_connected", rpc_connected());
+	json_add_bool(&r.j, "secret_ready", secret_ready());
+	json_add_u64(&r.j, "secret_generation", secret_generation());
 	/* A fingerprint lets an operator compare secrets without seeing one. */
-	uint8_t sec[32], h[32];
 	if (secret_get(sec)) {
 		crypto_hash_sha256(h, sec, sizeof(sec));
-		json_add_hex(&j, "secret_fingerprint", h, 8);
+		json_add_hex(&r.j, "secret_fingerprint", h, 8);
 		sodium_memzero(sec, sizeof(sec));
 	}
-	json_object_start(&j, "paid_state");
-	json_add_bool(&j, "loaded", paid_loaded());
-	json_add_u64(&j, "paid_invoices", paid_count());
-	json_add_u64(&j, "pay_index", paid_pay_index());
-	json_add_u64(&j, "payments_seen", l402.invoices_paid);
-	json_object_end(&j);
-	json_object_end(&j);
-	cmd_success(cmd, &sb);
-	strbuf_free(&sb);
+	json_object_start(&r.j, "paid_state");
+	json_add_bool(&r.j, "loaded", paid_loaded() && tokens_synced() && routes_synced());
+	json_add_u64(&r.j, "paid_invoices", paid_count());
+	json_add_u64(&r.j, "pay_index", paid_pay_index());
+	json_add_u64(&r.j, "payments_seen", l402.invoices_paid);
+	json_add_u64(&r.j, "revoked_tokens", tokens_revoked_count());
+	json_add_u64(&r.j, "unpaid_outstanding", limits_unpaid_count());
+	json_add_u64(&r.j, "expired_invoices_deleted", limits_deleted_count());
+	json_object_end(&r.j);
+	result_send(cmd, &r);
+}
+
+/* ---- routes ---- */
+
+static void cmd_routes(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	struct result r;
+	int tok[1];
+	static const char *const names[] = { "?route" };
+	char key[1100] = "";
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return;
+	if (tok[0] >= 0 && !get_str(doc, tok[0], key, sizeof(key))) {
+		cmd_fail(cmd, -32602, "route must be a string");
+		return;
+	}
+	result_start(&r);
+	json_array_start(&r.j, "routes");
+	for (size_t i = 0; i < routes_total(); i++) {
+		const struct route *rt = routes_at(i);
+		if (!key[0] || strcmp(rt->key, key) == 0)
+			add_route(&r.j, rt);
+	}
+	json_array_end(&r.j);
+	result_send(cmd, &r);
+}
+
+static void reply_route(struct cmd *cmd, const char *key)
+{
+	struct result r;
+	result_start(&r);
+	json_array_start(&r.j, "routes");
+	add_route(&r.j, routes_by_key(key));
+	json_array_end(&r.j);
+	result_send(cmd, &r);
+}
+
+static void cmd_route_add(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	static const char *const names[] = { "route" };
+	char spec[ROUTE_MAX_SPEC + 1], why[300], key[1100];
+	struct route_spec s;
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return;
+	if (!get_str(doc, tok[0], spec, sizeof(spec))) {
+		cmd_fail(cmd, -32602, "route must be a string: METHOD PATH PRICE BACKEND [key=value ...]");
+		return;
+	}
+	if (!route_spec_parse(spec, &s, why, sizeof(why))) {
+		cmd_fail(cmd, -32602, "bad route: %s", why);
+		return;
+	}
+	if (!routes_put(&s, true, why, sizeof(why))) {
+		cmd_fail(cmd, -32602, "%s", why);
+		return;
+	}
+	route_key(&s, key, sizeof(key));
+	reply_route(cmd, key);
+}
+
+/* Replace one field of s by parsing it in a throwaway route. */
+static bool set_field(struct route_spec *s, const char *name, const char *val,
+		      char *why, size_t whylen)
+{
+	struct route_spec t;
+	char tmp[ROUTE_MAX_SPEC + 64];
+	if (strcmp(name, "price") == 0) {
+		snprintf(tmp, sizeof(tmp), "GET / %s text:x", val);
+		if (!route_spec_parse(tmp, &t, why, whylen))
+			return false;
+		s->price_msat = t.price_msat;
+		return true;
+	}
+	if (strcmp(name, "backend") == 0) {
+		snprintf(tmp, sizeof(tmp), "GET %s%s 0 \"", s->path, s->prefix ? "*" : "");
+		size_t o = strlen(tmp);
+		for (const char *p = val; *p && o + 3 < sizeof(tmp); p++) {
+			if (*p == '"' || *p == '\\')
+				tmp[o++] = '\\';
+			tmp[o++] = *p;
+		}
+		tmp[o++] = '"';
+		tmp[o] = '\0';
+		if (!route_spec_parse(tmp, &t, why, whylen))
+			return false;
+		s->backend = t.backend;
+		memcpy(s->target, t.target, sizeof(s->target));
+		return true;
+	}
+	/* 0 lifts a limit. */
+	if (strcmp(val, "0") == 0) {
+		if (strcmp(name, "valid") == 0)
+			s->valid = 0;
+		else if (strcmp(name, "uses") == 0)
+			s->uses = 0;
+		else if (strcmp(name, "rate") == 0)
+			s->rate_n = s->rate_per = s->burst = 0;
+		else if (strcmp(name, "free") == 0)
+			s->free_n = s->free_per = 0;
+		else
+			goto parse_key;
+		return true;
+	}
+parse_key:
+	snprintf(tmp, sizeof(tmp), "GET / 0 proxy:http://x \"%s=", name);
+	size_t o = strlen(tmp);
+	for (const char *p = val; *p && o + 3 < sizeof(tmp); p++) {
+		if (*p == '"' || *p == '\\')
+			tmp[o++] = '\\';
+		tmp[o++] = *p;
+	}
+	tmp[o++] = '"';
+	tmp[o] = '\0';
+	if (!route_spec_parse(tmp, &t, why, whylen))
+		return false;
+	if (strcmp(name, "valid") == 0)
+		s->valid = t.valid;
+	else if (strcmp(name, "uses") == 0)
+		s->uses = t.uses;
+	else if (strcmp(name, "desc") == 0)
+		memcpy(s->desc, t.desc, sizeof(s->desc));
+	else if (strcmp(name, "service") == 0)
+		memcpy(s->service, t.service, sizeof(s->service));
+	else if (strcmp(name, "timeout") == 0)
+		s->timeout = t.timeout;
+	else if (strcmp(name, "rate") == 0) {
+		s->rate_n = t.rate_n;
+		s->rate_per = t.rate_per;
+		s->burst = t.burst;
+	} else if (strcmp(name, "free") == 0) {
+		s->free_n = t.free_n;
+		s->free_per = t.free_per;
+	}
+	return true;
+}
+
+static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	static const char *const names[] = { "route", "?price", "?backend", "?valid", "?uses",
+					     "?desc", "?service", "?rate", "?free", "?timeout" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	int tok[N];
+	char why[300], val[ROUTE_MAX_SPEC];
+	bool any = false;
+	if (!param_bind(cmd, doc, params, names, N, tok))
+		return;
+	struct route *rt = find_route(cmd, doc, tok[0]);
+	if (!rt)
+		return;
+	struct route_spec s = rt->spec;
+	for (int i = 1; i < N; i++) {
+		if (tok[i] < 0)
+			continue;
+		uint64_t n;
+		if (get_str(doc, tok[i], val, sizeof(val)))
+			;
+		else if (json_get_u64(doc, tok[i], &n))
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)n);
+		else {
+			cmd_fail(cmd, -32602, "%s must be a string or a number", names[i] + 1);
+			return;
+		}
+		if (!set_field(&s, names[i] + 1, val, why, sizeof(why))) {
+			cmd_fail(cmd, -32602, "%s: %s", names[i] + 1, why);
+			return;
+		}
+		any = true;
+	}
+	if (!any) {
+		cmd_fail(cmd, -32602, "nothing to change: give price, backend, valid, uses, desc, "
+				      "service, rate, free or timeout");
+		return;
+	}
+	char key[1100];
+	snprintf(key, sizeof(key), "%s", rt->key);
+	if (!routes_put(&s, false, why, sizeof(why))) {
+		cmd_fail(cmd, -32602, "%s", why);
+		return;
+	}
+	reply_route(cmd, key);
+}
+
+static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	static const char *const names[] = { "route" };
+	char why[300], key[1100];
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return;
+	struct route *rt = find_route(cmd, doc, tok[0]);
+	if (!rt)
+		return;
+	snprintf(key, sizeof(key), "%s", rt->key);
+	if (!routes_remove(key, why, sizeof(why))) {
+		cmd_fail(cmd, -32602, "%s", why);
+		return;
+	}
+	struct result r;
+	result_start(&r);
+	json_add_string(&r.j, "removed", key);
+	json_add_string(&r.j, "source", rt->from_config ? "config" : "runtime");
+	result_send(cmd, &r);
+}
+
+/* ---- tokens ---- */
+
+struct tokens_query {
+	struct cmd *cmd;
+	char route[1100];
+	char status[16];
+	struct strbuf invoices; /* the listinvoices reply, kept for the second step */
+	struct json_doc idoc;
+	int iresult;
+};
+
+static const char *token_status(const char *inv_status, bool revoked, uint64_t uses,
+				const uint8_t id[32], int64_t valid_until)
+{
+	if (revoked)
+		return "revoked";
+	if (strcmp(inv_status, "paid") == 0) {
+		if (uses && token_used(id) >= uses)
+			return "used up";
+		if (valid_until && valid_until <= (int64_t)time(NULL))
+			return "expired";
+		return "paid";
+	}
+	return strcmp(inv_status, "expired") == 0 ? "expired" : "unpaid";
+}
+
+static void add_token(struct json_out *j, const struct tokens_query *q, const char *tag,
+		      const uint8_t id[32], int64_t valid_until, uint64_t uses,
+		      const char *inv_status, uint64_t msat, uint64_t paid_at, bool minted,
+		      uint64_t inv_expires)
+{
+	struct route *rt = routes_by_tag(tag);
+	bool revoked = token_revoked(id);
+	const char *st = token_status(inv_status, revoked, uses, id, valid_until);
+	if (q->route[0] && (!rt || strcmp(rt->key, q->route) != 0))
+		return;
+	if (q->status[0] && strcmp(q->status, st) != 0)
+		return;
+	json_object_start(j, NULL);
+	json_add_hex(j, "token_id", id, 32);
+	json_add_string(j, "route", rt ? rt->key : tag);
+	json_add_string(j, "status", st);
+	json_add_bool(j, "minted", minted);
+	if (msat)
+		json_add_u64(j, "amount_paid_msat", msat);
+	if (paid_at)
+		json_add_u64(j, "paid_at", paid_at);
+	if (valid_until)
+		json_add_s64(j, "valid_until", valid_until);
+	if (uses) {
+		uint64_t used = token_used(id);
+		json_add_u64(j, "uses", uses);
+		json_add_u64(j, "uses_left", used >= uses ? 0 : uses - used);
+	}
+	if (inv_expires && !minted)
+		json_add_u64(j, "invoice_expires_at", inv_expires);
+	json_object_end(j);
+}
+
+static void tokens_fail(struct tokens_query *q, const char *why)
+{
+	cmd_fail(q->cmd, -1, "listing tokens failed: %s", why);
+	json_doc_free(&q->idoc);
+	strbuf_free(&q->invoices);
+	free(q);
+}
+
+static void got_minted(void *arg, const struct rpc_result *res)
+{
+	struct tokens_query *q = arg;
+	struct result r;
+	if (res->status != RPC_OK) {
+		tokens_fail(q, res->message);
+		return;
+	}
+	result_start(&r);
+	json_array_start(&r.j, "tokens");
+	int invs = json_get(&q->idoc, q->iresult, "invoices");
+	for (int i = 0; json_is_array(&q->idoc, invs) && i < q->idoc.toks[invs].size; i++) {
+		int e = json_at(&q->idoc, invs, i);
+		char label[256], st[16], tag[9];
+		int64_t vu;
+		uint64_t uses, msat = 0, paid_at = 0, exp = 0;
+		uint8_t id[32];
+		if (!get_str(&q->idoc, json_get(&q->idoc, e, "label"), label, sizeof(label))
+		    || !label_parse(label, tag, &vu, &uses, id)
+		    || !get_str(&q->idoc, json_get(&q->idoc, e, "status"), st, sizeof(st)))
+			continue;
+		json_get_u64(&q->idoc, json_get(&q->idoc, e, "amount_received_msat"), &msat);
+		json_get_u64(&q->idoc, json_get(&q->idoc, e, "paid_at"), &paid_at);
+		json_get_u64(&q->idoc, json_get(&q->idoc, e, "expires_at"), &exp);
+		add_token(&r.j, q, tag, id, vu, uses, st, msat, paid_at, false, exp);
+	}
+	int ds = json_get(res->doc, res->result, "datastore");
+	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
+		int e = json_at(res->doc, ds, i);
+		uint8_t id[32];
+		char val[512], tag[9] = "";
+		if (!json_get_hex(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2), id, 32)
+		    || !get_str(res->doc, json_get(res->doc, e, "string"), val, sizeof(val)))
+			continue;
+		struct json_doc d;
+		jsmntok_t t[32];
+		int64_t vu = 0;
+		uint64_t uses = 0, created = 0;
+		if (!json_parse(&d, val, strlen(val), t, 32))
+			continue;
+		get_str(&d, json_get(&d, 0, "tag"), tag, sizeof(tag));
+		json_get_s64(&d, json_get(&d, 0, "valid_until"), &vu);
+		json_get_u64(&d, json_get(&d, 0, "uses"), &uses);
+		json_get_u64(&d, json_get(&d, 0, "created"), &created);
+		add_token(&r.j, q, tag, id, vu, uses, "paid", 0, created, true, 0);
+	}
+	json_array_end(&r.j);
+	result_send(q->cmd, &r);
+	json_doc_free(&q->idoc);
+	strbuf_free(&q->invoices);
+	free(q);
+}
+
+static void got_invoices(void *arg, const struct rpc_result *res)
+{
+	struct tokens_query *q = arg;
+	size_t len;
+	const char *raw;
+	if (res->status != RPC_OK) {
+		tokens_fail(q, res->message);
+		return;
+	}
+	/* Keep our own copy of the reply: the next call reuses its buffer. */
+	raw = json_raw(res->doc, res->result, &len);
+	strbuf_init(&q->invoices, 0);
+	strbuf_append(&q->invoices, raw, len);
+	if (!json_parse_alloc(&q->idoc, q->invoices.data, q->invoices.len, 4u << 20)) {
+		tokens_fail(q, "unreadable listinvoices reply");
+		return;
+	}
+	q->iresult = 0;
+	rpc_call("listdatastore", "{\"key\":[\"l402\",\"minted\"]}", q->cmd->id_str, 30000,
+		 got_minted, q);
+}
+
+static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[2];
+	static const char *const names[] = { "?route", "?status" };
+	static const char *const statuses[] = { "unpaid", "paid", "expired", "revoked", "used up" };
+	struct tokens_query *q;
+	if (!param_bind(cmd, doc, params, names, 2, tok))
+		return;
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		cmd_fail(cmd, -1, "out of memory");
+		return;
+	}
+	q->cmd = cmd;
+	if (tok[0] >= 0) {
+		struct route *rt = find_route(cmd, doc, tok[0]);
+		if (!rt) {
+			free(q);
+			return;
+		}
+		snprintf(q->route, sizeof(q->route), "%s", rt->key);
+	}
+	if (tok[1] >= 0) {
+		bool ok = get_str(doc, tok[1], q->status, sizeof(q->status));
+		size_t i;
+		for (i = 0; ok && i < sizeof(statuses) / sizeof(statuses[0]); i++)
+			if (strcmp(q->status, statuses[i]) == 0)
+				break;
+		if (!ok || i == sizeof(statuses) / sizeof(statuses[0])) {
+			cmd_fail(cmd, -32602, "status must be unpaid, paid, expired, revoked or used up");
+			free(q);
+			return;
+		}
+	}
+	rpc_call("listinvoices", "{}", cmd->id_str, 60000, got_invoices, q);
+}
+
+static bool get_token_id(struct cmd *cmd, const struct json_doc *doc, int tok, uint8_t id[32])
+{
+	char hex[80];
+	size_t n;
+	if (!get_str(doc, tok, hex, sizeof(hex)) || strlen(hex) != 64
+	    || !hex_decode(hex, 64, id, 32, &n)) {
+		cmd_fail(cmd, -32602, "token_id must be 64 hex digits (see l402-tokens)");
+		return false;
+	}
+	return true;
+}
+
+static void cmd_revoke(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	static const char *const names[] = { "token_id" };
+	uint8_t id[32];
+	struct result r;
+	if (!param_bind(cmd, doc, params, names, 1, tok) || !get_token_id(cmd, doc, tok[0], id))
+		return;
+	bool fresh = token_revoke(id);
+	result_start(&r);
+	json_add_hex(&r.j, "token_id", id, 32);
+	json_add_bool(&r.j, "revoked", true);
+	json_add_bool(&r.j, "already_revoked", !fresh);
+	result_send(cmd, &r);
+}
+
+static void minted_stored(void *arg, const struct rpc_result *res)
+{
+	if (res->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "recording a minted token failed: %s", res->message);
+}
+
+static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[3];
+	static const char *const names[] = { "route", "?valid", "?uses" };
+	uint8_t preimage[32], secret[32];
+	struct l402_identifier id;
+	char mac[4096], hex[65];
+	uint64_t valid = 0, uses = 0;
+	struct result r;
+	struct strbuf auth;
+
+	if (!param_bind(cmd, doc, params, names, 3, tok))
+		return;
+	struct route *rt = find_route(cmd, doc, tok[0]);
+	if (!rt)
+		return;
+	valid = (uint64_t)rt->spec.valid;
+	uses = rt->spec.uses;
+	if (tok[1] >= 0 && !get_u64(doc, tok[1], &valid)) {
+		cmd_fail(cmd, -32602, "valid must be a number of seconds (0: no expiry)");
+		return;
+	}
+	if (tok[2] >= 0 && !get_u64(doc, tok[2], &uses)) {
+		cmd_fail(cmd, -32602, "uses must be a number (0: unlimited)");
+		return;
+	}
+	if (valid > 100ULL * 365 * 86400 || uses > 1000000000ULL) {
+		cmd_fail(cmd, -32602, "valid or uses out of range");
+		return;
+	}
+	if (!secret_get(secret)) {
+		cmd_fail(cmd, -1, "the L402 secret is not ready yet");
+		return;
+	}
+	randombytes_buf(preimage, sizeof(preimage));
+	randombytes_buf(id.token_id, sizeof(id.token_id));
+	id.version = 0;
+	crypto_hash_sha256(id.payment_hash, preimage, sizeof(preimage));
+	int64_t valid_until = valid ? (int64_t)time(NULL) + (int64_t)valid : 0;
+	struct l402_mint_params mp = { rt->spec.service, 0, NULL, valid_until, uses, NULL, 0 };
+	bool ok = l402_mint(secret, &id, &mp, mac, sizeof(mac));
+	sodium_memzero(secret, sizeof(secret));
+	if (!ok) {
+		cmd_fail(cmd, -1, "minting failed");
+		return;
+	}
+	paid_add_minted(id.payment_hash);
+	hex_encode(id.token_id, 32, hex, sizeof(hex));
+	{
+		struct strbuf rec, params_sb;
+		struct json_out j;
+		strbuf_init(&rec, 0);
+		json_out_init(&j, &rec);
+		json_object_start(&j, NULL);
+		json_add_string(&j, "route", rt->key);
+		json_add_string(&j, "tag", rt->tag);
+		json_add_s64(&j, "valid_until", valid_until);
+		json_add_u64(&j, "uses", uses);
+		json_add_u64(&j, "created", (uint64_t)time(NULL));
+		json_object_end(&j);
+		strbuf_init(&params_sb, 0);
+		json_out_init(&j, &params_sb);
+		json_object_start(&j, NULL);
+		json_array_start(&j, "key");
+		json_add_string(&j, NULL, "l402");
+		json_add_string(&j, NULL, "minted");
+		json_add_string(&j, NULL, hex);
+		json_array_end(&j);
+		json_add_string(&j, "string", rec.data);
+		json_object_end(&j);
+		rpc_call("datastore", params_sb.data, cmd->id_str, 30000, minted_stored, NULL);
+		strbuf_free(&rec);
+		strbuf_free(&params_sb);
+	}
+	strbuf_init(&auth, 0);
+	l402_authorization(&auth, mac, preimage);
+	result_start(&r);
+	json_add_string(&r.j, "authorization", auth.data);
+	json_add_string(&r.j, "macaroon", mac);
+	json_add_hex(&r.j, "preimage", preimage, 32);
+	json_add_string(&r.j, "token_id", hex);
+	json_add_hex(&r.j, "payment_hash", id.payment_hash, 32);
+	json_add_string(&r.j, "route", rt->key);
+	if (valid_until)
+		json_add_s64(&r.j, "valid_until", valid_until);
+	if (uses)
+		json_add_u64(&r.j, "uses", uses);
+	json_add_bool(&r.j, "minted", true);
+	result_send(cmd, &r);
+	strbuf_free(&auth);
+	sodium_memzero(preimage, sizeof(preimage));
+}
+
+static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[2];
+	static const char *const names[] = { "authorization", "?route" };
+	char auth[L402_MAX_AUTH_LEN + 1], service[ROUTE_MAX_SERVICE + 1] = "";
+	uint8_t secret[32];
+	struct l402_verdict v;
+	struct result r;
+	const char *reason = "ok", *detail = "";
+	char detail_buf[300];
+	bool valid = false;
+
+	if (!param_bind(cmd, doc, params, names, 2, tok))
+		return;
+	if (!get_str(doc, tok[0], auth, sizeof(auth))) {
+		cmd_fail(cmd, -32602, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
+		return;
+	}
+	struct route *rt = NULL;
+	if (tok[1] >= 0 && !(rt = find_route(cmd, doc, tok[1])))
+		return;
+	struct l402_credential *cred = malloc(sizeof(*cred));
+	if (!cred) {
+		cmd_fail(cmd, -1, "out of memory");
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	enum l402_err e = l402_parse_authorization(auth, strlen(auth), cred);
+	if (e == L402_OK) {
+		const uint8_t *sv;
+		size_t sl;
+		if (rt)
+			snprintf(service, sizeof(service), "%s", rt->spec.service);
+		else if (l402_caveat_value(&cred->mac, "services", &sv, &sl)) {
+			/* The token's own first service. */
+			size_t n = 0;
+			while (n < sl && n < ROUTE_MAX_SERVICE && sv[n] != ':' && sv[n] != ',')
+				n++;
+			memcpy(service, sv, n);
+			service[n] = '\0';
+		}
+		if (!secret_get(secret)) {
+			free(cred);
+			cmd_fail(cmd, -1, "the L402 secret is not ready yet");
+			return;
+		}
+		struct l402_verify_req vr = { service, NULL, (int64_t)time(NULL) };
+		e = l402_verify(cred, secret, &vr, &v);
+		sodium_memzero(secret, sizeof(secret));
+	}
+	free(cred);
+	bool paid = false, revoked = false;
+	if (e != L402_OK) {
+		reason = l402_err_code(e);
+		snprintf(detail_buf, sizeof(detail_buf), "%s%s%s", l402_strerror(e),
+			 v.detail[0] ? ": " : "", v.detail);
+		detail = detail_buf;
+	} else {
+		paid = paid_lookup(v.id.payment_hash, NULL);
+		revoked = token_revoked(v.id.token_id);
+		if (!paid) {
+			reason = "unpaid";
+			detail = "the invoice of this token is not paid";
+		} else if (revoked) {
+			reason = "revoked";
+			detail = "this token was revoked";
+		} else if (v.uses && token_used(v.id.token_id) >= v.uses) {
+			reason = "used_up";
+			detail = "this token has no uses left";
+		} else {
+			valid = true;
+		}
+	}
+	result_start(&r);
+	json_add_bool(&r.j, "valid", valid);
+	json_add_string(&r.j, "reason", reason);
+	if (detail[0])
+		json_add_string(&r.j, "detail", detail);
+	if (e == L402_OK || e == L402_ERR_PREIMAGE_MISMATCH || e == L402_ERR_CAVEAT
+	    || e == L402_ERR_EXPIRED) {
+		json_add_hex(&r.j, "token_id", v.id.token_id, 32);
+		json_add_hex(&r.j, "payment_hash", v.id.payment_hash, 32);
+	}
+	if (service[0])
+		json_add_string(&r.j, "service", service);
+	if (e == L402_OK) {
+		json_add_bool(&r.j, "paid", paid);
+		json_add_bool(&r.j, "revoked", revoked);
+		if (v.valid_until)
+			json_add_s64(&r.j, "valid_until", v.valid_until);
+		if (v.uses) {
+			uint64_t used = token_used(v.id.token_id);
+			json_add_u64(&r.j, "uses", v.uses);
+			json_add_u64(&r.j, "uses_left", used >= v.uses ? 0 : v.uses - used);
+		}
+	}
+	result_send(cmd, &r);
+}
+
+static void cmd_stats(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	static const char *const names[] = { "?route" };
+	struct result r;
+	struct route_stats ts = { 0 }, ta = { 0 };
+	char key[1100] = "";
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return;
+	if (tok[0] >= 0 && !get_str(doc, tok[0], key, sizeof(key))) {
+		cmd_fail(cmd, -32602, "route must be a string");
+		return;
+	}
+	result_start(&r);
+	json_array_start(&r.j, "routes");
+	for (size_t i = 0; i < routes_total(); i++) {
+		const struct route *rt = routes_at(i);
+		if (key[0] && strcmp(rt->key, key) != 0)
+			continue;
+		json_object_start(&r.j, NULL);
+		json_add_string(&r.j, "route", rt->key);
+		json_add_bool(&r.j, "active", rt->active);
+		add_stats(&r.j, "since_start", &rt->since_start);
+		add_stats(&r.j, "all_time", &rt->all_time);
+		json_object_end(&r.j);
+		ts.challenges += rt->since_start.challenges;
+		ts.paid += rt->since_start.paid;
+		ts.requests += rt->since_start.requests;
+		ts.revenue_msat += rt->since_start.revenue_msat;
+		ta.challenges += rt->all_time.challenges;
+		ta.paid += rt->all_time.paid;
+		ta.requests += rt->all_time.requests;
+		ta.revenue_msat += rt->all_time.revenue_msat;
+	}
+	json_array_end(&r.j);
+	json_object_start(&r.j, "total");
+	add_stats(&r.j, "since_start", &ts);
+	add_stats(&r.j, "all_time", &ta);
+	json_object_end(&r.j);
+	result_send(cmd, &r);
+}
+
+static void rotated(void *arg, const char *err)
+{
+	struct cmd *cmd = arg;
+	struct result r;
+	if (err) {
+		cmd_fail(cmd, -1, "rotation failed: %s", err);
+		return;
+	}
+	result_start(&r);
+	json_add_u64(&r.j, "secret_generation", secret_generation());
+	json_add_string(&r.j, "note", "every token issued before is now invalid");
+	result_send(cmd, &r);
+}
+
+static void cmd_rotate(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	static const char *const names[] = { "?confirm" };
+	bool confirm = false;
+	char s[8];
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return;
+	if (!json_get_bool(doc, tok[0], &confirm) && get_str(doc, tok[0], s, sizeof(s)))
+		confirm = strcmp(s, "true") == 0;
+	if (!confirm) {
+		cmd_fail(cmd, -32602, "this invalidates every token already sold; "
+				      "call again with confirm=true");
+		return;
+	}
+	if (!secret_ready()) {
+		cmd_fail(cmd, -1, "the L402 secret is not ready yet");
+		return;
+	}
+	secret_rotate(rotated, cmd);
 }
 
 const struct command commands[] = {
 	{ "l402-status", "", "Version, HTTP addresses, routes and paid-state counters of the L402 paywall", cmd_status },
+	{ "l402-routes", "[route]", "Every route with its source, price, backend, token model and counters", cmd_routes },
+	{ "l402-route-add", "route", "Add a route (METHOD PATH PRICE BACKEND [key=value ...]), persisted", cmd_route_add },
+	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout]",
+	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update },
+	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove },
+	{ "l402-tokens", "[route] [status]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens },
+	{ "l402-revoke", "token_id", "Revoke a token: refused from the next request on, persisted", cmd_revoke },
+	{ "l402-mint", "route [valid] [uses]", "Issue a token without payment (comp access), as a ready Authorization value", cmd_mint },
+	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify },
+	{ "l402-stats", "[route]", "Challenges, payments, requests and revenue per route, since start and all time", cmd_stats },
+	{ "l402-rotate-secret", "confirm", "Rotate the L402 secret: every token issued before stops working", cmd_rotate },
 };
 const size_t ncommands = sizeof(commands) / sizeof(commands[0]);

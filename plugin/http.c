@@ -27,6 +27,8 @@
 #include "paid.h"
 #include "routes.h"
 #include "rpc.h"
+#include "limits.h"
+#include "tokens.h"
 
 #define INVOICE_TIMEOUT_MS 5000
 #define RPC_BACKEND_TIMEOUT_MS 10000
@@ -135,24 +137,39 @@ void http_error(struct req *r, unsigned status, const char *code, const char *me
 	strbuf_free(&sb);
 }
 
-static void unavailable(struct req *r, const char *why)
+/* An error that tells the client when to come back. */
+static void retry_later(struct req *r, unsigned status, const char *code,
+			const char *why, unsigned seconds)
 {
 	struct strbuf sb;
 	struct json_out j;
+	char ra[16];
 	strbuf_init(&sb, 0);
 	json_out_init(&j, &sb);
 	json_object_start(&j, NULL);
-	json_add_string(&j, "error", "unavailable");
+	json_add_string(&j, "error", code);
 	json_add_string(&j, "message", why);
+	json_add_u64(&j, "retry_after", seconds);
 	json_object_end(&j);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(sb.len, sb.data, MHD_RESPMEM_MUST_COPY);
 	strbuf_free(&sb);
 	if (resp) {
+		snprintf(ra, sizeof(ra), "%u", seconds);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
-		MHD_add_response_header(resp, "Retry-After", "5");
+		MHD_add_response_header(resp, "Retry-After", ra);
 	}
-	http_finish(r, 503, resp);
+	http_finish(r, status, resp);
+}
+
+static void unavailable(struct req *r, const char *why)
+{
+	retry_later(r, 503, "unavailable", why, 5);
+}
+
+static void too_many(struct req *r, unsigned wait, const char *why)
+{
+	retry_later(r, 429, "rate_limited", why, wait);
 }
 
 void http_wait(struct req *r)
@@ -210,9 +227,19 @@ static void on_invoice(void *arg, const struct rpc_result *res)
 	}
 	json_get_u64(d, json_get(d, res->result, "expires_at"), &expires_at);
 
-	struct l402_mint_params mp = { r->spec.service, 0, NULL, 0, 0, NULL, 0 };
+	struct l402_mint_params mp = { r->spec.service, 0, NULL, 0, r->spec.uses, NULL, 0 };
+	int64_t valid_until = 0;
+	{
+		/* The label made in challenge() carries the expiry we promised. */
+		char tag[9];
+		uint64_t uses;
+		uint8_t tid[32];
+		char label[256];
+		if (json_get_string(d, json_get(d, res->result, "label"), label, sizeof(label), NULL))
+			label_parse(label, tag, &valid_until, &uses, tid);
+	}
 	if (r->spec.valid > 0)
-		mp.valid_until = (int64_t)time(NULL) + r->spec.valid;
+		mp.valid_until = valid_until ? valid_until : (int64_t)time(NULL) + r->spec.valid;
 	bool ok = l402_mint(secret, &id, &mp, tok, sizeof(tok));
 	sodium_memzero(secret, sizeof(secret));
 	if (!ok) {
@@ -240,8 +267,12 @@ static void on_invoice(void *arg, const struct rpc_result *res)
 	json_add_string(&j, "token", tok);
 	json_add_string(&j, "payment_hash", hash);
 	json_add_u64(&j, "expires_at", expires_at);
-	if (r->spec.valid > 0)
+	if (r->spec.valid > 0) {
 		json_add_s64(&j, "valid_seconds", r->spec.valid);
+		json_add_s64(&j, "valid_until", mp.valid_until);
+	}
+	if (r->spec.uses > 0)
+		json_add_u64(&j, "uses", r->spec.uses);
 	json_add_string(&j, "hint", "Pay the invoice, then repeat the request with the header "
 				    "'Authorization: L402 <macaroon>:<preimage hex>'");
 	json_object_end(&j);
@@ -261,9 +292,8 @@ static void on_invoice(void *arg, const struct rpc_result *res)
 	}
 	strbuf_free(&hdr);
 	strbuf_free(&body);
-	struct route *rt = routes_at(r->route_index);
-	if (rt)
-		rt->challenges++;
+	routes_count_challenge(r->route_id);
+	limits_unpaid_add(r->detail_label, expires_at, id.payment_hash);
 	http_finish(r, 402, resp);
 }
 
@@ -274,10 +304,21 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 	struct strbuf sb;
 	struct json_out j;
 
+	unsigned wait;
 	r->reason = reason;
 	snprintf(r->detail, sizeof(r->detail), "%s", detail ? detail : "");
 	if (!secret_ready() || !rpc_connected()) {
 		unavailable(r, "lightningd is unavailable; retry shortly");
+		return;
+	}
+	/* Strangers must not make the node create invoices without bound. */
+	if ((wait = limits_take('c', 0, r->client_ip, l402.cfg.challenge_n,
+				l402.cfg.challenge_per, l402.cfg.challenge_n))) {
+		too_many(r, wait, "too many new challenges from this address");
+		return;
+	}
+	if (!limits_unpaid_room()) {
+		unavailable(r, "too many unpaid invoices outstanding; retry shortly");
 		return;
 	}
 	token_id = malloc(L402_TOKEN_ID_LEN);
@@ -286,8 +327,11 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 		return;
 	}
 	randombytes_buf(token_id, L402_TOKEN_ID_LEN);
-	hex_encode(token_id, L402_TOKEN_ID_LEN, hex, sizeof(hex));
-	snprintf(label, sizeof(label), L402_LABEL_PREFIX "%s", hex);
+	(void)hex;
+	label_make(label, sizeof(label), r->route_tag,
+		   r->spec.valid > 0 ? (int64_t)time(NULL) + r->spec.valid : 0, r->spec.uses,
+		   token_id);
+	snprintf(r->detail_label, sizeof(r->detail_label), "%s", label);
 	r->backend = token_id;
 
 	strbuf_init(&sb, 0);
@@ -369,13 +413,7 @@ static void serve_rpc(struct req *r)
 
 static void serve(struct req *r)
 {
-	struct route *rt = routes_at(r->route_index);
-	if (rt) {
-		if (r->spec.price_msat)
-			rt->paid_requests++;
-		else
-			rt->free_requests++;
-	}
+	routes_count_request(r->route_id);
 	switch (r->spec.backend) {
 	case BACKEND_TEXT:
 		serve_text(r);
@@ -435,6 +473,36 @@ static enum l402_err read_credentials(struct req *r, struct l402_credential *cre
 	return s.best;
 }
 
+/* A request without valid payment: free allowance, rate limit, or a
+ * fresh challenge. */
+static void unpaid_request(struct req *r, const char *reason, const char *detail)
+{
+	unsigned wait;
+	if (r->spec.free_n && strcmp(reason, "no_credentials") == 0
+	    && limits_take('f', r->route_id, r->client_ip, r->spec.free_n, r->spec.free_per,
+			   r->spec.free_n) == 0) {
+		serve(r);
+		return;
+	}
+	if (r->spec.rate_n && (wait = limits_take('i', r->route_id, r->client_ip, r->spec.rate_n,
+						  r->spec.rate_per, r->spec.burst))) {
+		too_many(r, wait, "rate limit of this route reached for this address");
+		return;
+	}
+	challenge(r, reason, detail);
+}
+
+static void on_use(void *arg, enum use_result res)
+{
+	struct req *r = arg;
+	if (res == USE_OK)
+		serve(r);
+	else if (res == USE_EXHAUSTED)
+		unpaid_request(r, "used_up", "this token has no uses left");
+	else
+		unavailable(r, "cannot count this use now; retry shortly");
+}
+
 static void handle_paid_route(struct req *r)
 {
 	struct l402_credential *cred = malloc(sizeof(*cred));
@@ -449,7 +517,8 @@ static void handle_paid_route(struct req *r)
 	e = read_credentials(r, cred);
 	if (e != L402_OK) {
 		free(cred);
-		challenge(r, l402_err_code(e), e == L402_ERR_NO_CREDENTIALS ? NULL : l402_strerror(e));
+		unpaid_request(r, l402_err_code(e),
+			       e == L402_ERR_NO_CREDENTIALS ? NULL : l402_strerror(e));
 		return;
 	}
 	if (!secret_get(secret)) {
@@ -465,17 +534,46 @@ static void handle_paid_route(struct req *r)
 		char detail[256];
 		snprintf(detail, sizeof(detail), "%s%s%s", l402_strerror(e), v.detail[0] ? ": " : "",
 			 v.detail);
-		challenge(r, l402_err_code(e), detail);
+		unpaid_request(r, l402_err_code(e), detail);
+		return;
+	}
+	if (!paid_loaded() || !tokens_synced()) {
+		/* Not "unpaid" yet: we have not finished loading. */
+		unavailable(r, "starting up; retry shortly");
 		return;
 	}
 	if (!paid_lookup(v.id.payment_hash, NULL)) {
-		if (!paid_loaded()) {
-			/* Not "unpaid" yet: we have not finished loading. */
-			unavailable(r, "starting up; retry shortly");
+		unpaid_request(r, "unpaid", "the invoice of this token is not paid");
+		return;
+	}
+	if (token_revoked(v.id.token_id)) {
+		unpaid_request(r, "revoked", "this token was revoked by the node");
+		return;
+	}
+	if (r->spec.rate_n) {
+		char hex[65];
+		unsigned wait;
+		hex_encode(v.id.token_id, 32, hex, sizeof(hex));
+		if ((wait = limits_take('t', r->route_id, hex, r->spec.rate_n, r->spec.rate_per,
+					r->spec.burst))) {
+			too_many(r, wait, "rate limit of this route reached for this token");
 			return;
 		}
-		challenge(r, "unpaid", "the invoice of this token is not paid");
-		return;
+	}
+	if (v.uses > 0) {
+		switch (token_use(v.id.token_id, v.uses, on_use, r)) {
+		case USE_OK:
+			break;
+		case USE_EXHAUSTED:
+			unpaid_request(r, "used_up", "this token has no uses left");
+			return;
+		case USE_WAIT:
+			http_wait(r);
+			return;
+		case USE_FAIL:
+			unavailable(r, "cannot count this use now; retry shortly");
+			return;
+		}
 	}
 	serve(r);
 }
@@ -505,6 +603,10 @@ static void handle(struct req *r)
 		return;
 	}
 	struct route *rt = routes_match(r->method, r->path, &known);
+	if (!rt && !routes_synced()) {
+		unavailable(r, "starting up; retry shortly");
+		return;
+	}
 	if (!rt) {
 		if (known)
 			http_error(r, 405, "method_not_allowed", "no route for this method");
@@ -513,14 +615,23 @@ static void handle(struct req *r)
 		return;
 	}
 	r->spec = rt->spec;
-	r->route_index = (size_t)(rt - routes_at(0));
+	r->route_id = rt->id;
+	memcpy(r->route_tag, rt->tag, sizeof(r->route_tag));
 	r->has_route = true;
 	if (l402.cfg.log_requests)
 		plugin_log(LOG_DEBUG, "%s %s from %s", r->method, r->path, r->client_ip);
-	if (r->spec.price_msat == 0)
+	if (r->spec.price_msat == 0) {
+		unsigned wait;
+		if (r->spec.rate_n && (wait = limits_take('i', r->route_id, r->client_ip,
+							  r->spec.rate_n, r->spec.rate_per,
+							  r->spec.burst))) {
+			too_many(r, wait, "rate limit of this route reached for this address");
+			return;
+		}
 		serve(r);
-	else
+	} else {
 		handle_paid_route(r);
+	}
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t len)
@@ -535,6 +646,27 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t len)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+/* Behind a reverse proxy we run, the client is the last address it
+ * appended to X-Forwarded-For. */
+static void forwarded_ip(struct MHD_Connection *c, char *out, size_t len)
+{
+	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (!xff)
+		return;
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	while (*last == ' ' || *last == '\t')
+		last++;
+	size_t n = strcspn(last, " \t");
+	if (n == 0 || n >= len || n > 45)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF.:", last[i]))
+			return;
+	memcpy(out, last, n);
+	out[n] = '\0';
 }
 
 static enum MHD_Result queue(struct req *r)
@@ -559,6 +691,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->path = strdup(url);
 		strbuf_init(&r->body, HTTP_MAX_BODY);
 		client_ip(c, r->client_ip, sizeof(r->client_ip));
+		if (l402.cfg.trust_proxy)
+			forwarded_ip(c, r->client_ip, sizeof(r->client_ip));
 		*ctx = r;
 		return MHD_YES;
 	}

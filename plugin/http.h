@@ -16,7 +16,8 @@
 struct req {
 	struct MHD_Connection *conn;
 	struct route_spec spec;	/* copied: routes may change under us */
-	size_t route_index;
+	uint64_t route_id;
+	char route_tag[9];
 	bool has_route;
 	char method[16];
 	char *path;
@@ -29,6 +30,7 @@ struct req {
 	/* 402 bookkeeping while the invoice is being created */
 	const char *reason;
 	char detail[192];
+	char detail_label[256];
 	/* backend scratch */
 	void *backend;
 };

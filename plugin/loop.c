@@ -28,6 +28,8 @@ static struct timer timers[MAX_TIMERS];
 static size_t ntimers;
 static uint64_t next_timer_id = 1;
 static bool stopping;
+/* Set by loop_stop so that the fds of the current round are not served. */
+static bool stopping_round;
 
 int64_t loop_now_ms(void)
 {
@@ -81,6 +83,7 @@ void loop_cancel_timer(uint64_t id)
 void loop_stop(void)
 {
 	stopping = true;
+	stopping_round = true;
 }
 
 /* Fire every due timer once; timers added by callbacks wait for the next
@@ -101,14 +104,12 @@ static void run_timers(void)
 	}
 }
 
-bool loop_run(void)
+static bool one_round(int max_timeout)
 {
 	struct pollfd pfd[MAX_FDS];
 	struct fd_entry snap[MAX_FDS];
-
-	stopping = false;
-	while (!stopping) {
-		int timeout = -1;
+	{
+		int timeout = max_timeout;
 		int64_t now = loop_now_ms();
 		for (size_t i = 0; i < ntimers; i++) {
 			int64_t d = timers[i].when - now;
@@ -117,6 +118,8 @@ bool loop_run(void)
 			if (timeout < 0 || d < timeout)
 				timeout = (int)(d > 60000 ? 60000 : d);
 		}
+		if (max_timeout >= 0 && (timeout < 0 || timeout > max_timeout))
+			timeout = max_timeout;
 		size_t n = nfds;
 		memcpy(snap, fds, n * sizeof(fds[0]));
 		for (size_t i = 0; i < n; i++)
@@ -124,7 +127,8 @@ bool loop_run(void)
 		int r = poll(pfd, n, timeout);
 		if (r < 0 && errno != EINTR)
 			return false;
-		for (size_t i = 0; r > 0 && i < n && !stopping; i++) {
+		stopping_round = false;
+		for (size_t i = 0; r > 0 && i < n && !stopping_round; i++) {
 			if (!pfd[i].revents)
 				continue;
 			/* The callback of an earlier fd may have removed this one. */
@@ -138,4 +142,18 @@ bool loop_run(void)
 		run_timers();
 	}
 	return true;
+}
+
+bool loop_run(void)
+{
+	stopping = false;
+	while (!stopping)
+		if (!one_round(-1))
+			return false;
+	return true;
+}
+
+void loop_run_once(int timeout_ms)
+{
+	one_round(timeout_ms);
 }

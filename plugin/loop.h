@@ -24,5 +24,7 @@ void loop_cancel_timer(uint64_t id);
 /* Run until loop_stop(). Returns false if poll itself failed. */
 bool loop_run(void);
 void loop_stop(void);
+/* One round: wait at most timeout_ms, run what is ready. */
+void loop_run_once(int timeout_ms);
 
 #endif

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "limits.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@ static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, b
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
 	const char *name;
@@ -38,6 +42,12 @@ static const struct opt_def {
 	  false, false, set_trust },
 	{ "l402-log-requests", OPT_BOOL, "false",
 	  "Log every HTTP request at debug level", false, true, set_logreq },
+	{ "l402-max-unpaid", OPT_INT, "10000",
+	  "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503",
+	  false, true, set_max_unpaid },
+	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
+	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
+	  set_challenge_rate },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -134,6 +144,24 @@ static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, b
 	return NULL;
 }
 
+static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (n < 1 || n > 1000000)
+		return fail("l402-max-unpaid", "must be between 1 and 1000000", NULL);
+	c->max_unpaid = n;
+	return NULL;
+}
+
+static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	uint32_t cnt, per;
+	if (!limits_parse_rate(v, &cnt, &per))
+		return fail("l402-challenge-rate", "'%s' is not N/SECONDS", v);
+	c->challenge_n = cnt;
+	c->challenge_per = per;
+	return NULL;
+}
+
 /* One value of an option, typed as the manifest declared it. setconfig
  * may send numbers and bools as strings, so accept both. */
 static const char *apply_value(const struct opt_def *o, const struct json_doc *doc,
@@ -188,6 +216,9 @@ const char *options_init(const struct json_doc *doc, int options,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->invoice_expiry = 600;
 	cfg->cors_origin = strdup("*");
+	cfg->max_unpaid = 10000;
+	cfg->challenge_n = 30;
+	cfg->challenge_per = 60;
 	if (!json_is_object(doc, options))
 		return "init: options is not an object";
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {

@@ -8,8 +8,10 @@
 
 #include "encoding.h"
 #include "json_out.h"
+#include "limits.h"
 #include "log.h"
 #include "loop.h"
+#include "routes.h"
 #include "rpc.h"
 
 #define RPC_TIMEOUT_MS 30000
@@ -137,6 +139,44 @@ static void persist_pay_index(void)
 	rpc_call("datastore", params, NULL, RPC_TIMEOUT_MS, stored, NULL);
 }
 
+bool label_make(char *out, size_t len, const char *tag, int64_t valid_until,
+		uint64_t uses, const uint8_t token_id[32])
+{
+	char hex[65];
+	hex_encode(token_id, 32, hex, sizeof(hex));
+	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s", tag,
+				(long long)valid_until, (unsigned long long)uses, hex) < len;
+}
+
+bool label_parse(const char *label, char tag[9], int64_t *valid_until,
+		 uint64_t *uses, uint8_t token_id[32])
+{
+	const char *p = label + strlen(L402_LABEL_PREFIX);
+	char *end;
+	size_t n;
+	if (strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) != 0
+	    || strlen(p) < 9 || p[8] != '-')
+		return false;
+	memcpy(tag, p, 8);
+	tag[8] = '\0';
+	p += 9;
+	*valid_until = strtoll(p, &end, 10);
+	if (end == p || *end != '-')
+		return false;
+	p = end + 1;
+	*uses = strtoull(p, &end, 10);
+	if (end == p || *end != '-')
+		return false;
+	p = end + 1;
+	return strlen(p) == 64 && hex_decode(p, 64, token_id, 32, &n);
+}
+
+void paid_add_minted(const uint8_t hash[32])
+{
+	if (insert(hash, 0))
+		persist(hash, 0, "minted");
+}
+
 static bool is_ours(const char *label)
 {
 	return strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) == 0;
@@ -148,7 +188,14 @@ static void record(const char *label, const uint8_t hash[32], uint64_t msat)
 	if (!is_ours(label))
 		return;
 	if (insert(hash, msat)) {
+		char tag[9];
+		int64_t vu;
+		uint64_t uses;
+		uint8_t tid[32];
 		persist(hash, msat, label);
+		limits_unpaid_paid(hash);
+		if (label_parse(label, tag, &vu, &uses, tid))
+			routes_count_payment(tag, msat);
 		plugin_log(LOG_DEBUG, "invoice %s paid (%llu msat)", label,
 			   (unsigned long long)msat);
 	}

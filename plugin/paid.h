@@ -7,10 +7,21 @@
 #define L402_PAID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Our invoices' labels start with this. */
 #define L402_LABEL_PREFIX "l402-"
+
+/* Our labels: l402-TAG-VALIDUNTIL-USES-TOKENID, so that an invoice alone
+ * tells which route it paid for and what the token buys. */
+bool label_make(char *out, size_t len, const char *tag, int64_t valid_until,
+		uint64_t uses, const uint8_t token_id[32]);
+bool label_parse(const char *label, char tag[9], int64_t *valid_until,
+		 uint64_t *uses, uint8_t token_id[32]);
+
+/* A comp token (l402-mint): its hash counts as paid, persisted. */
+void paid_add_minted(const uint8_t hash[32]);
 
 /* Start (or restart after a reconnection) loading and catching up. */
 void paid_sync(void);

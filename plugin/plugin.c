@@ -19,7 +19,9 @@
 #include "options.h"
 #include "paid.h"
 #include "protocol.h"
+#include "limits.h"
 #include "routes.h"
+#include "tokens.h"
 #include "rpc.h"
 
 struct l402 l402;
@@ -82,7 +84,20 @@ static void reply_disable(struct cmd *cmd, const char *why)
 static void on_rpc_connect(void)
 {
 	secret_start();
+	routes_sync();
+	tokens_sync();
 	paid_sync();
+	limits_start();
+}
+
+/* Before exiting, write what is only in memory (all-time counters) and
+ * give lightningd a moment to take it. */
+static void flush_state(void)
+{
+	routes_flush_stats();
+	int64_t until = loop_now_ms() + 2000;
+	while (rpc_pending() > 0 && rpc_connected() && loop_now_ms() < until)
+		loop_run_once(50);
 }
 
 static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -256,11 +271,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();
+	flush_state();
 	rpc_close();
 	http_stop();
 	listeners_close(l402.listeners, l402.nlisteners);
 	routes_free();
 	paid_free();
+	tokens_free();
+	limits_free();
 	secret_wipe();
 	options_free(&l402.cfg);
 	protocol_free();

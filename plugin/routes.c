@@ -1,11 +1,25 @@
 #include "routes.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct route *routes;
+#include "encoding.h"
+#include "json_out.h"
+#include "log.h"
+#include "loop.h"
+#include "rpc.h"
+
+#define MAX_ROUTES 1024
+#define RPC_TIMEOUT_MS 30000
+#define STATS_FLUSH_MS 10000
+
+static struct route *routes[MAX_ROUTES];
 static size_t nroutes;
+static uint64_t next_id = 1;
+static bool synced, syncing;
+static uint64_t flush_timer, retry_timer;
 
 /* Methods that read and never spend, sign, or change the node. */
 static const char *const rpc_allowed[] = {
@@ -22,84 +36,419 @@ bool rpc_method_allowed(const char *method)
 	return false;
 }
 
-bool routes_load(char *const *specs, size_t n, char *why, size_t whylen)
+void route_key(const struct route_spec *s, char *out, size_t len)
 {
-	struct route *r = calloc(n ? n : 1, sizeof(*r));
-	char err[256];
-	if (!r) {
-		snprintf(why, whylen, "out of memory");
+	snprintf(out, len, "%s %s%s", s->method, s->path, s->prefix ? "*" : "");
+}
+
+static void fill(struct route *r, const struct route_spec *s)
+{
+	uint8_t h[32];
+	r->spec = *s;
+	route_key(s, r->key, sizeof(r->key));
+	crypto_hash_sha256(h, (const uint8_t *)r->key, strlen(r->key));
+	hex_encode(h, 4, r->tag, sizeof(r->tag));
+}
+
+static bool check_spec(const struct route_spec *s, char *why, size_t whylen)
+{
+	if (s->backend == BACKEND_RPC && !rpc_method_allowed(s->target)) {
+		snprintf(why, whylen, "rpc:%s is not an allowed read-only method", s->target);
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!route_spec_parse(specs[i], &r[i].spec, err, sizeof(err))) {
-			snprintf(why, whylen, "l402-route=%.200s: %s", specs[i], err);
-			free(r);
-			return false;
-		}
-		if (r[i].spec.backend == BACKEND_RPC && !rpc_method_allowed(r[i].spec.target)) {
-			snprintf(why, whylen, "l402-route=%.200s: rpc:%s is not an allowed read-only method",
-				 specs[i], r[i].spec.target);
-			free(r);
-			return false;
-		}
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(r[k].spec.method, r[i].spec.method) == 0
-			    && strcmp(r[k].spec.path, r[i].spec.path) == 0
-			    && r[k].spec.prefix == r[i].spec.prefix) {
-				snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route",
-					 specs[i]);
-				free(r);
-				return false;
-			}
-		r[i].from_config = true;
-	}
-	free(routes);
-	routes = r;
-	nroutes = n;
 	return true;
+}
+
+bool routes_load(char *const *specs, size_t n, char *why, size_t whylen)
+{
+	char err[256];
+	routes_free();
+	for (size_t i = 0; i < n; i++) {
+		struct route_spec s;
+		if (!route_spec_parse(specs[i], &s, err, sizeof(err))
+		    || !check_spec(&s, err, sizeof(err))) {
+			snprintf(why, whylen, "l402-route=%.200s: %s", specs[i], err);
+			routes_free();
+			return false;
+		}
+		char key[1100];
+		route_key(&s, key, sizeof(key));
+		if (routes_by_key(key)) {
+			snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route", specs[i]);
+			routes_free();
+			return false;
+		}
+		if (nroutes == MAX_ROUTES) {
+			snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
+			routes_free();
+			return false;
+		}
+		struct route *r = calloc(1, sizeof(*r));
+		if (!r) {
+			snprintf(why, whylen, "out of memory");
+			routes_free();
+			return false;
+		}
+		fill(r, &s);
+		r->id = next_id++;
+		r->from_config = true;
+		r->active = true;
+		routes[nroutes++] = r;
+	}
+	return true;
+}
+
+static bool better(const struct route *a, const struct route *b)
+{
+	if (!b)
+		return true;
+	bool ea = !a->spec.prefix, eb = !b->spec.prefix;
+	if (ea != eb)
+		return ea;
+	size_t la = strlen(a->spec.path), lb = strlen(b->spec.path);
+	if (la != lb)
+		return la > lb;
+	return strcmp(b->spec.method, "*") == 0 && strcmp(a->spec.method, "*") != 0;
 }
 
 struct route *routes_match(const char *method, const char *path, bool *path_known)
 {
 	struct route *best = NULL;
-	size_t best_len = 0;
-	bool best_exact = false;
 	*path_known = false;
 	for (size_t i = 0; i < nroutes; i++) {
-		struct route *r = &routes[i];
-		if (!route_matches_path(&r->spec, path))
+		struct route *r = routes[i];
+		if (!r->active || !route_matches_path(&r->spec, path))
 			continue;
 		*path_known = true;
 		/* HEAD is answered like GET, as directories probe with HEAD. */
 		if (strcmp(r->spec.method, "*") != 0 && strcmp(r->spec.method, method) != 0
 		    && !(strcmp(method, "HEAD") == 0 && strcmp(r->spec.method, "GET") == 0))
 			continue;
-		size_t len = strlen(r->spec.path);
-		bool exact = !r->spec.prefix;
-		if (!best || (exact && !best_exact) || (exact == best_exact && len > best_len)
-		    || (exact == best_exact && len == best_len
-			&& strcmp(best->spec.method, "*") == 0)) {
+		if (better(r, best))
 			best = r;
-			best_len = len;
-			best_exact = exact;
-		}
 	}
 	return best;
 }
 
+struct route *routes_by_id(uint64_t id)
+{
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i]->id == id)
+			return routes[i];
+	return NULL;
+}
+
+struct route *routes_by_key(const char *key)
+{
+	for (size_t i = 0; i < nroutes; i++)
+		if (strcmp(routes[i]->key, key) == 0)
+			return routes[i];
+	return NULL;
+}
+
+struct route *routes_by_tag(const char *tag)
+{
+	for (size_t i = 0; i < nroutes; i++)
+		if (strncmp(routes[i]->tag, tag, 8) == 0)
+			return routes[i];
+	return NULL;
+}
+
 size_t routes_count(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		n += routes[i]->active;
+	return n;
+}
+
+size_t routes_total(void)
 {
 	return nroutes;
 }
 
 struct route *routes_at(size_t i)
 {
-	return i < nroutes ? &routes[i] : NULL;
+	return i < nroutes ? routes[i] : NULL;
+}
+
+/* ---- persistence ---- */
+
+static void stored(void *arg, const struct rpc_result *r)
+{
+	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == 1200))
+		plugin_log(LOG_UNUSUAL, "saving a route change failed: %s", r->message);
+}
+
+static void persist(const char *key, const char *value)
+{
+	char hex[2 * 1100 + 1];
+	struct strbuf sb;
+	struct json_out j;
+	hex_encode((const uint8_t *)key, strlen(key), hex, sizeof(hex));
+	strbuf_init(&sb, 0);
+	json_out_init(&j, &sb);
+	json_object_start(&j, NULL);
+	json_array_start(&j, "key");
+	json_add_string(&j, NULL, "l402");
+	json_add_string(&j, NULL, "routes");
+	json_add_string(&j, NULL, hex);
+	json_array_end(&j);
+	if (value) {
+		json_add_string(&j, "string", value);
+		json_add_string(&j, "mode", "create-or-replace");
+	}
+	json_object_end(&j);
+	rpc_call(value ? "datastore" : "deldatastore", sb.data, NULL, RPC_TIMEOUT_MS, stored, NULL);
+	strbuf_free(&sb);
+}
+
+/* Install without persisting (used when loading). A "-" value is a
+ * tombstone: the config route of that key was removed at runtime. */
+static bool install(const char *key, const char *value, char *why, size_t whylen)
+{
+	struct route *old = routes_by_key(key);
+	struct route_spec s;
+	char err[256];
+
+	if (strcmp(value, "-") == 0) {
+		if (old)
+			old->active = false;
+		return true;
+	}
+	if (!route_spec_parse(value, &s, err, sizeof(err)) || !check_spec(&s, err, sizeof(err))) {
+		snprintf(why, whylen, "%s", err);
+		return false;
+	}
+	if (old) {
+		bool cfg = old->from_config;
+		struct route_stats a = old->all_time, b = old->since_start;
+		fill(old, &s);
+		old->from_config = cfg;
+		old->overridden = cfg;
+		old->active = true;
+		old->all_time = a;
+		old->since_start = b;
+		return true;
+	}
+	if (nroutes == MAX_ROUTES) {
+		snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
+		return false;
+	}
+	struct route *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	fill(r, &s);
+	r->id = next_id++;
+	r->active = true;
+	routes[nroutes++] = r;
+	return true;
+}
+
+bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)
+{
+	char key[1100], text[ROUTE_MAX_SPEC + 64];
+	struct route_spec copy = *s;
+	route_key(s, key, sizeof(key));
+	struct route *old = routes_by_key(key);
+	if (must_be_new && old && old->active) {
+		snprintf(why, whylen, "route %s exists; use l402-route-update", key);
+		return false;
+	}
+	if (!route_spec_format(&copy, text, sizeof(text))) {
+		snprintf(why, whylen, "route too long");
+		return false;
+	}
+	if (!install(key, text, why, whylen))
+		return false;
+	persist(key, text);
+	return true;
+}
+
+bool routes_remove(const char *key, char *why, size_t whylen)
+{
+	struct route *r = routes_by_key(key);
+	if (!r || !r->active) {
+		snprintf(why, whylen, "no route %s", key);
+		return false;
+	}
+	r->active = false;
+	/* A config route stays removed across restarts through a tombstone. */
+	persist(key, r->from_config ? "-" : NULL);
+	return true;
+}
+
+static void retry(void *arg)
+{
+	retry_timer = 0;
+	routes_sync();
+}
+
+static void got_stats(void *arg, const struct rpc_result *res)
+{
+	if (res->status != RPC_OK) {
+		syncing = false;
+		if (res->status != RPC_DISCONNECTED && !retry_timer)
+			retry_timer = loop_add_timer(1000, retry, NULL);
+		return;
+	}
+	int ds = json_get(res->doc, res->result, "datastore");
+	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
+		int e = json_at(res->doc, ds, i);
+		char hex[2300], key[1100], val[512];
+		size_t n;
+		if (!json_get_string(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2),
+				     hex, sizeof(hex), NULL)
+		    || !hex_decode(hex, strlen(hex), (uint8_t *)key, sizeof(key) - 1, &n)
+		    || !json_get_string(res->doc, json_get(res->doc, e, "string"), val, sizeof(val), NULL))
+			continue;
+		key[n] = '\0';
+		struct route *r = routes_by_key(key);
+		if (!r)
+			continue;
+		struct json_doc d;
+		jsmntok_t t[32];
+		if (!json_parse(&d, val, strlen(val), t, 32))
+			continue;
+		json_get_u64(&d, json_get(&d, 0, "challenges"), &r->all_time.challenges);
+		json_get_u64(&d, json_get(&d, 0, "paid"), &r->all_time.paid);
+		json_get_u64(&d, json_get(&d, 0, "requests"), &r->all_time.requests);
+		json_get_u64(&d, json_get(&d, 0, "revenue_msat"), &r->all_time.revenue_msat);
+		/* Counted since start before the load finished: keep them. */
+		r->all_time.challenges += r->since_start.challenges;
+		r->all_time.paid += r->since_start.paid;
+		r->all_time.requests += r->since_start.requests;
+		r->all_time.revenue_msat += r->since_start.revenue_msat;
+	}
+	synced = true;
+	syncing = false;
+	plugin_log(LOG_INFO, "%zu routes active", routes_count());
+}
+
+static void got_routes(void *arg, const struct rpc_result *res)
+{
+	if (res->status != RPC_OK) {
+		syncing = false;
+		if (res->status != RPC_DISCONNECTED && !retry_timer)
+			retry_timer = loop_add_timer(1000, retry, NULL);
+		return;
+	}
+	int ds = json_get(res->doc, res->result, "datastore");
+	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
+		int e = json_at(res->doc, ds, i);
+		char hex[2300], key[1100], val[ROUTE_MAX_SPEC + 64], why[256];
+		size_t n;
+		if (!json_get_string(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2),
+				     hex, sizeof(hex), NULL)
+		    || !hex_decode(hex, strlen(hex), (uint8_t *)key, sizeof(key) - 1, &n)
+		    || !json_get_string(res->doc, json_get(res->doc, e, "string"), val, sizeof(val), NULL))
+			continue;
+		key[n] = '\0';
+		if (!install(key, val, why, sizeof(why)))
+			plugin_log(LOG_UNUSUAL, "stored route %s ignored: %s", key, why);
+	}
+	rpc_call("listdatastore", "{\"key\":[\"l402\",\"stats\"]}", NULL, RPC_TIMEOUT_MS,
+		 got_stats, NULL);
+}
+
+static void flush_tick(void *arg)
+{
+	flush_timer = loop_add_timer(STATS_FLUSH_MS, flush_tick, NULL);
+	routes_flush_stats();
+}
+
+void routes_sync(void)
+{
+	if (!flush_timer)
+		flush_timer = loop_add_timer(STATS_FLUSH_MS, flush_tick, NULL);
+	if (synced || syncing)
+		return;
+	syncing = true;
+	rpc_call("listdatastore", "{\"key\":[\"l402\",\"routes\"]}", NULL, RPC_TIMEOUT_MS,
+		 got_routes, NULL);
+}
+
+bool routes_synced(void)
+{
+	return synced;
+}
+
+/* ---- counters ---- */
+
+void routes_count_challenge(uint64_t id)
+{
+	struct route *r = routes_by_id(id);
+	if (r) {
+		r->since_start.challenges++;
+		r->all_time.challenges++;
+		r->stats_dirty = true;
+	}
+}
+
+void routes_count_request(uint64_t id)
+{
+	struct route *r = routes_by_id(id);
+	if (r) {
+		r->since_start.requests++;
+		r->all_time.requests++;
+		r->stats_dirty = true;
+	}
+}
+
+void routes_count_payment(const char *tag, uint64_t msat)
+{
+	struct route *r = routes_by_tag(tag);
+	if (r) {
+		r->since_start.paid++;
+		r->since_start.revenue_msat += msat;
+		r->all_time.paid++;
+		r->all_time.revenue_msat += msat;
+		r->stats_dirty = true;
+	}
+}
+
+void routes_flush_stats(void)
+{
+	if (!synced || !rpc_connected())
+		return;
+	for (size_t i = 0; i < nroutes; i++) {
+		struct route *r = routes[i];
+		char hex[2 * 1100 + 1], val[256];
+		if (!r->stats_dirty)
+			continue;
+		r->stats_dirty = false;
+		hex_encode((const uint8_t *)r->key, strlen(r->key), hex, sizeof(hex));
+		snprintf(val, sizeof(val),
+			 "{\"challenges\":%llu,\"paid\":%llu,\"requests\":%llu,\"revenue_msat\":%llu}",
+			 (unsigned long long)r->all_time.challenges, (unsigned long long)r->all_time.paid,
+			 (unsigned long long)r->all_time.requests,
+			 (unsigned long long)r->all_time.revenue_msat);
+		struct strbuf sb;
+		struct json_out j;
+		strbuf_init(&sb, 0);
+		json_out_init(&j, &sb);
+		json_object_start(&j, NULL);
+		json_array_start(&j, "key");
+		json_add_string(&j, NULL, "l402");
+		json_add_string(&j, NULL, "stats");
+		json_add_string(&j, NULL, hex);
+		json_array_end(&j);
+		json_add_string(&j, "string", val);
+		json_add_string(&j, "mode", "create-or-replace");
+		json_object_end(&j);
+		rpc_call("datastore", sb.data, NULL, RPC_TIMEOUT_MS, stored, NULL);
+		strbuf_free(&sb);
+	}
 }
 
 void routes_free(void)
 {
-	free(routes);
-	routes = NULL;
+	for (size_t i = 0; i < nroutes; i++)
+		free(routes[i]);
 	nroutes = 0;
+	if (flush_timer)
+		loop_cancel_timer(flush_timer);
+	flush_timer = 0;
 }

@@ -1,28 +1,62 @@
-/* The live route table: routes from l402-route options, matched by method
- * and path (an exact path beats a prefix, a longer prefix beats a shorter
- * one). */
+/* The live route table. Routes come from l402-route options and from
+ * lightning-cli (l402-route-add/-update/-remove), which are persisted in
+ * the datastore under ["l402","routes",HEX(KEY)] and win over a config
+ * route with the same key. A route's key is "METHOD PATH" (PATH with its
+ * trailing '*' for prefixes). Matching: an exact path beats a prefix, a
+ * longer prefix beats a shorter one, a named method beats '*'. */
 #ifndef L402_ROUTES_H
 #define L402_ROUTES_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "route_spec.h"
 
-struct route {
-	struct route_spec spec;
-	bool from_config;
-	/* counters since start */
-	unsigned long long challenges, paid_requests, free_requests;
+struct route_stats {
+	uint64_t challenges, paid, requests, revenue_msat;
 };
 
-/* Parse and install the configured routes; on failure why names the route. */
+struct route {
+	uint64_t id;		/* unique for the plugin's life */
+	char key[1100];
+	char tag[9];		/* 8 hex of sha256(key): ties invoices to routes */
+	struct route_spec spec;
+	bool from_config;
+	bool overridden;	/* a runtime route replaced the config one */
+	bool active;
+	struct route_stats since_start, all_time;
+	bool stats_dirty;
+};
+
+/* Config routes at init; on failure why names the route. */
 bool routes_load(char *const *specs, size_t n, char *why, size_t whylen);
-/* The route for method+path. *path_known says whether any route has this
- * path (for 405 rather than 404). */
+/* Runtime routes from the datastore, once the RPC is up. */
+void routes_sync(void);
+bool routes_synced(void);
+
 struct route *routes_match(const char *method, const char *path, bool *path_known);
-size_t routes_count(void);
+struct route *routes_by_id(uint64_t id);
+struct route *routes_by_key(const char *key);
+struct route *routes_by_tag(const char *tag);
+size_t routes_count(void);	/* active routes */
+size_t routes_total(void);	/* including inactive config routes */
 struct route *routes_at(size_t i);
+
+/* Canonical key of a spec. */
+void route_key(const struct route_spec *s, char *out, size_t len);
+
+/* Runtime changes, persisted; on failure a reason in why. add refuses an
+ * existing active key; put adds or replaces; remove deactivates. */
+bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen);
+bool routes_remove(const char *key, char *why, size_t whylen);
+
+void routes_count_challenge(uint64_t id);
+void routes_count_request(uint64_t id);
+/* A payment for an invoice whose label carries tag. */
+void routes_count_payment(const char *tag, uint64_t msat);
+/* Write dirty all-time counters to the datastore. */
+void routes_flush_stats(void);
 void routes_free(void);
 
 /* rpc: backends may only call these read-only lightningd methods. */

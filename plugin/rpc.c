@@ -48,8 +48,9 @@ bool rpc_connected(void)
 unsigned rpc_pending(void)
 {
 	unsigned n = 0;
+	/* Long polls (no deadline) never finish by themselves: not counted. */
 	for (struct pending *p = pending; p; p = p->next)
-		n++;
+		n += p->timer != 0;
 	return n;
 }
 

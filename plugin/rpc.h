@@ -33,7 +33,7 @@ bool rpc_call(const char *method, const char *params_json, const char *parent_id
 	      int timeout_ms, rpc_cb cb, void *arg);
 /* Fail every call in flight with RPC_DISCONNECTED and close (shutdown). */
 void rpc_close(void);
-/* Requests in flight (for l402-status and tests). */
+/* Requests in flight that have a deadline (long polls excluded). */
 unsigned rpc_pending(void);
 
 #endif

@@ -132,6 +132,100 @@ static void created_generation(void *arg, const struct rpc_result *r)
 	}
 }
 
+/* ---- rotation: bump the generation (compare-and-swap on the datastore
+ * entry's own generation), then derive the new secret. ---- */
+
+struct rotation {
+	void (*done)(void *arg, const char *err);
+	void *arg;
+	uint64_t next;
+	uint64_t ds_generation;
+};
+
+static void rotated_secret(void *arg, const struct rpc_result *r)
+{
+	struct rotation *rot = arg;
+	size_t len, n;
+	const char *hex;
+	uint8_t fresh[32];
+	if (r->status != RPC_OK) {
+		rot->done(rot->arg, r->message);
+		free(rot);
+		return;
+	}
+	int t = json_get(r->doc, r->result, "secret");
+	hex = json_raw(r->doc, t, &len);
+	if (!json_is_string(r->doc, t) || !hex_decode(hex, len, fresh, 32, &n) || n != 32) {
+		rot->done(rot->arg, "makesecret gave no 32-byte secret");
+		free(rot);
+		return;
+	}
+	if (!secret)
+		secret = sodium_malloc(32);
+	memcpy(secret, fresh, 32);
+	sodium_memzero(fresh, sizeof(fresh));
+	generation = rot->next;
+	ready = true;
+	plugin_log(LOG_INFO, "L402 secret rotated to generation %llu: earlier tokens are void",
+		   (unsigned long long)generation);
+	rot->done(rot->arg, NULL);
+	free(rot);
+}
+
+static void bumped(void *arg, const struct rpc_result *r)
+{
+	struct rotation *rot = arg;
+	char params[128];
+	if (r->status != RPC_OK) {
+		rot->done(rot->arg, r->code == 1204 ? "the generation changed meanwhile; try again"
+						    : r->message);
+		free(rot);
+		return;
+	}
+	snprintf(params, sizeof(params),
+		 "{\"string\":\"cln-l402 token secret generation %llu\"}",
+		 (unsigned long long)rot->next);
+	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, rotated_secret, rot);
+}
+
+static void read_for_rotation(void *arg, const struct rpc_result *r)
+{
+	struct rotation *rot = arg;
+	char s[32], params[256];
+	uint64_t cur;
+	if (r->status != RPC_OK) {
+		rot->done(rot->arg, r->message);
+		free(rot);
+		return;
+	}
+	int e = json_at(r->doc, json_get(r->doc, r->result, "datastore"), 0);
+	if (!json_get_string(r->doc, json_get(r->doc, e, "string"), s, sizeof(s), NULL)
+	    || !json_get_u64(r->doc, json_get(r->doc, e, "generation"), &rot->ds_generation)) {
+		rot->done(rot->arg, "no secret generation stored yet");
+		free(rot);
+		return;
+	}
+	cur = strtoull(s, NULL, 10);
+	rot->next = cur + 1;
+	snprintf(params, sizeof(params),
+		 "{\"key\":" GEN_KEY ",\"string\":\"%llu\",\"mode\":\"must-replace\",\"generation\":%llu}",
+		 (unsigned long long)rot->next, (unsigned long long)rot->ds_generation);
+	rpc_call("datastore", params, NULL, RPC_TIMEOUT_MS, bumped, rot);
+}
+
+void secret_rotate(void (*done)(void *arg, const char *err), void *arg)
+{
+	struct rotation *rot = calloc(1, sizeof(*rot));
+	if (!rot) {
+		done(arg, "out of memory");
+		return;
+	}
+	rot->done = done;
+	rot->arg = arg;
+	rpc_call("listdatastore", "{\"key\":" GEN_KEY "}", NULL, RPC_TIMEOUT_MS,
+		 read_for_rotation, rot);
+}
+
 void secret_start(void)
 {
 	if (ready || busy)

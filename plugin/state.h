@@ -21,6 +21,8 @@ struct l402_config {
 	char *cors_origin;
 	bool trust_proxy;
 	bool log_requests;
+	int64_t max_unpaid;
+	uint32_t challenge_n, challenge_per;	/* new challenges per client IP */
 };
 
 struct listener {
@@ -68,5 +70,8 @@ bool secret_ready(void);
 bool secret_get(uint8_t out[32]);
 uint64_t secret_generation(void);
 void secret_wipe(void);
+/* Bump the generation and derive the new secret: every token sold before
+ * stops verifying. done gets NULL or the reason it failed. */
+void secret_rotate(void (*done)(void *arg, const char *err), void *arg);
 
 #endif

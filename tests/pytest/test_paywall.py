@@ -112,7 +112,10 @@ def test_challenge_is_what_clients_expect(node_factory):
     assert abs(int(cavs[1].split("=")[1]) - (time.time() + 3600)) < 10
     # The invoice is ours, labelled in the plugin's namespace.
     inv_row = n.rpc.listinvoices(invstring=inv)["invoices"][0]
-    assert inv_row["label"] == "l402-" + ident["token_id"]
+    # l402-TAG-VALIDUNTIL-USES-TOKENID: the invoice alone tells what it bought.
+    tag, vu, uses, tid = inv_row["label"][5:].split("-")
+    assert tid == ident["token_id"] and len(tag) == 8 and uses == "0"
+    assert int(vu) == int(cavs[1].split("=")[1])
 
 
 def test_pay_then_serve(node_factory):
