@@ -117,8 +117,8 @@ static const char *set_route(struct l402_config *c, const char *v, int64_t n, bo
 
 static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (n < 60 || n > 31536000)
-		return fail("l402-invoice-expiry", "must be between 60 and 31536000 seconds", NULL);
+	if (n < 10 || n > 31536000)
+		return fail("l402-invoice-expiry", "must be between 10 and 31536000 seconds", NULL);
 	c->invoice_expiry = n;
 	return NULL;
 }
