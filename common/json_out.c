@@ -73,7 +73,7 @@ bool json_escape_string(struct strbuf *sb, const char *str, size_t n)
 		case '\b': esc = "\\b"; break;
 		case '\f': esc = "\\f"; break;
 		default:
-			if (c < 0x20 || c == 0x7F) {
+			if (c < 0x20) {
 				snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
 				esc = ubuf;
 			}

@@ -271,6 +271,18 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 				r->free_n = cnt;
 				r->free_per = per;
 			}
+		} else if (strcmp(k, "unlisted") == 0) {
+			if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+				return fail(why, whylen, "unlisted=%.10s must be 1 or 0", v);
+			r->unlisted = v[0] == '1';
+		} else if (strcmp(k, "category") == 0) {
+			if (!*v || strlen(v) >= sizeof(r->category))
+				return fail(why, whylen, "category=%.70s must be 1 to 63 characters", v);
+			strcpy(r->category, v);
+		} else if (strcmp(k, "schema") == 0) {
+			if (v[0] != '/' || strlen(v) >= sizeof(r->schema))
+				return fail(why, whylen, "schema=%.100s must be an absolute file path", v);
+			strcpy(r->schema, v);
 		} else if (strcmp(k, "timeout") == 0) {
 			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
 				return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
@@ -359,6 +371,16 @@ bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
 	}
 	if (r->desc[0]) {
 		snprintf(w, sizeof(w), "desc=%s", r->desc);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->unlisted)
+		ok &= put_word(out, outlen, &o, "unlisted=1");
+	if (r->category[0]) {
+		snprintf(w, sizeof(w), "category=%s", r->category);
+		ok &= put_word(out, outlen, &o, w);
+	}
+	if (r->schema[0]) {
+		snprintf(w, sizeof(w), "schema=%s", r->schema);
 		ok &= put_word(out, outlen, &o, w);
 	}
 	snprintf(w, sizeof(w), "service=%s", r->service);

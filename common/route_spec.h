@@ -28,6 +28,9 @@ struct route_spec {
 	uint64_t uses;		/* requests one payment buys, 0 = unlimited */
 	uint32_t rate_n, rate_per, burst;	/* rate=N/SECONDS[,burst=B] */
 	uint32_t free_n, free_per;		/* free=N/SECONDS per client IP */
+	bool unlisted;		/* unlisted=1: in no published catalog */
+	char category[64];
+	char schema[512];	/* path of a JSON file describing the request body */
 	char desc[512];
 	char service[ROUTE_MAX_SERVICE + 1];
 };

@@ -2,7 +2,8 @@
 # Install everything cln-l402 needs to build, test and fuzz on a fresh Debian/Ubuntu.
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libssl-dev \
-libcurl4-openssl-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl"
+libcurl4-openssl-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
+chromium"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""

@@ -8,6 +8,7 @@
 #include "encoding.h"
 #include "json_out.h"
 #include "l402.h"
+#include "discovery.h"
 #include "limits.h"
 #include "log.h"
 #include "options.h"
@@ -868,6 +869,40 @@ static void cmd_rotate(struct cmd *cmd, const struct json_doc *doc, int params)
 	secret_rotate(rotated, cmd);
 }
 
+static void manifest_done(void *arg, const char *json, size_t len)
+{
+	struct cmd *cmd = arg;
+	struct strbuf sb;
+	if (!json) {
+		cmd_fail(cmd, -1, "the manifest cannot be built right now");
+		return;
+	}
+	strbuf_init(&sb, 0);
+	strbuf_append(&sb, json, len);
+	cmd_success(cmd, &sb);
+	strbuf_free(&sb);
+}
+
+static void cmd_manifest(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	if (!param_bind(cmd, doc, params, NULL, 0, tok))
+		return;
+	discovery_manifest(manifest_done, cmd, cmd->id_str);
+}
+
+static void cmd_listing(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[1];
+	struct strbuf sb;
+	if (!param_bind(cmd, doc, params, NULL, 0, tok))
+		return;
+	strbuf_init(&sb, 0);
+	discovery_listing(&sb);
+	cmd_success(cmd, &sb);
+	strbuf_free(&sb);
+}
+
 const struct command commands[] = {
 	{ "l402-status", "", "Version, HTTP addresses, routes and paid-state counters of the L402 paywall", cmd_status },
 	{ "l402-routes", "[route]", "Every route with its source, price, backend, token model and counters", cmd_routes },
@@ -881,5 +916,7 @@ const struct command commands[] = {
 	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify },
 	{ "l402-stats", "[route]", "Challenges, payments, requests and revenue per route, since start and all time", cmd_stats },
 	{ "l402-rotate-secret", "confirm", "Rotate the L402 secret: every token issued before stops working", cmd_rotate },
+	{ "l402-manifest", "", "The signed discovery manifest served at /.well-known/l402.json", cmd_manifest },
+	{ "l402-listing", "", "Per listed route, the fields directories ask for when registering an endpoint", cmd_listing },
 };
 const size_t ncommands = sizeof(commands) / sizeof(commands[0]);

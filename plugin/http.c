@@ -28,6 +28,7 @@
 #include "routes.h"
 #include "rpc.h"
 #include "limits.h"
+#include "discovery.h"
 #include "tokens.h"
 
 #define INVOICE_TIMEOUT_MS 5000
@@ -89,12 +90,13 @@ static void kick(void)
 
 /* ---- responses ---- */
 
-static void add_cors(struct MHD_Response *resp)
+static void add_cors(struct MHD_Response *resp, bool public_doc)
 {
-	MHD_add_response_header(resp, "Access-Control-Allow-Origin", l402.cfg.cors_origin);
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+				public_doc ? "*" : l402.cfg.cors_origin);
 	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
 				"WWW-Authenticate, Link, Retry-After");
-	if (strcmp(l402.cfg.cors_origin, "*") != 0)
+	if (!public_doc && strcmp(l402.cfg.cors_origin, "*") != 0)
 		MHD_add_response_header(resp, "Vary", "Origin");
 }
 
@@ -104,7 +106,7 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 		status = 500;
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	}
-	add_cors(resp);
+	add_cors(resp, r->public_doc);
 	r->status = status;
 	r->response = resp;
 	if (r->suspended) {
@@ -578,6 +580,73 @@ static void handle_paid_route(struct req *r)
 	serve(r);
 }
 
+/* ---- discovery documents: free, cacheable, open to every origin ---- */
+
+static void send_doc(struct req *r, enum doc_kind k, const char *body, size_t len)
+{
+	uint8_t h[32];
+	char etag[40];
+	r->public_doc = true;
+	if (!body) {
+		unavailable(r, "the catalog cannot be built right now");
+		return;
+	}
+	crypto_hash_sha256(h, (const uint8_t *)body, len);
+	etag[0] = '"';
+	hex_encode(h, 12, etag + 1, sizeof(etag) - 2);
+	strcat(etag, "\"");
+	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+	struct MHD_Response *resp;
+	unsigned status = 200;
+	if (inm && strstr(inm, etag)) {
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		status = 304;
+	} else {
+		resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	}
+	if (resp) {
+		MHD_add_response_header(resp, "Content-Type", discovery_content_type(k));
+		MHD_add_response_header(resp, "Cache-Control", "public, max-age=60");
+		MHD_add_response_header(resp, "ETag", etag);
+		MHD_add_response_header(resp, "Link", "</openapi.json>; rel=\"service-desc\"");
+		if (k != DOC_MANIFEST)
+			MHD_add_response_header(resp, "Link",
+						"</.well-known/l402.json>; rel=\"l402-manifest\"");
+	}
+	http_finish(r, status, resp);
+}
+
+static void manifest_ready(void *arg, const char *json, size_t len)
+{
+	send_doc(arg, DOC_MANIFEST, json, len);
+}
+
+static bool serve_discovery(struct req *r)
+{
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		return false;
+	enum doc_kind k = discovery_doc_for(r->path);
+	if (k == DOC_NONE)
+		return false;
+	if (k == DOC_MANIFEST) {
+		r->public_doc = true;
+		http_wait(r);
+		discovery_manifest(manifest_ready, r, NULL);
+		return true;
+	}
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	if (!discovery_build(k, &sb)) {
+		strbuf_free(&sb);
+		r->public_doc = true;
+		http_error(r, 404, "not_found", "not configured on this node");
+		return true;
+	}
+	send_doc(r, k, sb.data ? sb.data : "", sb.len);
+	strbuf_free(&sb);
+	return true;
+}
+
 static void preflight(struct req *r)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -602,6 +671,8 @@ static void handle(struct req *r)
 		http_error(r, 413, "too_large", "request body too large");
 		return;
 	}
+	if (serve_discovery(r))
+		return;
 	struct route *rt = routes_match(r->method, r->path, &known);
 	if (!rt && !routes_synced()) {
 		unavailable(r, "starting up; retry shortly");

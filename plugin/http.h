@@ -25,6 +25,7 @@ struct req {
 	struct strbuf body;
 	bool body_too_large;
 	bool started, suspended;
+	bool public_doc;	/* discovery documents: CORS for everyone */
 	struct MHD_Response *response;
 	unsigned status;
 	/* 402 bookkeeping while the invoice is being created */

@@ -17,6 +17,12 @@ static const char *set_cors(struct l402_config *c, const char *v, int64_t n, boo
 static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_service_name(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_service_desc(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_contact(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_public_url(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
@@ -45,6 +51,22 @@ static const struct opt_def {
 	{ "l402-max-unpaid", OPT_INT, "10000",
 	  "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503",
 	  false, true, set_max_unpaid },
+	{ "l402-service-name", OPT_STRING, NULL,
+	  "Name of this service in the published catalogs (default: the node's alias)",
+	  false, true, set_service_name },
+	{ "l402-service-description", OPT_STRING, NULL,
+	  "One or two sentences on what this node sells, for the catalogs", false, true,
+	  set_service_desc },
+	{ "l402-contact", OPT_STRING, NULL, "How to reach the operator (email or URL), for the catalogs",
+	  false, true, set_contact },
+	{ "l402-public-url", OPT_STRING, NULL,
+	  "The public base URL (https://api.example.com) used in everything published; default http://BIND",
+	  false, true, set_public_url },
+	{ "l402-catalog", OPT_STRING, "\"/\"", "Path of the HTML catalog page, or off", false, true,
+	  set_catalog },
+	{ "l402-402index-token", OPT_STRING, NULL,
+	  "Token served at /.well-known/402index-verify.txt to prove the domain to 402index",
+	  false, true, set_index_token },
 	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
 	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
 	  set_challenge_rate },
@@ -144,6 +166,69 @@ static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, b
 	return NULL;
 }
 
+/* A published text: one line, printable, bounded. */
+static const char *set_text(char **dst, const char *name, const char *v, size_t max)
+{
+	if (strlen(v) > max || has_ctl(v))
+		return fail(name, "must be one line of at most a few hundred characters", NULL);
+	free(*dst);
+	*dst = *v ? strdup(v) : NULL;
+	return NULL;
+}
+
+static const char *set_service_name(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	return set_text(&c->service_name, "l402-service-name", v, 100);
+}
+
+static const char *set_service_desc(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	return set_text(&c->service_description, "l402-service-description", v, 1000);
+}
+
+static const char *set_contact(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	return set_text(&c->contact, "l402-contact", v, 200);
+}
+
+static const char *set_public_url(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	size_t len = strlen(v);
+	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || len > 400
+	    || has_ctl(v) || strpbrk(v, " \"<>'\\"))
+		return fail("l402-public-url", "'%.80s' must be an http:// or https:// URL", v);
+	free(c->public_url);
+	c->public_url = strdup(v);
+	/* Without a trailing slash, so paths append cleanly. */
+	len = strlen(c->public_url);
+	while (len > 8 && c->public_url[len - 1] == '/')
+		c->public_url[--len] = '\0';
+	return NULL;
+}
+
+static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (strcmp(v, "off") != 0 && (v[0] != '/' || strlen(v) > 200 || has_ctl(v)
+				      || strpbrk(v, " ?#\"<>")))
+		return fail("l402-catalog", "'%.80s' must be a path such as / or off", v);
+	free(c->catalog);
+	c->catalog = strcmp(v, "off") == 0 ? NULL : strdup(v);
+	return NULL;
+}
+
+static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+		      || *p == '-' || *p == '_' || *p == '.' || *p == '='))
+			return fail("l402-402index-token", "must be letters, digits, - _ . =", NULL);
+	if (strlen(v) > 200)
+		return fail("l402-402index-token", "too long", NULL);
+	free(c->index_token);
+	c->index_token = *v ? strdup(v) : NULL;
+	return NULL;
+}
+
 static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	if (n < 1 || n > 1000000)
@@ -219,6 +304,7 @@ const char *options_init(const struct json_doc *doc, int options,
 	cfg->max_unpaid = 10000;
 	cfg->challenge_n = 30;
 	cfg->challenge_per = 60;
+	cfg->catalog = strdup("/");
 	if (!json_is_object(doc, options))
 		return "init: options is not an object";
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
@@ -261,5 +347,11 @@ void options_free(struct l402_config *cfg)
 	for (size_t i = 0; i < cfg->nroute; i++)
 		free(cfg->route[i]);
 	free(cfg->cors_origin);
+	free(cfg->service_name);
+	free(cfg->service_description);
+	free(cfg->contact);
+	free(cfg->public_url);
+	free(cfg->catalog);
+	free(cfg->index_token);
 	memset(cfg, 0, sizeof(*cfg));
 }

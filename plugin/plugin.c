@@ -19,6 +19,7 @@
 #include "options.h"
 #include "paid.h"
 #include "protocol.h"
+#include "discovery.h"
 #include "limits.h"
 #include "routes.h"
 #include "tokens.h"
@@ -88,6 +89,7 @@ static void on_rpc_connect(void)
 	tokens_sync();
 	paid_sync();
 	limits_start();
+	discovery_sync();
 }
 
 /* Before exiting, write what is only in memory (all-time counters) and
@@ -165,6 +167,7 @@ static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int pa
 		return;
 	}
 	plugin_log(LOG_INFO, "%s changed", name);
+	discovery_changed();
 	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
 }
 
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
 	paid_free();
 	tokens_free();
 	limits_free();
+	discovery_free();
 	secret_wipe();
 	options_free(&l402.cfg);
 	protocol_free();

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"
+#include "discovery.h"
 
 #define MAX_ROUTES 1024
 #define RPC_TIMEOUT_MS 30000
@@ -50,12 +51,38 @@ static void fill(struct route *r, const struct route_spec *s)
 	hex_encode(h, 4, r->tag, sizeof(r->tag));
 }
 
+static bool check_schema(const char *path, char *why, size_t whylen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	struct json_doc d;
+	if (!f) {
+		snprintf(why, whylen, "schema=%s cannot be read", path);
+		return false;
+	}
+	buf = malloc(64 * 1024 + 1);
+	n = buf ? fread(buf, 1, 64 * 1024 + 1, f) : 0;
+	fclose(f);
+	bool ok = buf && n > 0 && n <= 64 * 1024 && json_parse_alloc(&d, buf, n, 8192);
+	if (ok) {
+		ok = json_is_object(&d, 0);
+		json_doc_free(&d);
+	}
+	free(buf);
+	if (!ok)
+		snprintf(why, whylen, "schema=%s is not a JSON object of at most 64 KiB", path);
+	return ok;
+}
+
 static bool check_spec(const struct route_spec *s, char *why, size_t whylen)
 {
 	if (s->backend == BACKEND_RPC && !rpc_method_allowed(s->target)) {
 		snprintf(why, whylen, "rpc:%s is not an allowed read-only method", s->target);
 		return false;
 	}
+	if (s->schema[0] && !check_schema(s->schema, why, whylen))
+		return false;
 	return true;
 }
 
@@ -211,6 +238,7 @@ static bool install(const char *key, const char *value, char *why, size_t whylen
 	struct route_spec s;
 	char err[256];
 
+	discovery_changed();
 	if (strcmp(value, "-") == 0) {
 		if (old)
 			old->active = false;
@@ -275,6 +303,7 @@ bool routes_remove(const char *key, char *why, size_t whylen)
 		return false;
 	}
 	r->active = false;
+	discovery_changed();
 	/* A config route stays removed across restarts through a tombstone. */
 	persist(key, r->from_config ? "-" : NULL);
 	return true;

@@ -22,6 +22,9 @@ struct l402_config {
 	bool trust_proxy;
 	bool log_requests;
 	int64_t max_unpaid;
+	char *service_name, *service_description, *contact, *public_url;
+	char *catalog;		/* path of the HTML catalog, or NULL when off */
+	char *index_token;	/* 402index domain proof */
 	uint32_t challenge_n, challenge_per;	/* new challenges per client IP */
 };
 

@@ -27,7 +27,7 @@ static void test_json_out(void)
 	json_object_end(&j);
 	CHECK(json_out_ok(&j));
 	CHECK_STREQ(sb.data,
-		    "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u007f\",\"bad\":\"\\ufffd\\ufffd(ok\xe2\x82\xac\","
+		    "{\"s\":\"a\\\"b\\\\c\\n\\u0001\x7f\",\"bad\":\"\\ufffd\\ufffd(ok\xe2\x82\xac\","
 		    "\"u\":18446744073709551615,\"i\":-5,\"b\":true,\"n\":null,\"nul\":null,"
 		    "\"h\":\"dead\",\"a\":[1,{\"x\":1}]}");
 	/* What we wrote parses back. */

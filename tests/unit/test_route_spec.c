@@ -47,6 +47,7 @@ int main(void)
 		"post /x 1500msat \"text:hello \\\"world\\\" \\\\ end\" service=my.svc uses=3",
 		"* / 0 rpc:getinfo rate=1/2,burst=3 free=4/5",
 		"GET /p/* 1sat proxy:https://x.example timeout=5",
+		"POST /q 3sat text:q unlisted=1 category=\"AI tools\" schema=/etc/q.json",
 	};
 	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
 		struct route_spec a, b;
@@ -86,6 +87,8 @@ int main(void)
 		"GET /x 1sat text:a uses=0", "GET /x 1sat text:a rate=5", "GET /x 1sat text:a rate=0/1",
 		"GET /x 1sat text:a rate=1/0", "GET /x 1sat text:a rate=1/1,burst=0",
 		"GET /x 1sat text:a free=1/1,burst=2", "GET /x 1sat text:a rate=1/1,bust=2",
+		"GET /x 1sat text:a unlisted=yes", "GET /x 1sat text:a schema=rel.json",
+		"GET /x 1sat text:a category=",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bool ok = route_spec_parse(bad[i], &r, why, sizeof(why));
