@@ -821,9 +821,14 @@ static void build_catalog(struct strbuf *sb)
 			html(sb, rt->spec.desc);
 			strbuf_puts(sb, "</p>");
 		}
-		strbuf_puts(sb, "<p class=\"buys\">One payment buys: ");
-		html(sb, buys);
-		strbuf_puts(sb, "</p></article>");
+		if (rt->spec.price_msat) {
+			strbuf_puts(sb, "<p class=\"buys\">One payment buys: ");
+			html(sb, buys);
+			strbuf_puts(sb, "</p>");
+		} else {
+			strbuf_puts(sb, "<p class=\"buys\">No payment needed.</p>");
+		}
+		strbuf_puts(sb, "</article>");
 	}
 	strbuf_puts(sb, "</section><h2>How to pay</h2><pre>");
 	if (example) {
