@@ -7,6 +7,15 @@
 
 #define MAX_WORDS 32
 
+void format_sat(char *out, size_t len, uint64_t msat)
+{
+	if (msat % 1000 == 0)
+		snprintf(out, len, "%llu", (unsigned long long)(msat / 1000));
+	else
+		snprintf(out, len, "%llu.%03llu", (unsigned long long)(msat / 1000),
+			 (unsigned long long)(msat % 1000));
+}
+
 const char *backend_name(enum backend_kind k)
 {
 	switch (k) {

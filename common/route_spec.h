@@ -51,4 +51,8 @@ bool route_matches_path(const struct route_spec *r, const char *p);
 
 const char *backend_name(enum backend_kind k);
 
+/* msat as sat for people and catalogs: "10", or "1.500" when it is not a
+ * whole number of sat. */
+void format_sat(char *out, size_t len, uint64_t msat);
+
 #endif

@@ -8,6 +8,7 @@
 #include "encoding.h"
 #include "json_out.h"
 #include "l402.h"
+#include "datastore.h"
 #include "discovery.h"
 #include "limits.h"
 #include "log.h"
@@ -648,7 +649,7 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	paid_add_minted(id.payment_hash);
 	hex_encode(id.token_id, 32, hex, sizeof(hex));
 	{
-		struct strbuf rec, params_sb;
+		struct strbuf rec;
 		struct json_out j;
 		strbuf_init(&rec, 0);
 		json_out_init(&j, &rec);
@@ -659,19 +660,8 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 		json_add_u64(&j, "uses", uses);
 		json_add_u64(&j, "created", (uint64_t)time(NULL));
 		json_object_end(&j);
-		strbuf_init(&params_sb, 0);
-		json_out_init(&j, &params_sb);
-		json_object_start(&j, NULL);
-		json_array_start(&j, "key");
-		json_add_string(&j, NULL, "l402");
-		json_add_string(&j, NULL, "minted");
-		json_add_string(&j, NULL, hex);
-		json_array_end(&j);
-		json_add_string(&j, "string", rec.data);
-		json_object_end(&j);
-		rpc_call("datastore", params_sb.data, cmd->id_str, 30000, minted_stored, NULL);
+		ds_put("minted", hex, rec.data, minted_stored, NULL, cmd->id_str);
 		strbuf_free(&rec);
-		strbuf_free(&params_sb);
 	}
 	strbuf_init(&auth, 0);
 	l402_authorization(&auth, mac, preimage);

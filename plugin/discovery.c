@@ -147,15 +147,6 @@ static void lower(const char *in, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void format_sat(char *out, size_t len, uint64_t msat)
-{
-	if (msat % 1000 == 0)
-		snprintf(out, len, "%llu", (unsigned long long)(msat / 1000));
-	else
-		snprintf(out, len, "%llu.%03llu", (unsigned long long)(msat / 1000),
-			 (unsigned long long)(msat % 1000));
-}
-
 static void what_it_buys(const struct route *rt, char *out, size_t len)
 {
 	char life[64] = "";

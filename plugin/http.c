@@ -194,15 +194,6 @@ const char *req_subpath(const struct req *r)
 
 /* ---- the challenge ---- */
 
-static void format_sat(char *out, size_t len, uint64_t msat)
-{
-	if (msat % 1000 == 0)
-		snprintf(out, len, "%llu", (unsigned long long)(msat / 1000));
-	else
-		snprintf(out, len, "%llu.%03llu", (unsigned long long)(msat / 1000),
-			 (unsigned long long)(msat % 1000));
-}
-
 static void on_invoice(void *arg, const struct rpc_result *res)
 {
 	struct req *r = arg;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "encoding.h"
+#include "datastore.h"
 #include "json_out.h"
 #include "limits.h"
 #include "log.h"
@@ -109,24 +110,10 @@ static void stored(void *arg, const struct rpc_result *r)
 static void persist(const uint8_t hash[32], uint64_t msat, const char *label)
 {
 	char hex[65], val[256];
-	struct strbuf sb;
-	struct json_out j;
 	hex_encode(hash, 32, hex, sizeof(hex));
 	snprintf(val, sizeof(val), "{\"msat\":%llu,\"at\":%lld}", (unsigned long long)msat,
 		 (long long)time(NULL));
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
-	json_array_start(&j, "key");
-	json_add_string(&j, NULL, "l402");
-	json_add_string(&j, NULL, "paid");
-	json_add_string(&j, NULL, hex);
-	json_array_end(&j);
-	json_add_string(&j, "string", val);
-	json_add_string(&j, "mode", "create-or-replace");
-	json_object_end(&j);
-	rpc_call("datastore", sb.data, NULL, RPC_TIMEOUT_MS, stored, NULL);
-	strbuf_free(&sb);
+	ds_put("paid", hex, val, stored, NULL, NULL);
 	(void)label;
 }
 

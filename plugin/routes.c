@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datastore.h"
 #include "encoding.h"
 #include "json_out.h"
 #include "log.h"
@@ -210,24 +211,8 @@ static void stored(void *arg, const struct rpc_result *r)
 static void persist(const char *key, const char *value)
 {
 	char hex[2 * 1100 + 1];
-	struct strbuf sb;
-	struct json_out j;
 	hex_encode((const uint8_t *)key, strlen(key), hex, sizeof(hex));
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
-	json_array_start(&j, "key");
-	json_add_string(&j, NULL, "l402");
-	json_add_string(&j, NULL, "routes");
-	json_add_string(&j, NULL, hex);
-	json_array_end(&j);
-	if (value) {
-		json_add_string(&j, "string", value);
-		json_add_string(&j, "mode", "create-or-replace");
-	}
-	json_object_end(&j);
-	rpc_call(value ? "datastore" : "deldatastore", sb.data, NULL, RPC_TIMEOUT_MS, stored, NULL);
-	strbuf_free(&sb);
+	ds_put("routes", hex, value, stored, NULL, NULL);
 }
 
 /* Install without persisting (used when loading). A "-" value is a
@@ -454,21 +439,7 @@ void routes_flush_stats(void)
 			 (unsigned long long)r->all_time.challenges, (unsigned long long)r->all_time.paid,
 			 (unsigned long long)r->all_time.requests,
 			 (unsigned long long)r->all_time.revenue_msat);
-		struct strbuf sb;
-		struct json_out j;
-		strbuf_init(&sb, 0);
-		json_out_init(&j, &sb);
-		json_object_start(&j, NULL);
-		json_array_start(&j, "key");
-		json_add_string(&j, NULL, "l402");
-		json_add_string(&j, NULL, "stats");
-		json_add_string(&j, NULL, hex);
-		json_array_end(&j);
-		json_add_string(&j, "string", val);
-		json_add_string(&j, "mode", "create-or-replace");
-		json_object_end(&j);
-		rpc_call("datastore", sb.data, NULL, RPC_TIMEOUT_MS, stored, NULL);
-		strbuf_free(&sb);
+		ds_put("stats", hex, val, stored, NULL, NULL);
 	}
 }
 

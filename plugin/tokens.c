@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "datastore.h"
 #include "encoding.h"
 #include "log.h"
 #include "loop.h"
@@ -82,12 +83,9 @@ static void stored(void *arg, const struct rpc_result *r)
 static void put(const char *kind, const uint8_t id[32], const char *value,
 		rpc_cb cb, void *arg)
 {
-	char hex[65], params[256];
+	char hex[65];
 	hex_encode(id, 32, hex, sizeof(hex));
-	snprintf(params, sizeof(params),
-		 "{\"key\":[\"l402\",\"%s\",\"%s\"],\"string\":\"%s\",\"mode\":\"create-or-replace\"}",
-		 kind, hex, value);
-	rpc_call("datastore", params, NULL, RPC_TIMEOUT_MS, cb, arg);
+	ds_put(kind, hex, value, cb, arg, NULL);
 }
 
 bool token_revoke(const uint8_t id[32])
