@@ -35,7 +35,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
 
 .SECONDARY:
-.PHONY: all check unit-tests fuzz clean install uninstall demo distclean
+.PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind
 all: $(PLUGIN_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
@@ -68,6 +68,16 @@ unit-tests: $(PLUGIN_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
 check:
 	@$(MAKE) --no-print-directory BUILD=build-san EXTRA_CFLAGS="$(SAN_FLAGS)" unit-tests
 	BUILD=build-san SHARED=$(SHARED) PYTHON=$(PYTHON) sh tests/run-tests.sh
+
+# The unit tests, then the runtime and paywall tests with the plugin under
+# valgrind (the normal build, no sanitizers).
+valgrind: all $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+	@for t in build/tests/test_*; do \
+		SHARED=$(SHARED) valgrind -q --error-exitcode=99 --leak-check=full $$t >/dev/null || exit 1; \
+		echo "valgrind: $$t clean"; \
+	done
+	L402_TEST_PLUGIN=$(CURDIR)/tests/valgrind-plugin SHARED=$(SHARED) $(PYTHON) -m pytest -q \
+		-p no:cacheprovider tests/pytest/test_runtime.py tests/pytest/test_paywall.py
 
 # libFuzzer: each target runs for FUZZ_SECONDS from the seed corpus.
 FUZZ_SECONDS ?= 60

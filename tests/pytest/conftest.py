@@ -3,6 +3,7 @@ lightningd double) with the plugin and options, an RPC client, a
 temporary directory per test, and the node's log shown on failure."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,8 +18,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOUBLE = os.path.join(ROOT, "tests", "lightningd-double", "lightningd")
 SHARED = os.path.abspath(os.environ.get("SHARED", os.path.join(ROOT, "..", "shared")))
 BUILD = os.environ.get("BUILD", "build")
-PLUGIN = os.path.join(ROOT, "plugin", "l402") if BUILD == "build" \
-    else os.path.join(ROOT, BUILD, "plugin", "l402")
+PLUGIN = os.environ.get("L402_TEST_PLUGIN") or (
+    os.path.join(ROOT, "plugin", "l402") if BUILD == "build"
+    else os.path.join(ROOT, BUILD, "plugin", "l402"))
 
 
 class RpcError(Exception):
@@ -199,8 +201,9 @@ def node_factory(directory, request):
     leaks = []
     for n in nf.nodes:
         n.stop()
-        if "ERROR: AddressSanitizer" in n.log() or "ERROR: LeakSanitizer" in n.log() \
-                or "runtime error:" in n.log():
+        log = n.log()
+        if "ERROR: AddressSanitizer" in log or "ERROR: LeakSanitizer" in log \
+                or "runtime error:" in log or re.search(r"==\d+== (Invalid|Conditional|Use of|.*definitely lost)", log):
             leaks.append(n.base)
         if failed:
             print("---- log of %s ----\n%s" % (n.base, n.log()[-6000:]))

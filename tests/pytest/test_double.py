@@ -171,6 +171,23 @@ def test_makesecret_deterministic(ln):
         ln.rpc.makesecret()
 
 
+def test_signmessage_format_matches_lightningd(ln):
+    # lightningd's own example: zbase is zbase32(recid + 31 || signature).
+    ex = json.load(open(os.path.join(SHARED, "cln-schemas", "signmessage.json")))["examples"][0]["response"]
+    raw = lncrypto.zbase32_decode(ex["zbase"])
+    assert raw[0] == 31 + int(ex["recid"], 16) and raw[1:].hex() == ex["signature"]
+    assert lncrypto.zbase32_encode(raw) == ex["zbase"]
+    ours = ln.rpc.signmessage(message="this is a test!")
+    assert len(ours["signature"]) == 128 and len(ours["recid"]) == 2
+    raw = lncrypto.zbase32_decode(ours["zbase"])
+    assert raw[0] == 31 + int(ours["recid"], 16) and raw[1:].hex() == ours["signature"]
+    # Bad input is refused, not crashed on.
+    with pytest.raises(RpcError):
+        ln.rpc.checkmessage(message={"a": 1}, zbase="x")
+    with pytest.raises(RpcError):
+        ln.rpc.checkmessage(message="m", zbase="not-zbase!")
+
+
 def test_signmessage_checkmessage(ln):
     s = call_checked(ln, "signmessage", {"message": "hello"})
     r = ln.rpc.checkmessage(message="hello", zbase=s["zbase"])

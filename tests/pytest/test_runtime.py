@@ -178,8 +178,9 @@ def test_payment_notification_counted(node):
 
 def test_plugin_stop_start_and_clean_exit(node):
     res = node.rpc.plugin(subcommand="stop", plugin=PLUGIN)
-    assert res["result"] == "Successfully stopped l402."
-    node.wait_for_log(r"plugin-l402: exited \(0\)")
+    name = os.path.basename(PLUGIN)
+    assert res["result"] == "Successfully stopped %s." % name
+    node.wait_for_log(r"plugin-%s: exited \(0\)" % name)
     with pytest.raises(RpcError):
         node.status()
     res = node.rpc.plugin(subcommand="start", plugin=PLUGIN, options=["l402-bind=127.0.0.1:0"])
@@ -189,4 +190,4 @@ def test_plugin_stop_start_and_clean_exit(node):
 
 def test_stop_exits_plugin_cleanly(node):
     assert node.stop() == 0
-    assert "plugin-l402: exited (0)" in node.log()
+    assert "plugin-%s: exited (0)" % os.path.basename(PLUGIN) in node.log()
