@@ -332,12 +332,22 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 	json_object_start(&j, NULL);
 	json_add_u64(&j, "amount_msat", r->spec.price_msat);
 	json_add_string(&j, "label", label);
-	if (r->spec.desc[0]) {
-		json_add_string(&j, "description", r->spec.desc);
-	} else {
+	{
+		/* BOLT11 descriptions hold at most 639 bytes: cut on a
+		 * character boundary. */
 		char desc[1200];
-		snprintf(desc, sizeof(desc), "L402: %s %s%s", r->spec.method, r->spec.path,
-			 r->spec.prefix ? "*" : "");
+		if (r->spec.desc[0])
+			snprintf(desc, sizeof(desc), "%s", r->spec.desc);
+		else
+			snprintf(desc, sizeof(desc), "L402: %s %s%s", r->spec.method, r->spec.path,
+				 r->spec.prefix ? "*" : "");
+		size_t n = strlen(desc);
+		if (n > 600) {
+			n = 600;
+			while (n > 0 && ((unsigned char)desc[n] & 0xC0) == 0x80)
+				n--;
+			desc[n] = '\0';
+		}
 		json_add_string(&j, "description", desc);
 	}
 	json_add_s64(&j, "expiry", l402.cfg.invoice_expiry);

@@ -175,7 +175,7 @@ class NodeFactory:
     def get_node(self, options=(), start=True, **kw):
         base = os.path.join(self.directory, "node%d" % len(self.nodes))
         opts = list(options)
-        if kw.get("plugin", PLUGIN) and not any(k == "l402-bind" for k, _ in opts):
+        if kw.get("plugin", PLUGIN) == PLUGIN and not any(k == "l402-bind" for k, _ in opts):
             opts.append(("l402-bind", "127.0.0.1:0"))
         node = Node(base, opts, **kw)
         self.nodes.append(node)

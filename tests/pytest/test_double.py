@@ -225,3 +225,43 @@ def test_forwarding_keeps_ids_and_params(node_factory):
     assert obj["id"] == 77 and "result" in obj
     obj, _ = n.rpc.raw(b'{"jsonrpc":"2.0","method":"l402-status","id":"cli:l402-status#5","params":{}}')
     assert obj["id"] == "cli:l402-status#5"
+
+
+BAD_PLUGIN = r'''#!/usr/bin/env python3
+import json, sys
+buf = ""
+for line in sys.stdin:
+    buf += line
+    try:
+        msg = json.loads(buf)
+    except ValueError:
+        continue
+    buf = ""
+    if msg.get("method") == "getmanifest":
+        out = {"jsonrpc": "2.0", "id": msg["id"], "result": {"options": [], "rpcmethods": [
+            {"name": "bad-echo", "usage": "", "description": "x"}], "dynamic": True,
+            "nonnumericids": True}}
+    elif msg.get("method") == "init":
+        out = {"jsonrpc": "2.0", "id": msg["id"], "result": {}}
+    else:
+        out = {"id": msg.get("id"), "result": {}}   # no "jsonrpc": fatal
+    sys.stdout.write(json.dumps(out) + "\n\n")
+    sys.stdout.flush()
+'''
+
+
+def test_plugin_breaking_protocol_is_killed(node_factory, directory):
+    path = os.path.join(directory, "bad-plugin")
+    with open(path, "w") as f:
+        f.write(BAD_PLUGIN.replace("/usr/bin/env python3", sys.executable))
+    os.chmod(path, 0o755)
+    n = node_factory.get_node(plugin=path)
+    with pytest.raises(RpcError) as e:
+        n.rpc.call("bad-echo", [])
+    assert e.value.code == -4
+    n.wait_for_log('does not contain "jsonrpc" field')
+    # Its methods are gone; lightningd carries on.
+    with pytest.raises(RpcError) as e:
+        n.rpc.call("bad-echo", [])
+    assert e.value.code == -32601
+    assert n.rpc.getinfo()["network"] == "regtest"

@@ -401,3 +401,12 @@ def test_rpc_backend(node_factory):
 def test_bad_routes_disable(node_factory, route, why):
     n = node_factory.get_node([("l402-route", route)])
     n.wait_for_log("disabled itself: l402-route=.*%s" % why.replace("(", "\\(").replace("'", "."))
+
+
+def test_long_path_description_fits_bolt11(node_factory):
+    path = "/" + "/".join(["segment%02d" % i for i in range(70)])
+    n, web = paywall(node_factory, "GET %s 1sat text:x" % path)
+    status, _, body = web.get(path)
+    assert status == 402
+    d = lncrypto.bolt11_decode(json.loads(body)["invoice"])
+    assert 0 < len(d["description"].encode()) <= 639
