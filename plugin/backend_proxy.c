@@ -1,9 +1,14 @@
 /* proxy: forwards the request to an upstream HTTP service with libcurl.
- * Each request runs on a worker thread (curl's easy interface blocks);
- * the worker hands the finished job back to the event loop through a
- * pipe, so all MHD and plugin state stays on the loop thread. Hop-by-hop
- * headers and the client's credentials are dropped, X-Forwarded-For is
- * added, and upstream failures map to 502 (unreachable) and 504 (slow). */
+ * Each request runs on a worker thread (curl's easy interface blocks).
+ * The response streams: the worker writes into a bounded ring and waits
+ * while it is full; libmicrohttpd reads from the ring on the loop thread,
+ * and the connection is suspended while the ring is empty. So a large
+ * download costs at most RING_SIZE of memory. The worker tells the loop
+ * about headers, data and the end through a pipe; all MHD and plugin
+ * state stays on the loop thread. Hop-by-hop headers and the client's
+ * credentials are dropped, X-Forwarded-For is added, and upstream
+ * failures before the response starts map to 502 (unreachable) and 504
+ * (slow). The request body is buffered (capped by HTTP_MAX_BODY). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +16,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -21,25 +26,93 @@
 #include "loop.h"
 
 #define MAX_JOBS 64
-#define MAX_RESPONSE (64u * 1024 * 1024)
+#define RING_SIZE (256 * 1024)
+#define READ_BLOCK (32 * 1024)
 
 struct job {
+	/* Set up by the loop thread, then read-only. */
 	struct req *r;
+	struct MHD_Connection *conn;
 	char *url;
 	char method[16];
-	struct curl_slist *headers;
-	const char *body;
-	size_t body_len;
 	long timeout;
+	struct curl_slist *headers;
+	char *body;		/* a copy: the worker may outlive the request */
+	size_t body_len;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Under mu. */
+	char *ring;
+	size_t head, len;
+	bool headers_ready, done, cancelled;
+	bool signalled;		/* an event for this job is in the pipe */
 	long status;
 	CURLcode code;
-	struct strbuf resp_body;
 	struct strbuf resp_headers; /* "Name: value\n" lines we keep */
+	int refs;		/* the worker, and the loop or the response */
+
+	/* Loop thread only. */
+	bool started;		/* a response (or error) went to the client */
+	bool reader_waiting;	/* the connection is suspended for data */
+	bool response_alive;	/* MHD still holds the streaming response */
+	bool counted;		/* counted in `active` */
 };
 
 static int pipefd[2] = { -1, -1 };
 static atomic_int active;
 static atomic_bool aborting;
+
+/* Every live job, so shutdown can wake workers blocked on a full ring. */
+static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct job *jobs[MAX_JOBS];
+
+static void track(struct job *j, bool add)
+{
+	pthread_mutex_lock(&jobs_mu);
+	for (int i = 0; i < MAX_JOBS; i++) {
+		if (add && !jobs[i]) {
+			jobs[i] = j;
+			break;
+		}
+		if (!add && jobs[i] == j) {
+			jobs[i] = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&jobs_mu);
+}
+
+static void release(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	int left = --j->refs;
+	pthread_mutex_unlock(&j->mu);
+	if (left)
+		return;
+	track(j, false);
+	curl_slist_free_all(j->headers);
+	strbuf_free(&j->resp_headers);
+	free(j->ring);
+	free(j->body);
+	free(j->url);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}
+
+/* Tell the loop to look at j again. Called with mu held. Events
+ * coalesce: a job has at most one in the pipe, so the pipe (which holds
+ * thousands) never fills, and the loop, reading the state under mu, sees
+ * everything that happened before it takes the event. */
+static void notify_locked(struct job *j)
+{
+	if (j->signalled)
+		return;
+	j->signalled = true;
+	while (write(pipefd[1], &j, sizeof(j)) < 0 && errno == EINTR)
+		;
+}
 
 static bool hop_by_hop(const char *name, size_t n)
 {
@@ -55,41 +128,92 @@ static bool hop_by_hop(const char *name, size_t n)
 	return false;
 }
 
+/* ---- worker thread ---- */
+
+static void mark_ready(struct job *j, CURL *c)
+{
+	/* Called with mu held. */
+	if (j->headers_ready)
+		return;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->status);
+	j->headers_ready = true;
+}
+
+struct wctx {
+	struct job *j;
+	CURL *c;
+};
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-	struct job *j = arg;
-	return strbuf_append(&j->resp_body, p, size * n) ? size * n : 0;
+	struct wctx *w = arg;
+	struct job *j = w->j;
+	size_t total = size * n, done = 0;
+	pthread_mutex_lock(&j->mu);
+	if (!j->headers_ready) {
+		mark_ready(j, w->c);
+		notify_locked(j);
+	}
+	while (done < total) {
+		while (j->len == RING_SIZE && !j->cancelled && !atomic_load(&aborting))
+			pthread_cond_wait(&j->cv, &j->mu);
+		if (j->cancelled || atomic_load(&aborting)) {
+			pthread_mutex_unlock(&j->mu);
+			return 0; /* aborts the transfer */
+		}
+		size_t tail = (j->head + j->len) % RING_SIZE;
+		size_t room = RING_SIZE - j->len;
+		size_t chunk = total - done;
+		if (chunk > room)
+			chunk = room;
+		if (chunk > RING_SIZE - tail)
+			chunk = RING_SIZE - tail;
+		memcpy(j->ring + tail, p + done, chunk);
+		j->len += chunk;
+		done += chunk;
+		/* Wake the loop: a reader may be waiting for this. */
+		notify_locked(j);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return total;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
-	struct job *j = arg;
+	struct wctx *w = arg;
+	struct job *j = w->j;
 	size_t len = size * n;
 	const char *colon = memchr(p, ':', len);
+	pthread_mutex_lock(&j->mu);
 	/* A new status line (after 100 Continue or a redirect) resets. */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
 		strbuf_reset(&j->resp_headers);
-	if (!colon)
-		return len;
-	size_t nl = (size_t)(colon - p);
-	if (hop_by_hop(p, nl) || (nl > 12 && strncasecmp(p, "access-control", 14) == 0))
-		return len;
-	strbuf_append(&j->resp_headers, p, len);
+	if (colon && !j->headers_ready) {
+		size_t nl = (size_t)(colon - p);
+		if (!hop_by_hop(p, nl) && !(nl >= 14 && strncasecmp(p, "access-control", 14) == 0))
+			strbuf_append(&j->resp_headers, p, len);
+	}
+	pthread_mutex_unlock(&j->mu);
 	return len;
 }
 
 static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-	return atomic_load(&aborting) ? 1 : 0;
+	struct job *j = arg;
+	bool stop;
+	pthread_mutex_lock(&j->mu);
+	stop = j->cancelled || atomic_load(&aborting);
+	pthread_mutex_unlock(&j->mu);
+	return stop ? 1 : 0;
 }
 
 static void *worker(void *arg)
 {
 	struct job *j = arg;
-	CURL *c = curl_easy_init();
-	if (!c) {
-		j->code = CURLE_FAILED_INIT;
-	} else {
+	struct wctx w = { j, curl_easy_init() };
+	CURLcode code = CURLE_FAILED_INIT;
+	if (w.c) {
+		CURL *c = w.c;
 		curl_easy_setopt(c, CURLOPT_URL, j->url);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, j->method);
 		if (strcmp(j->method, "HEAD") == 0)
@@ -102,86 +226,168 @@ static void *worker(void *arg)
 		}
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, j);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &w);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, j->timeout);
+		/* The deadline is for the upstream to start answering; a
+		 * stream may then take as long as the client reads. */
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, j->timeout);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
-		j->code = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->status);
+		code = curl_easy_perform(c);
+		pthread_mutex_lock(&j->mu);
+		if (code == CURLE_OK)
+			mark_ready(j, c);
+		pthread_mutex_unlock(&j->mu);
 		curl_easy_cleanup(c);
 	}
-	while (write(pipefd[1], &j, sizeof(j)) < 0 && errno == EINTR)
-		;
+	pthread_mutex_lock(&j->mu);
+	j->code = code;
+	j->done = true;
+	notify_locked(j);
+	pthread_mutex_unlock(&j->mu);
+	release(j);
 	return NULL;
 }
 
-static void finish_job(struct job *j)
+/* ---- loop thread ---- */
+
+static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct req *r = j->r;
-	atomic_fetch_sub(&active, 1);
-	if (j->code == CURLE_OPERATION_TIMEDOUT) {
-		http_error(r, 504, "upstream_timeout", "the upstream service did not answer in time");
-	} else if (j->code == CURLE_WRITE_ERROR && j->resp_body.failed) {
-		http_error(r, 502, "upstream_too_large", "the upstream response is too large");
-	} else if (j->code != CURLE_OK || j->status < 100) {
-		http_error(r, 502, "upstream_unreachable", curl_easy_strerror(j->code));
+	struct job *j = cls;
+	ssize_t n = 0;
+	pthread_mutex_lock(&j->mu);
+	if (j->len) {
+		size_t chunk = j->len < max ? j->len : max;
+		if (chunk > RING_SIZE - j->head)
+			chunk = RING_SIZE - j->head;
+		memcpy(buf, j->ring + j->head, chunk);
+		j->head = (j->head + chunk) % RING_SIZE;
+		j->len -= chunk;
+		n = (ssize_t)chunk;
+		pthread_cond_signal(&j->cv);
+	} else if (j->done) {
+		n = j->code == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
+					: MHD_CONTENT_READER_END_WITH_ERROR;
 	} else {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			j->resp_body.len, j->resp_body.data ? j->resp_body.data : "",
-			MHD_RESPMEM_MUST_COPY);
-		char *line = j->resp_headers.data;
-		while (resp && line && *line) {
-			char *nl = strchr(line, '\n');
-			if (nl)
-				*nl = '\0';
-			char *colon = strchr(line, ':');
-			if (colon) {
-				*colon = '\0';
-				char *v = colon + 1;
-				while (*v == ' ' || *v == '\t')
-					v++;
-				v[strcspn(v, "\r")] = '\0';
-				MHD_add_response_header(resp, line, v);
-			}
-			line = nl ? nl + 1 : NULL;
-		}
-		http_finish(r, (unsigned)j->status, resp);
+		/* Nothing yet: park the connection until the worker writes. */
+		j->reader_waiting = true;
 	}
-	curl_slist_free_all(j->headers);
-	strbuf_free(&j->resp_body);
-	strbuf_free(&j->resp_headers);
-	free(j->url);
-	free(j);
-	r->backend = NULL;
+	pthread_mutex_unlock(&j->mu);
+	if (n == 0)
+		MHD_suspend_connection(j->conn);
+	return n;
+}
+
+static void response_freed(void *cls)
+{
+	struct job *j = cls;
+	pthread_mutex_lock(&j->mu);
+	j->response_alive = false;
+	/* The client is gone or done: a blocked worker must stop. */
+	j->cancelled = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	release(j);
+}
+
+static struct MHD_Response *streaming_response(struct job *j)
+{
+	struct MHD_Response *resp;
+	if (strcmp(j->method, "HEAD") == 0)
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READ_BLOCK, read_ring, j,
+							 response_freed);
+	if (!resp)
+		return NULL;
+	if (strcmp(j->method, "HEAD") != 0) {
+		j->refs++; /* the response's */
+		j->response_alive = true;
+	}
+	char *line = j->resp_headers.data;
+	while (line && *line) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *colon = strchr(line, ':');
+		if (colon) {
+			*colon = '\0';
+			char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			v[strcspn(v, "\r")] = '\0';
+			MHD_add_response_header(resp, line, v);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return resp;
+}
+
+static void on_event(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->signalled = false;
+	bool ready = j->headers_ready, waiting = j->reader_waiting;
+	/* done is set, and signalled, last by the worker: once the loop has
+	 * seen it, no event for this job remains in the pipe. */
+	bool done = j->done;
+	CURLcode code = j->code;
+	long status = j->status;
+	if (waiting)
+		j->reader_waiting = false;
+	pthread_mutex_unlock(&j->mu);
+
+	if (!j->started && (ready || done)) {
+		struct req *r = j->r;
+		j->started = true;
+		j->r = NULL;
+		r->backend = NULL;
+		if (!ready || status < 100) {
+			if (code == CURLE_OPERATION_TIMEDOUT)
+				http_error(r, 504, "upstream_timeout",
+					   "the upstream service did not answer in time");
+			else
+				http_error(r, 502, "upstream_unreachable", curl_easy_strerror(code));
+		} else {
+			pthread_mutex_lock(&j->mu);
+			struct MHD_Response *resp = streaming_response(j);
+			pthread_mutex_unlock(&j->mu);
+			http_finish(r, (unsigned)status, resp);
+		}
+	} else if (waiting && j->response_alive) {
+		MHD_resume_connection(j->conn);
+		http_kick();
+	}
+	if (done && j->counted) {
+		j->counted = false;
+		atomic_fetch_sub(&active, 1);
+		release(j); /* the loop's reference */
+	}
 }
 
 static void on_pipe(void *arg, short revents)
 {
 	struct job *j;
 	while (read(pipefd[0], &j, sizeof(j)) == (ssize_t)sizeof(j))
-		finish_job(j);
+		on_event(j);
 }
-
-struct hdr_ctx {
-	struct job *j;
-	const char *xff;
-};
 
 static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				   const char *value)
 {
-	struct hdr_ctx *h = cls;
+	struct job *j = cls;
 	char line[8192];
 	if (hop_by_hop(key, strlen(key)) || strcasecmp(key, "X-Forwarded-For") == 0)
 		return MHD_YES;
 	snprintf(line, sizeof(line), "%s: %s", key, value ? value : "");
-	h->j->headers = curl_slist_append(h->j->headers, line);
+	j->headers = curl_slist_append(j->headers, line);
 	return MHD_YES;
 }
 
@@ -207,13 +413,19 @@ void backend_proxy_serve(struct req *r)
 		return;
 	}
 	struct job *j = calloc(1, sizeof(*j));
-	if (!j) {
+	if (!j || !(j->ring = malloc(RING_SIZE))) {
+		free(j);
 		http_error(r, 503, "busy", "out of memory");
 		return;
 	}
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
 	j->r = r;
+	j->conn = r->conn;
 	j->timeout = (long)r->spec.timeout;
+	j->refs = 2; /* the worker and the loop */
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
+	strbuf_init(&j->resp_headers, 256 * 1024);
 	strbuf_init(&url, 16384);
 	/* The part under the route's prefix is appended to the upstream URL. */
 	const char *sub = req_subpath(r);
@@ -236,13 +448,13 @@ void backend_proxy_serve(struct req *r)
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query, &url);
 	if (url.failed) {
 		strbuf_free(&url);
-		free(j);
+		j->refs = 1;
+		release(j);
 		http_error(r, 414, "uri_too_long", "request URI too long");
 		return;
 	}
 	j->url = strbuf_steal(&url);
-	struct hdr_ctx h = { j, NULL };
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, &h);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, j);
 	const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
 	if (xff)
 		snprintf(line, sizeof(line), "X-Forwarded-For: %.400s, %s", xff, r->client_ip);
@@ -250,13 +462,13 @@ void backend_proxy_serve(struct req *r)
 		snprintf(line, sizeof(line), "X-Forwarded-For: %s", r->client_ip);
 	j->headers = curl_slist_append(j->headers, line);
 	j->headers = curl_slist_append(j->headers, "X-Forwarded-Proto: http");
-	/* curl adds these unless told not to. */
+	/* curl adds this unless told not to. */
 	j->headers = curl_slist_append(j->headers, "Expect:");
-	j->body = r->body.data;
-	j->body_len = r->body.len;
-	strbuf_init(&j->resp_body, MAX_RESPONSE);
-	strbuf_init(&j->resp_headers, 256 * 1024);
+	if (r->body.len && (j->body = malloc(r->body.len)))
+		memcpy(j->body, r->body.data, r->body.len);
+	j->body_len = j->body ? r->body.len : 0;
 	r->backend = NULL;
+	track(j, true);
 
 	pthread_t t;
 	pthread_attr_t attr;
@@ -264,13 +476,13 @@ void backend_proxy_serve(struct req *r)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	http_wait(r);
 	atomic_fetch_add(&active, 1);
+	j->counted = true;
 	if (pthread_create(&t, &attr, worker, j) != 0) {
 		atomic_fetch_sub(&active, 1);
-		curl_slist_free_all(j->headers);
-		strbuf_free(&j->resp_body);
-		strbuf_free(&j->resp_headers);
-		free(j->url);
-		free(j);
+		j->counted = false;
+		j->started = true;
+		j->refs = 1;
+		release(j);
 		http_error(r, 503, "busy", "cannot start an upstream request");
 	}
 	pthread_attr_destroy(&attr);
@@ -294,6 +506,14 @@ void backend_proxy_shutdown(void)
 	if (pipefd[0] < 0)
 		return;
 	atomic_store(&aborting, true);
+	pthread_mutex_lock(&jobs_mu);
+	for (int i = 0; i < MAX_JOBS; i++)
+		if (jobs[i]) {
+			pthread_mutex_lock(&jobs[i]->mu);
+			pthread_cond_broadcast(&jobs[i]->cv);
+			pthread_mutex_unlock(&jobs[i]->mu);
+		}
+	pthread_mutex_unlock(&jobs_mu);
 	for (int i = 0; i < 500 && atomic_load(&active) > 0; i++) {
 		struct pollfd p = { pipefd[0], POLLIN, 0 };
 		poll(&p, 1, 10);

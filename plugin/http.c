@@ -82,7 +82,7 @@ static void on_kick(void *arg)
 		run_daemon(&daemons[i]);
 }
 
-static void kick(void)
+void http_kick(void)
 {
 	if (!kick_timer)
 		kick_timer = loop_add_timer(0, on_kick, NULL);
@@ -112,7 +112,7 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 	if (r->suspended) {
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
-		kick();
+		http_kick();
 	}
 }
 

@@ -48,6 +48,8 @@ void http_finish_json(struct req *r, unsigned status, const char *json, size_t l
 void http_error(struct req *r, unsigned status, const char *code, const char *message);
 /* Park r until a backend or lightningd answers. */
 void http_wait(struct req *r);
+/* After resuming a connection: let libmicrohttpd take it up again. */
+void http_kick(void);
 
 /* backends */
 void backend_dir_serve(struct req *r);

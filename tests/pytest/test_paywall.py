@@ -410,3 +410,102 @@ def test_long_path_description_fits_bolt11(node_factory):
     assert status == 402
     d = lncrypto.bolt11_decode(json.loads(body)["invoice"])
     assert 0 < len(d["description"].encode()) <= 639
+
+
+def plugin_pid(node):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink("/proc/%s/cwd" % pid) == node.net_dir and \
+                    open("/proc/%s/comm" % pid).read().strip() in ("l402", "memcheck-amd64-"):
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def vm_hwm_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+
+@pytest.fixture
+def big_upstream():
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if self.path.startswith("/drip"):
+                self.send_response(200)
+                self.send_header("Content-Length", "12")
+                self.end_headers()
+                self.wfile.write(b"first-")
+                self.wfile.flush()
+                time.sleep(1.5)
+                self.wfile.write(b"second")
+                return
+            mib = int(self.path.rsplit("/", 1)[1])
+            block = bytes(range(256)) * 256  # 64 KiB
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(mib * 1024 * 1024))
+            self.end_headers()
+            try:
+                for _ in range(mib * 16):
+                    self.wfile.write(block)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % srv.server_address[1]
+    srv.shutdown()
+
+
+def test_proxy_streams_with_bounded_memory(node_factory, big_upstream):
+    n, web = paywall(node_factory, "GET /big/* 0 proxy:%s/big" % big_upstream,
+                     "GET /drip 0 proxy:%s/drip" % big_upstream)
+    pid = plugin_pid(n)
+    assert pid
+    web.get("/big/1")
+    before = vm_hwm_kib(pid)
+    host, port = web.addr
+    c = http.client.HTTPConnection(host, port, timeout=60)
+    c.request("GET", "/big/64")
+    r = c.getresponse()
+    assert r.status == 200
+    h, total = hashlib.sha256(), 0
+    while True:
+        chunk = r.read(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+        total += len(chunk)
+    c.close()
+    assert total == 64 * 1024 * 1024
+    expect = hashlib.sha256((bytes(range(256)) * 256) * (64 * 16)).hexdigest()
+    assert h.hexdigest() == expect
+    # Streamed through a bounded ring: the plugin never held the 64 MiB.
+    assert vm_hwm_kib(pid) - before < 16 * 1024, (before, vm_hwm_kib(pid))
+    # The first bytes reach the client before the upstream has finished.
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    t = time.time()
+    c.request("GET", "/drip")
+    r = c.getresponse()
+    assert r.status == 200
+    first = r.read(6)
+    assert first == b"first-" and time.time() - t < 1.2
+    assert r.read() == b"second"
+    c.close()
+    # A client that hangs up mid-stream frees the worker; others go on.
+    for _ in range(5):
+        s = socket.create_connection((host, port))
+        s.sendall(b"GET /big/64 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(65536)
+        s.close()
+    assert web.get("/big/1")[0] == 200
