@@ -506,6 +506,38 @@ static void on_use(void *arg, enum use_result res)
 		unavailable(r, "cannot count this use now; retry shortly");
 }
 
+/* Verdicts of credentials that fully verified, keyed by the SHA-256 of
+ * the service and the Authorization value: a byte-identical credential
+ * need not be decoded and HMAC'd again. Only the cryptographic part is
+ * cached; expiry, revocation, payment and uses are checked every time,
+ * and a new secret generation makes every entry stale. Fixed size. */
+#define VCACHE_SLOTS 8192
+struct vcache_entry {
+	uint8_t key[32];
+	struct l402_identifier id;
+	uint64_t uses;
+	int64_t valid_until;
+	uint64_t generation;
+	bool used;
+};
+static struct vcache_entry vcache[VCACHE_SLOTS];
+
+static void vcache_key(const struct req *r, const char *auth, uint8_t key[32])
+{
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)r->spec.service, strlen(r->spec.service) + 1);
+	crypto_hash_sha256_update(&st, (const uint8_t *)auth, strlen(auth));
+	crypto_hash_sha256_final(&st, key);
+}
+
+static struct vcache_entry *vcache_slot(const uint8_t key[32])
+{
+	uint32_t h;
+	memcpy(&h, key, sizeof(h));
+	return &vcache[h % VCACHE_SLOTS];
+}
+
 static void handle_paid_route(struct req *r)
 {
 	/* One buffer serves every request: the loop is single-threaded and
@@ -513,9 +545,24 @@ static void handle_paid_route(struct req *r)
 	static struct l402_credential credbuf;
 	struct l402_credential *cred = &credbuf;
 	struct l402_verdict v;
-	uint8_t secret[L402_SECRET_LEN];
+	uint8_t secret[L402_SECRET_LEN], key[32];
 	enum l402_err e;
+	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+	struct vcache_entry *ce = NULL;
 
+	if (auth && strlen(auth) <= L402_MAX_AUTH_LEN) {
+		vcache_key(r, auth, key);
+		ce = vcache_slot(key);
+		if (ce->used && ce->generation == secret_generation() && secret_ready()
+		    && sodium_memcmp(ce->key, key, 32) == 0
+		    && (!ce->valid_until || (int64_t)time(NULL) < ce->valid_until)) {
+			memset(&v, 0, sizeof(v));
+			v.id = ce->id;
+			v.uses = ce->uses;
+			v.valid_until = ce->valid_until;
+			goto verified;
+		}
+	}
 	e = read_credentials(r, cred);
 	if (e != L402_OK) {
 		unpaid_request(r, l402_err_code(e),
@@ -536,6 +583,15 @@ static void handle_paid_route(struct req *r)
 		unpaid_request(r, l402_err_code(e), detail);
 		return;
 	}
+	if (ce && paid_lookup(v.id.payment_hash, NULL)) {
+		memcpy(ce->key, key, 32);
+		ce->id = v.id;
+		ce->uses = v.uses;
+		ce->valid_until = v.valid_until;
+		ce->generation = secret_generation();
+		ce->used = true;
+	}
+verified:
 	if (!paid_loaded() || !tokens_synced()) {
 		/* Not "unpaid" yet: we have not finished loading. */
 		unavailable(r, "starting up; retry shortly");

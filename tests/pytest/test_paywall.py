@@ -509,3 +509,39 @@ def test_proxy_streams_with_bounded_memory(node_factory, big_upstream):
         s.recv(65536)
         s.close()
     assert web.get("/big/1")[0] == 200
+
+
+def test_garbage_http_is_survived(node_factory):
+    n, web = paywall(node_factory, "GET /a 1sat text:a", "GET /f 0 text:f")
+    host, port = web.addr
+    garbage = [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /f HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n",
+        b"GET /%zz%%%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\x00\xff\xfe" * 1000,
+        b"GET /a HTTP/1.1\r\nHost: x\r\nAuthorization: L402 \x01\x02:\xff\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc",
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /f HTTP/1.1\r\nHost: x\r\n",  # never finished
+    ]
+    statuses = []
+    for g in garbage:
+        s = socket.create_connection((host, port), timeout=5)
+        try:
+            s.sendall(g)
+            s.shutdown(socket.SHUT_WR)
+            data = s.recv(200)
+            statuses.append(data.split(b" ")[1] if data.startswith(b"HTTP/") else b"closed")
+        except OSError:
+            statuses.append(b"reset")
+        finally:
+            s.close()
+    # Broken requests are refused with 4xx (or the connection is closed),
+    # never answered 200 and never crash the plugin.
+    assert all(st in (b"400", b"404", b"402", b"413", b"431", b"414", b"505", b"closed", b"reset")
+               for st in statuses), statuses
+    assert statuses[0] in (b"400", b"closed") and statuses[1] in (b"505", b"400", b"closed")
+    assert web.get("/f")[0] == 200
+    assert web.get("/a")[0] == 402
+    assert n.status()["rpc_connected"] is True
