@@ -1,11 +1,11 @@
 /* proxy: forwards the request to an upstream HTTP service with libcurl.
  * Each request runs on a worker thread (curl's easy interface blocks).
  * The response streams: the worker writes into a bounded ring and waits
- * while it is full; libmicrohttpd reads from the ring on the loop thread,
- * and the connection is suspended while the ring is empty. So a large
+ * while it is full; libmicrohttpd's threads read from the ring under the
+ * job's mutex, and the connection is suspended while the ring is empty. So a large
  * download costs at most RING_SIZE of memory. The worker tells the loop
- * about headers, data and the end through a pipe; all MHD and plugin
- * state stays on the loop thread. Hop-by-hop headers and the client's
+ * about headers, data and the end through a pipe; the loop takes it from
+ * there under its lock, like all plugin state. Hop-by-hop headers and the client's
  * credentials are dropped, X-Forwarded-For is added, and upstream
  * failures before the response starts map to 502 (unreachable) and 504
  * (slow). The request body is buffered (capped by HTTP_MAX_BODY). */
@@ -47,15 +47,15 @@ struct job {
 	size_t head, len;
 	bool headers_ready, done, cancelled;
 	bool signalled;		/* an event for this job is in the pipe */
+	bool reader_waiting;	/* the connection is suspended for data */
+	bool response_alive;	/* MHD still holds the streaming response */
 	long status;
 	CURLcode code;
 	struct strbuf resp_headers; /* "Name: value\n" lines we keep */
 	int refs;		/* the worker, and the loop or the response */
 
-	/* Loop thread only. */
+	/* Under the loop's lock. */
 	bool started;		/* a response (or error) went to the client */
-	bool reader_waiting;	/* the connection is suspended for data */
-	bool response_alive;	/* MHD still holds the streaming response */
 	bool counted;		/* counted in `active` */
 };
 
@@ -256,8 +256,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* ---- loop thread ---- */
+/* ---- under the loop's lock ---- */
 
+/* Called by libmicrohttpd's thread holding the response's own mutex: the
+ * loop's lock is not taken here (that order would invert the one of our
+ * callbacks, which hold the loop's lock and then touch responses). */
 static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct job *j = cls;
@@ -276,12 +279,14 @@ static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 		n = j->code == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
 					: MHD_CONTENT_READER_END_WITH_ERROR;
 	} else {
-		/* Nothing yet: park the connection until the worker writes. */
+		/* Nothing yet: park the connection until the worker writes.
+		 * Suspended before mu is released, so the loop, which resumes
+		 * it after seeing reader_waiting under mu, always resumes a
+		 * suspended connection. */
 		j->reader_waiting = true;
+		MHD_suspend_connection(j->conn);
 	}
 	pthread_mutex_unlock(&j->mu);
-	if (n == 0)
-		MHD_suspend_connection(j->conn);
 	return n;
 }
 
@@ -335,6 +340,7 @@ static void on_event(struct job *j)
 	pthread_mutex_lock(&j->mu);
 	j->signalled = false;
 	bool ready = j->headers_ready, waiting = j->reader_waiting;
+	bool alive = j->response_alive;
 	/* done is set, and signalled, last by the worker: once the loop has
 	 * seen it, no event for this job remains in the pipe. */
 	bool done = j->done;
@@ -361,9 +367,8 @@ static void on_event(struct job *j)
 			pthread_mutex_unlock(&j->mu);
 			http_finish(r, (unsigned)status, resp);
 		}
-	} else if (waiting && j->response_alive) {
+	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
-		http_kick();
 	}
 	if (done && j->counted) {
 		j->counted = false;

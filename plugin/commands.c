@@ -160,6 +160,7 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 	for (size_t i = 0; i < l402.nlisteners; i++)
 		json_add_string(&r.j, NULL, l402.listeners[i].addr);
 	json_array_end(&r.j);
+	json_add_u64(&r.j, "http_threads", l402.http_threads);
 	json_add_u64(&r.j, "routes", routes_count());
 	json_add_u64(&r.j, "invoice_expiry", (uint64_t)l402.cfg.invoice_expiry);
 	json_add_string(&r.j, "cors_origin", l402.cfg.cors_origin);

@@ -36,7 +36,7 @@ struct req {
 	void *backend;
 };
 
-bool http_start(struct listener *l, size_t n, char *why, size_t whylen);
+bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_t whylen);
 void http_stop(void);
 
 /* Answer r with status and resp (takes ownership), resuming it if it was
@@ -48,8 +48,6 @@ void http_finish_json(struct req *r, unsigned status, const char *json, size_t l
 void http_error(struct req *r, unsigned status, const char *code, const char *message);
 /* Park r until a backend or lightningd answers. */
 void http_wait(struct req *r);
-/* After resuming a connection: let libmicrohttpd take it up again. */
-void http_kick(void);
 
 /* backends */
 void backend_dir_serve(struct req *r);

@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_FDS 64
 #define MAX_TIMERS 1024
@@ -21,6 +24,45 @@ struct timer {
 	loop_timer_cb cb;
 	void *arg;
 };
+
+/* The plugin's state belongs to whoever holds this lock: the loop thread
+ * holds it except while it waits in poll(), and libmicrohttpd's threads
+ * take it around our callbacks. */
+static pthread_mutex_t big;
+static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+static pthread_t loop_thread;
+static bool have_loop_thread;
+static int wakefd = -1;
+
+/* Recursive: libmicrohttpd calls a response's free callback, which takes
+ * the lock, from inside MHD_destroy_response, which we call holding it. */
+static void big_init(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&big, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+void loop_lock(void)
+{
+	pthread_once(&big_once, big_init);
+	pthread_mutex_lock(&big);
+}
+
+void loop_unlock(void)
+{
+	pthread_mutex_unlock(&big);
+}
+
+/* Another thread changed fds or timers: make poll() look again. */
+static void wake(void)
+{
+	uint64_t one = 1;
+	if (wakefd >= 0 && have_loop_thread && !pthread_equal(pthread_self(), loop_thread))
+		(void)!write(wakefd, &one, sizeof(one));
+}
 
 static struct fd_entry fds[MAX_FDS];
 static size_t nfds;
@@ -43,6 +85,7 @@ bool loop_add_fd(int fd, short events, loop_fd_cb cb, void *arg)
 	if (nfds == MAX_FDS)
 		return false;
 	fds[nfds++] = (struct fd_entry){ fd, events, cb, arg };
+	wake();
 	return true;
 }
 
@@ -51,6 +94,7 @@ void loop_set_events(int fd, short events)
 	for (size_t i = 0; i < nfds; i++)
 		if (fds[i].fd == fd)
 			fds[i].events = events;
+	wake();
 }
 
 void loop_del_fd(int fd)
@@ -68,6 +112,7 @@ uint64_t loop_add_timer(int64_t delay_ms, loop_timer_cb cb, void *arg)
 		return 0;
 	uint64_t id = next_timer_id++;
 	timers[ntimers++] = (struct timer){ id, loop_now_ms() + delay_ms, cb, arg };
+	wake();
 	return id;
 }
 
@@ -106,8 +151,12 @@ static void run_timers(void)
 
 static bool one_round(int max_timeout)
 {
-	struct pollfd pfd[MAX_FDS];
+	struct pollfd pfd[MAX_FDS + 1];
 	struct fd_entry snap[MAX_FDS];
+	if (wakefd < 0)
+		wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	loop_thread = pthread_self();
+	have_loop_thread = true;
 	{
 		int timeout = max_timeout;
 		int64_t now = loop_now_ms();
@@ -124,9 +173,17 @@ static bool one_round(int max_timeout)
 		memcpy(snap, fds, n * sizeof(fds[0]));
 		for (size_t i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ snap[i].fd, snap[i].events, 0 };
-		int r = poll(pfd, n, timeout);
+		pfd[n] = (struct pollfd){ wakefd, POLLIN, 0 };
+		loop_unlock();
+		int r = poll(pfd, n + 1, timeout);
+		loop_lock();
 		if (r < 0 && errno != EINTR)
 			return false;
+		if (r > 0 && pfd[n].revents) {
+			uint64_t v;
+			(void)!read(wakefd, &v, sizeof(v));
+			r--;
+		}
 		stopping_round = false;
 		for (size_t i = 0; r > 0 && i < n && !stopping_round; i++) {
 			if (!pfd[i].revents)

@@ -1,6 +1,7 @@
-/* A small single-threaded event loop over poll(2), with one-shot timers:
- * stdin from lightningd, the RPC socket and the HTTP server all run here,
- * so no state is shared between threads. */
+/* A small event loop over poll(2), with one-shot timers: stdin from
+ * lightningd, the RPC socket and the proxy's events run here. The HTTP
+ * server's threads enter the plugin through the same lock, so the
+ * plugin's state has one owner at a time and needs no other locking. */
 #ifndef L402_LOOP_H
 #define L402_LOOP_H
 
@@ -9,6 +10,11 @@
 
 typedef void (*loop_fd_cb)(void *arg, short revents);
 typedef void (*loop_timer_cb)(void *arg);
+
+/* The lock over all plugin state; held by the loop except in poll().
+ * Threads other than the loop's take it before touching anything. */
+void loop_lock(void);
+void loop_unlock(void);
 
 /* Milliseconds on the monotonic clock. */
 int64_t loop_now_ms(void);

@@ -24,6 +24,7 @@ static const char *set_public_url(struct l402_config *c, const char *v, int64_t 
 static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
 	const char *name;
@@ -70,6 +71,8 @@ static const struct opt_def {
 	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
 	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
 	  set_challenge_rate },
+	{ "l402-http-threads", OPT_INT, "0",
+	  "Threads serving HTTP; 0 means one per CPU core", false, false, set_http_threads },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -234,6 +237,14 @@ static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t 
 	if (n < 1 || n > 1000000)
 		return fail("l402-max-unpaid", "must be between 1 and 1000000", NULL);
 	c->max_unpaid = n;
+	return NULL;
+}
+
+static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (n < 0 || n > 64)
+		return fail("l402-http-threads", "must be between 0 (one per core) and 64", NULL);
+	c->http_threads = (unsigned)n;
 	return NULL;
 }
 

@@ -1,5 +1,6 @@
 #include "paid.h"
 
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ bool paid_lookup(const uint8_t hash[32], uint64_t *msat)
 		return false;
 	size_t s = slot_of(hash, cap);
 	while (table[s].used) {
-		if (sodium_memcmp(table[s].hash, hash, 32) == 0) {
+		if (CRYPTO_memcmp(table[s].hash, hash, 32) == 0) {
 			if (msat)
 				*msat = table[s].msat;
 			return true;

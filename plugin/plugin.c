@@ -141,7 +141,13 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		reply_disable(cmd, why);
 		return;
 	}
-	if (!http_start(l402.listeners, l402.nlisteners, why, sizeof(why))) {
+	unsigned threads = l402.cfg.http_threads;
+	if (!threads) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cores < 1 ? 1 : cores > 16 ? 16 : (unsigned)cores;
+	}
+	l402.http_threads = threads;
+	if (!http_start(l402.listeners, l402.nlisteners, threads, why, sizeof(why))) {
 		http_stop();
 		listeners_close(l402.listeners, l402.nlisteners);
 		reply_disable(cmd, why);
@@ -272,6 +278,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	loop_lock();
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();
 	flush_state();
@@ -286,5 +293,6 @@ int main(int argc, char **argv)
 	secret_wipe();
 	options_free(&l402.cfg);
 	protocol_free();
+	loop_unlock();
 	return 0;
 }

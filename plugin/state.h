@@ -1,6 +1,6 @@
 /* The plugin's state: configuration from lightningd's options, the HTTP
  * listeners, the node-derived secret, and counters. One instance, owned by
- * the single-threaded event loop. */
+ * whoever holds the event loop's lock (loop.h). */
 #ifndef L402_PLUGIN_STATE_H
 #define L402_PLUGIN_STATE_H
 
@@ -26,6 +26,7 @@ struct l402_config {
 	char *catalog;		/* path of the HTML catalog, or NULL when off */
 	char *index_token;	/* 402index domain proof */
 	uint32_t challenge_n, challenge_per;	/* new challenges per client IP */
+	unsigned http_threads;	/* 0: one per core */
 };
 
 struct listener {
@@ -37,6 +38,7 @@ struct l402 {
 	struct l402_config cfg;
 	struct listener listeners[MAX_BINDS];
 	size_t nlisteners;
+	unsigned http_threads;	/* what l402-http-threads came to */
 	char rpc_path[4096];
 	bool initialized;
 	bool startup;

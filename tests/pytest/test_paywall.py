@@ -85,7 +85,7 @@ def wait_status(web, path, headers, want, timeout=5):
 def test_challenge_is_what_clients_expect(node_factory):
     n, web = paywall(node_factory, 'GET /v1/price 10sat text:42 valid=3600 desc="BTC price"')
     status, hdrs, body = web.get("/v1/price")
-    assert status == 402
+    assert status == 402, body
     www = header_values(hdrs, "WWW-Authenticate")
     assert len(www) == 2
     assert www[0].startswith('L402 macaroon="') and www[1].startswith('LSAT macaroon="')
@@ -222,6 +222,13 @@ def test_expired_and_attenuated_tokens(node_factory):
     assert reason_of(web2, "/u", {"Authorization": "L402 %s:%s" % (wider, pre)})["reason"] == "caveat_failed"
     other = l402util.attenuate(mac, "services=other:0")
     assert reason_of(web2, "/u", {"Authorization": "L402 %s:%s" % (other, pre)})["reason"] == "caveat_failed"
+    # A heavily attenuated token (30 client caveats, a 10 KiB header)
+    # still fits the connection's memory and serves.
+    big = mac
+    for i in range(28):
+        big = l402util.attenuate(big, "note%d=%s" % (i, "x" * 260))
+    assert 9000 < len(big) < 12000
+    assert web2.get("/u", {"Authorization": "L402 %s:%s" % (big, pre)})[0] == 200
 
 
 def test_head_options_free_404_405(node_factory):
@@ -545,3 +552,43 @@ def test_garbage_http_is_survived(node_factory):
     assert web.get("/f")[0] == 200
     assert web.get("/a")[0] == 402
     assert n.status()["rpc_connected"] is True
+
+
+def test_many_clients_across_http_threads(node_factory):
+    """Several HTTP threads serve at once: paid, unpaid and free requests
+    from parallel clients all get their right answer, and every
+    challenge is counted."""
+    n, web = paywall(node_factory, "GET /p 1sat text:paid", "GET /f 0 text:free",
+                     options=[("l402-http-threads", "3"),
+                              ("l402-challenge-rate", "100000/1")])
+    assert n.status()["http_threads"] == 3
+    auth, _ = buy(n, web, "/p")
+    assert wait_status(web, "/p", {"Authorization": auth}, 200)[0] == 200
+    results = []
+    lock = threading.Lock()
+
+    def client(i):
+        got = []
+        for k in range(20):
+            if k % 3 == 0:
+                got.append(("f", web.get("/f")[0]))
+            elif k % 3 == 1:
+                got.append(("p", web.get("/p", {"Authorization": auth})[0]))
+            else:
+                got.append(("u", web.get("/p")[0]))
+        with lock:
+            results.extend(got)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 12 * 20
+    want = {"f": 200, "p": 200, "u": 402}
+    assert all(st == want[kind] for kind, st in results), \
+        [r for r in results if r[1] != want[r[0]]][:5]
+    stats = n.rpc.call("l402-stats", {"route": "GET /p"})
+    route = stats["routes"][0]
+    unpaid = sum(1 for kind, _ in results if kind == "u")
+    assert route["since_start"]["challenges"] == unpaid + 1

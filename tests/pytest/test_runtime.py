@@ -33,6 +33,8 @@ def test_defaults(node_factory):
     n = node_factory.get_node(options=[("l402-bind", "127.0.0.1:0")])
     st = n.wait_ready()
     assert st["invoice_expiry"] == 600 and st["cors_origin"] == "*" and st["routes"] == 0
+    # One HTTP thread per core.
+    assert st["http_threads"] == min(os.cpu_count(), 16)
     cfg = n.rpc.listconfigs()["configs"]
     assert "l402-route" not in cfg and "l402-trust-proxy" not in cfg
 
@@ -40,6 +42,8 @@ def test_defaults(node_factory):
 @pytest.mark.parametrize("opt,val,why", [
     ("l402-bind", "no-port", "l402-bind"),
     ("l402-invoice-expiry", "1", "l402-invoice-expiry: must be between"),
+    ("l402-http-threads", "65", "l402-http-threads: must be between"),
+    ("l402-http-threads", "-1", "l402-http-threads: must be between"),
 ])
 def test_bad_option_disables_cleanly(node_factory, opt, val, why):
     n = node_factory.get_node([(opt, val)])
