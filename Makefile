@@ -35,7 +35,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
 
 .SECONDARY:
-.PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind
+.PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind tsan
 all: $(PLUGIN_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
@@ -79,6 +79,18 @@ valgrind: all $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 	L402_TEST_PLUGIN=$(CURDIR)/tests/valgrind-plugin SHARED=$(SHARED) $(PYTHON) -m pytest -q \
 		-p no:cacheprovider tests/pytest/test_runtime.py tests/pytest/test_paywall.py
 
+# The plugin under ThreadSanitizer, driven by the paywall, command and
+# runtime tests: any report (a race, a lock-order inversion) fails.
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan \
+		EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/plugin/l402
+	@rm -f build-tsan/report.*
+	BUILD=build-tsan SHARED=$(SHARED) TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/report" \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/pytest/test_runtime.py \
+		tests/pytest/test_paywall.py tests/pytest/test_commands.py
+	@if ls build-tsan/report.* >/dev/null 2>&1; then cat build-tsan/report.*; exit 1; fi
+	@echo "tsan: no reports"
+
 # libFuzzer: each target runs for FUZZ_SECONDS from the seed corpus.
 FUZZ_SECONDS ?= 60
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h)
@@ -110,7 +122,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/libexec/cln-l402/l402
 
 clean:
-	rm -rf build build-san plugin/l402
+	rm -rf build build-san build-tsan plugin/l402
 
 distclean: clean
 	rm -f config.mk
