@@ -42,6 +42,14 @@
  * state still has one owner at a time. */
 static struct MHD_Daemon *daemons[MAX_BINDS];
 static size_t ndaemons;
+/* Shutting down: nothing new may wait on lightningd or a backend, since
+ * the daemons must not be stopped with a connection suspended. */
+static bool closing;
+
+void http_refuse_new(void)
+{
+	closing = true;
+}
 
 /* ---- responses ---- */
 
@@ -686,6 +694,10 @@ static void preflight(struct req *r)
 static void handle(struct req *r)
 {
 	bool known;
+	if (closing) {
+		unavailable(r, "shutting down");
+		return;
+	}
 	if (strcmp(r->method, "OPTIONS") == 0) {
 		preflight(r);
 		return;
@@ -878,6 +890,7 @@ void http_stop(void)
 		MHD_stop_daemon(daemons[i]);
 	loop_lock();
 	ndaemons = 0;
+	closing = false;
 	EVP_MD_CTX_free(sha256_ctx);
 	EVP_MD_free(sha256);
 	sha256_ctx = NULL;

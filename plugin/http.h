@@ -38,6 +38,8 @@ struct req {
 
 bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_t whylen);
 void http_stop(void);
+/* From now on, answer every new request 503 at once. */
+void http_refuse_new(void);
 
 /* Answer r with status and resp (takes ownership), resuming it if it was
  * waiting. Adds the CORS headers every response carries. */

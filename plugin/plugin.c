@@ -281,6 +281,7 @@ int main(int argc, char **argv)
 	loop_lock();
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();
+	http_refuse_new();
 	flush_state();
 	rpc_close();
 	http_stop();

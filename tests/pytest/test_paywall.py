@@ -592,3 +592,33 @@ def test_many_clients_across_http_threads(node_factory):
     route = stats["routes"][0]
     unpaid = sum(1 for kind, _ in results if kind == "u")
     assert route["since_start"]["challenges"] == unpaid + 1
+
+
+def test_stop_under_load_exits_cleanly(node_factory):
+    """lightningd stops the plugin while clients hammer it and invoices
+    are slow: requests parked on lightningd are answered, new ones get
+    503, and the plugin exits 0 (under ASan: with no leak)."""
+    n, web = paywall(node_factory, "GET /ch 1sat text:x", "GET /f 0 text:f",
+                     options=[("l402-challenge-rate", "100000/1")])
+    n.rpc.dev_fault(method="invoice", delay=1)
+    stop = threading.Event()
+    seen = []
+
+    def client(path):
+        while not stop.is_set():
+            try:
+                seen.append(web.get(path)[0])
+            except Exception:
+                seen.append("closed")
+
+    threads = [threading.Thread(target=client, args=(p,)) for p in ["/ch", "/f"] * 4]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    n.rpc.plugin(subcommand="stop", plugin=PLUGIN)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    n.wait_for_log(r"plugin-%s: exited \(0\)" % os.path.basename(PLUGIN))
+    assert 200 in seen and 402 in seen
+    assert set(seen) <= {200, 402, 503, "closed"}, set(seen)
