@@ -256,7 +256,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* ---- under the loop's lock ---- */
+/* ---- libmicrohttpd's threads: the job's mutex only ---- */
 
 /* Called by libmicrohttpd's thread holding the response's own mutex: the
  * loop's lock is not taken here (that order would invert the one of our
@@ -301,6 +301,8 @@ static void response_freed(void *cls)
 	pthread_mutex_unlock(&j->mu);
 	release(j);
 }
+
+/* ---- the loop, under its lock ---- */
 
 static struct MHD_Response *streaming_response(struct job *j)
 {

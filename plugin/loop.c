@@ -27,27 +27,16 @@ struct timer {
 
 /* The plugin's state belongs to whoever holds this lock: the loop thread
  * holds it except while it waits in poll(), and libmicrohttpd's threads
- * take it around our callbacks. */
-static pthread_mutex_t big;
-static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+ * take it to handle a request. */
+static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t loop_thread;
 static bool have_loop_thread;
 static int wakefd = -1;
 
-/* Recursive: libmicrohttpd calls a response's free callback, which takes
- * the lock, from inside MHD_destroy_response, which we call holding it. */
-static void big_init(void)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&big, &a);
-	pthread_mutexattr_destroy(&a);
-}
-
+/* Not recursive: nothing takes it twice, and http_stop() relies on one
+ * unlock releasing it while libmicrohttpd's threads are joined. */
 void loop_lock(void)
 {
-	pthread_once(&big_once, big_init);
 	pthread_mutex_lock(&big);
 }
 
