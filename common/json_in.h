@@ -43,8 +43,16 @@ int json_find_value(const char *buf, size_t len, size_t *start, size_t *end);
 int json_next(const struct json_doc *doc, int i);
 /* Member value of object token obj, or -1. */
 int json_get(const struct json_doc *doc, int obj, const char *key);
-/* Element idx of array token arr, or -1. */
+/* Element idx of array token arr, or -1. It walks from the start: in a
+ * loop over an array, use json_for_each_arr instead. */
 int json_at(const struct json_doc *doc, int arr, int idx);
+
+/* Visit each element e of array token arr (i counts them), once and in
+ * order; nothing when arr is not an array. */
+#define json_for_each_arr(doc, arr, i, e)                                     \
+	for ((i) = 0, (e) = (arr) + 1;                                         \
+	     json_is_array((doc), (arr)) && (i) < (doc)->toks[(arr)].size;     \
+	     (i)++, (e) = json_next((doc), (e)))
 
 bool json_is_object(const struct json_doc *doc, int i);
 bool json_is_array(const struct json_doc *doc, int i);

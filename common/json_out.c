@@ -12,6 +12,13 @@ void json_out_init(struct json_out *j, struct strbuf *sb)
 	memset(j->need_comma, 0, sizeof(j->need_comma));
 }
 
+void json_out_object(struct json_out *j, struct strbuf *sb, size_t cap)
+{
+	strbuf_init(sb, cap);
+	json_out_init(j, sb);
+	json_object_start(j, NULL);
+}
+
 bool json_out_ok(const struct json_out *j)
 {
 	return !j->overflow && !j->sb->failed;
@@ -211,4 +218,12 @@ void json_add_raw(struct json_out *j, const char *key, const char *json,
 {
 	json_prefix(j, key);
 	strbuf_append(j->sb, json, n);
+}
+
+void json_add_strings(struct json_out *j, const char *key, const char *const *v, size_t n)
+{
+	json_array_start(j, key);
+	for (size_t i = 0; i < n; i++)
+		json_add_string(j, NULL, v[i]);
+	json_array_end(j);
 }

@@ -20,6 +20,9 @@ struct json_out {
 };
 
 void json_out_init(struct json_out *j, struct strbuf *sb);
+/* The usual start of a document: sb made empty (cap as strbuf_init's),
+ * j writing to it, the top-level object opened. */
+void json_out_object(struct json_out *j, struct strbuf *sb, size_t cap);
 /* true if nothing went wrong (no cap hit, nesting balanced so far). */
 bool json_out_ok(const struct json_out *j);
 
@@ -37,6 +40,8 @@ void json_add_bool(struct json_out *j, const char *key, bool v);
 void json_add_null(struct json_out *j, const char *key);
 void json_add_hex(struct json_out *j, const char *key, const uint8_t *p,
 		  size_t n);
+/* An array of n strings. */
+void json_add_strings(struct json_out *j, const char *key, const char *const *v, size_t n);
 /* A value that is already JSON, copied as it is. */
 void json_add_raw(struct json_out *j, const char *key, const char *json,
 		  size_t n);

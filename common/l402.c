@@ -7,7 +7,7 @@
 
 #include "encoding.h"
 
-#define MAX_CONDITION 96
+
 #define MAX_COLLECTED (MACAROON_MAX_CAVEATS * (1 + L402_MAX_DISCHARGES))
 
 static const struct {
@@ -95,50 +95,6 @@ static bool valid_service_name(const char *s)
 	return true;
 }
 
-bool l402_mint(const uint8_t secret[L402_SECRET_LEN],
-	       const struct l402_identifier *id,
-	       const struct l402_mint_params *p, char *out, size_t outcap)
-{
-	uint8_t idbytes[L402_ID_LEN], root[L402_SECRET_LEN];
-	char cav[3 + 16][256];
-	size_t ncav = 0;
-	struct macaroon m;
-	uint8_t bin[MACAROON_MAX_SIZE];
-	size_t n;
-
-	if (!p->service || !valid_service_name(p->service) || p->nextra > 16)
-		return false;
-	snprintf(cav[ncav++], sizeof(cav[0]), "services=%s:%u", p->service,
-		 p->tier);
-	if (p->capabilities)
-		if ((size_t)snprintf(cav[ncav++], sizeof(cav[0]),
-				     "%s_capabilities=%s", p->service,
-				     p->capabilities) >= sizeof(cav[0]))
-			return false;
-	if (p->valid_until > 0)
-		snprintf(cav[ncav++], sizeof(cav[0]), "%s_valid_until=%lld",
-			 p->service, (long long)p->valid_until);
-	if (p->uses > 0)
-		snprintf(cav[ncav++], sizeof(cav[0]), "%s_uses=%llu", p->service,
-			 (unsigned long long)p->uses);
-	for (size_t i = 0; i < p->nextra; i++) {
-		if (!p->extra[i] || !strchr(p->extra[i], '=')
-		    || strlen(p->extra[i]) >= sizeof(cav[0]))
-			return false;
-		strcpy(cav[ncav++], p->extra[i]);
-	}
-
-	l402_identifier_encode(id, idbytes);
-	l402_root_key(secret, id->token_id, root);
-	struct mslice ids = { idbytes, sizeof(idbytes) };
-	macaroon_init(&m, root, sizeof(root), ids, mslice_str(L402_LOCATION));
-	sodium_memzero(root, sizeof(root));
-	for (size_t i = 0; i < ncav; i++)
-		macaroon_add_first_party(&m, mslice_str(cav[i]));
-	n = macaroon_encode_v2(&m, bin, sizeof(bin));
-	return n && b64_encode(bin, n, out, outcap) > 0;
-}
-
 /* ---- parsing what clients send ---- */
 
 static bool is_space(char c)
@@ -183,19 +139,29 @@ static bool scheme_is(const char *s, size_t len, const char *want)
 	return len == strlen(want) && strncasecmp(s, want, len) == 0;
 }
 
+/* What every credential parser does first: an empty credential, a
+ * value too large to look at, the surrounding blanks. */
+static enum l402_err start_parse(struct l402_credential *cred, const char **value, size_t *len)
+{
+	cred->ndischarges = 0;
+	cred->used = 0;
+	if (!*value || *len == 0)
+		return L402_ERR_NO_CREDENTIALS;
+	if (*len > L402_MAX_AUTH_LEN)
+		return L402_ERR_TOO_LARGE;
+	trim(value, len);
+	return L402_OK;
+}
+
 enum l402_err l402_parse_authorization(const char *value, size_t len,
 				       struct l402_credential *cred)
 {
 	size_t slen = 0, n;
 	const char *colon = NULL;
 
-	cred->ndischarges = 0;
-	cred->used = 0;
-	if (!value || len == 0)
-		return L402_ERR_NO_CREDENTIALS;
-	if (len > L402_MAX_AUTH_LEN)
-		return L402_ERR_TOO_LARGE;
-	trim(&value, &len);
+	enum l402_err err = start_parse(cred, &value, &len);
+	if (err != L402_OK)
+		return err;
 	while (slen < len && !is_space(value[slen]))
 		slen++;
 	if (!scheme_is(value, slen, "L402") && !scheme_is(value, slen, "LSAT"))
@@ -241,8 +207,7 @@ enum l402_err l402_parse_authorization(const char *value, size_t len,
 		cred->used += n;
 		struct macaroon *m = count == 0 ? &cred->mac
 					       : &cred->discharges[count - 1];
-		enum l402_err err = decode_token(cred, dst, n, m);
-		if (err != L402_OK)
+		if ((err = decode_token(cred, dst, n, m)) != L402_OK)
 			return err;
 		count++;
 		if (!comma)
@@ -277,13 +242,9 @@ enum l402_err l402_parse_macaroon_header(const char *value, size_t len,
 	const uint8_t *pre;
 	size_t prelen;
 
-	cred->ndischarges = 0;
-	cred->used = 0;
-	if (!value || len == 0)
-		return L402_ERR_NO_CREDENTIALS;
-	if (len > L402_MAX_AUTH_LEN)
-		return L402_ERR_TOO_LARGE;
-	trim(&value, &len);
+	enum l402_err err = start_parse(cred, &value, &len);
+	if (err != L402_OK)
+		return err;
 	if (!hex_decode(value, len, cred->storage, sizeof(cred->storage), &n))
 		return L402_ERR_BAD_HEX;
 	cred->used = n;
@@ -317,26 +278,46 @@ static bool collect_caveat(void *ctx, const uint8_t *caveat, size_t len)
 	return true;
 }
 
-/* Whether the comma-separated list `list` contains `item` (for services,
- * comparing only the name before ':'). */
+/* Walking a comma-separated list: each call takes the next item off
+ * the walk and says whether there was one. Empty items count, as in
+ * aperture ("a,,b" has three). */
+struct list_walk {
+	const uint8_t *p, *end;
+	bool done;
+};
+
+static bool list_next(struct list_walk *w, struct mslice *item)
+{
+	if (w->done)
+		return false;
+	const uint8_t *comma = memchr(w->p, ',', (size_t)(w->end - w->p));
+	const uint8_t *e = comma ? comma : w->end;
+	item->p = w->p;
+	item->len = (size_t)(e - w->p);
+	w->done = !comma;
+	w->p = comma ? comma + 1 : w->end;
+	return true;
+}
+
+/* For services, an item is compared by its name, before ':'. */
+static struct mslice list_key(struct mslice item, bool services)
+{
+	const uint8_t *c = services ? memchr(item.p, ':', item.len) : NULL;
+	if (c)
+		item.len = (size_t)(c - item.p);
+	return item;
+}
+
+/* Whether the comma-separated list `list` contains `item`. */
 static bool list_has(struct mslice list, const char *item, size_t ilen,
 		     bool services)
 {
-	const uint8_t *p = list.p, *end = list.p + list.len;
-	while (p <= end) {
-		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
-		const uint8_t *e = comma ? comma : end;
-		size_t l = (size_t)(e - p);
-		if (services) {
-			const uint8_t *c = memchr(p, ':', l);
-			if (c)
-				l = (size_t)(c - p);
-		}
-		if (l == ilen && memcmp(p, item, ilen) == 0)
+	struct list_walk w = { list.p, list.p + list.len, false };
+	struct mslice it;
+	while (list_next(&w, &it)) {
+		it = list_key(it, services);
+		if (it.len == ilen && memcmp(it.p, item, ilen) == 0)
 			return true;
-		if (!comma)
-			break;
-		p = comma + 1;
 	}
 	return false;
 }
@@ -344,21 +325,12 @@ static bool list_has(struct mslice list, const char *item, size_t ilen,
 /* Every element of cur is in prev: a repeated caveat only narrows. */
 static bool list_subset(struct mslice cur, struct mslice prev, bool services)
 {
-	const uint8_t *p = cur.p, *end = cur.p + cur.len;
-	while (p <= end) {
-		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
-		const uint8_t *e = comma ? comma : end;
-		size_t l = (size_t)(e - p);
-		if (services) {
-			const uint8_t *c = memchr(p, ':', l);
-			if (c)
-				l = (size_t)(c - p);
-		}
-		if (!list_has(prev, (const char *)p, l, services))
+	struct list_walk w = { cur.p, cur.p + cur.len, false };
+	struct mslice it;
+	while (list_next(&w, &it)) {
+		it = list_key(it, services);
+		if (!list_has(prev, (const char *)it.p, it.len, services))
 			return false;
-		if (!comma)
-			break;
-		p = comma + 1;
 	}
 	return true;
 }
@@ -366,24 +338,21 @@ static bool list_subset(struct mslice cur, struct mslice prev, bool services)
 /* "name:tier[,name:tier]" with non-empty names and decimal tiers. */
 static bool services_valid(struct mslice v)
 {
-	const uint8_t *p = v.p, *end = v.p + v.len;
+	struct list_walk w = { v.p, v.p + v.len, false };
+	struct mslice it;
 	if (v.len == 0)
 		return false;
-	while (p <= end) {
-		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
-		const uint8_t *e = comma ? comma : end;
-		const uint8_t *c = memchr(p, ':', (size_t)(e - p));
-		if (!c || c == p || c + 1 == e)
+	while (list_next(&w, &it)) {
+		const uint8_t *e = it.p + it.len, *c = memchr(it.p, ':', it.len);
+		if (!c || c == it.p || c + 1 == e)
 			return false;
 		for (const uint8_t *d = c + 1; d < e; d++)
 			if (*d < '0' || *d > '9')
 				return false;
-		if (!comma)
-			break;
-		p = comma + 1;
 	}
 	return true;
 }
+
 
 static bool parse_unix(struct mslice v, int64_t *out)
 {
@@ -405,7 +374,172 @@ static bool parse_unix(struct mslice v, int64_t *out)
 	return true;
 }
 
-enum cond { COND_SERVICES, COND_CAPABILITIES, COND_VALID_UNTIL, COND_USES, NCOND };
+/* ---- the caveats: one entry each, read by minting, verification (and
+ * so the verdict cache, which keeps the grant) and the published catalog.
+ * As aperture's satisfiers: a repeated condition may only narrow the one
+ * before it, and the last one decides. ---- */
+
+static bool positive(struct mslice v)
+{
+	int64_t x;
+	return parse_unix(v, &x) && x > 0;
+}
+
+static bool unix_time(struct mslice v)
+{
+	int64_t x;
+	return parse_unix(v, &x);
+}
+
+/* Numbers narrow by not growing (both already well-formed). */
+static bool no_larger(struct mslice cur, struct mslice prev)
+{
+	int64_t c = 0, p = 0;
+	parse_unix(cur, &c);
+	parse_unix(prev, &p);
+	return c <= p;
+}
+
+static bool services_subset(struct mslice cur, struct mslice prev)
+{
+	return list_subset(cur, prev, true);
+}
+
+static bool capabilities_subset(struct mslice cur, struct mslice prev)
+{
+	return list_subset(cur, prev, false);
+}
+
+/* A number caveat is minted when the grant sets it. */
+static bool mint_number(int64_t v, char *out, size_t len)
+{
+	snprintf(out, len, "%lld", (long long)v);
+	return v > 0;
+}
+
+static bool mint_services(const struct l402_mint_params *p, char *out, size_t len)
+{
+	snprintf(out, len, "%s:%u", p->service, p->tier);
+	return true;
+}
+
+static bool mint_capabilities(const struct l402_mint_params *p, char *out, size_t len)
+{
+	return p->capabilities && (size_t)snprintf(out, len, "%s", p->capabilities) < len;
+}
+
+static bool mint_valid_until(const struct l402_mint_params *p, char *out, size_t len)
+{
+	return mint_number(p->grant.valid_until, out, len);
+}
+
+static bool mint_uses(const struct l402_mint_params *p, char *out, size_t len)
+{
+	return mint_number((int64_t)p->grant.uses, out, len);
+}
+
+static enum l402_err holds_services(struct mslice v, const struct l402_verify_req *req,
+				    struct l402_grant *g, const char **why)
+{
+	*why = "token is not for this service";
+	return list_has(v, req->service, strlen(req->service), true) ? L402_OK : L402_ERR_CAVEAT;
+}
+
+static enum l402_err holds_capabilities(struct mslice v, const struct l402_verify_req *req,
+					struct l402_grant *g, const char **why)
+{
+	*why = "capability not granted";
+	return !req->capability || list_has(v, req->capability, strlen(req->capability), false)
+		       ? L402_OK : L402_ERR_CAVEAT;
+}
+
+static enum l402_err holds_valid_until(struct mslice v, const struct l402_verify_req *req,
+				       struct l402_grant *g, const char **why)
+{
+	parse_unix(v, &g->valid_until);
+	*why = "token expired";
+	return req->now < g->valid_until ? L402_OK : L402_ERR_EXPIRED;
+}
+
+static enum l402_err holds_uses(struct mslice v, const struct l402_verify_req *req,
+				struct l402_grant *g, const char **why)
+{
+	int64_t u = 0;
+	parse_unix(v, &u);
+	g->uses = (uint64_t)u;
+	return L402_OK;
+}
+
+static const struct l402_caveat caveats[] = {
+	{ "services", false, "NAME:TIER[,NAME:TIER...]", "a later caveat may only drop services",
+	  mint_services, services_valid, "malformed services list",
+	  services_subset, "widens the caveat before it", holds_services },
+	{ "capabilities", true, "CAP[,CAP...]", "a later caveat may only drop capabilities",
+	  mint_capabilities, NULL, NULL,
+	  capabilities_subset, "widens the caveat before it", holds_capabilities },
+	{ "valid_until", true, "unix seconds", "a later caveat may only move it earlier",
+	  mint_valid_until, unix_time, "not a unix time",
+	  no_larger, "later than the caveat before it", holds_valid_until },
+	{ "uses", true, "number of requests", "a later caveat may only lower it",
+	  mint_uses, positive, "not a positive number of uses",
+	  no_larger, "more uses than the caveat before it", holds_uses },
+};
+#define NCAVEATS (sizeof(caveats) / sizeof(caveats[0]))
+
+const struct l402_caveat *l402_caveats(size_t *n)
+{
+	*n = NCAVEATS;
+	return caveats;
+}
+
+bool l402_caveat_condition(const struct l402_caveat *c, const char *service, char *out, size_t len)
+{
+	return (size_t)(c->per_service ? snprintf(out, len, "%s_%s", service, c->name)
+				       : snprintf(out, len, "%s", c->name)) < len;
+}
+
+bool l402_mint(const uint8_t secret[L402_SECRET_LEN],
+	       const struct l402_identifier *id,
+	       const struct l402_mint_params *p, char *out, size_t outcap)
+{
+	uint8_t idbytes[L402_ID_LEN], root[L402_SECRET_LEN];
+	char cav[NCAVEATS + 16][256];
+	size_t ncav = 0;
+	struct macaroon m;
+	uint8_t bin[MACAROON_MAX_SIZE];
+	size_t n;
+
+	if (!p->service || !valid_service_name(p->service) || p->nextra > 16)
+		return false;
+	for (size_t k = 0; k < NCAVEATS; k++) {
+		char val[256];
+		if (!caveats[k].mint(p, val, sizeof(val)))
+			continue;
+		if (!l402_caveat_condition(&caveats[k], p->service, cav[ncav], sizeof(cav[0]))
+		    || strlen(cav[ncav]) + 1 + strlen(val) >= sizeof(cav[0]))
+			return false;
+		strcat(cav[ncav], "=");
+		strcat(cav[ncav], val);
+		ncav++;
+	}
+	for (size_t i = 0; i < p->nextra; i++) {
+		if (!p->extra[i] || !strchr(p->extra[i], '=')
+		    || strlen(p->extra[i]) >= sizeof(cav[0]))
+			return false;
+		strcpy(cav[ncav++], p->extra[i]);
+	}
+
+	l402_identifier_encode(id, idbytes);
+	l402_root_key(secret, id->token_id, root);
+	struct mslice ids = { idbytes, sizeof(idbytes) };
+	macaroon_init(&m, root, sizeof(root), ids, mslice_str(L402_LOCATION));
+	sodium_memzero(root, sizeof(root));
+	for (size_t i = 0; i < ncav; i++)
+		macaroon_add_first_party(&m, mslice_str(cav[i]));
+	n = macaroon_encode_v2(&m, bin, sizeof(bin));
+	return n && b64_encode(bin, n, out, outcap) > 0;
+}
+
 
 static enum l402_err caveat_fail(struct l402_verdict *v, enum l402_err err,
 				 const char *cond, const char *why)
@@ -418,80 +552,41 @@ static enum l402_err check_caveats(const struct collected *c,
 				   const struct l402_verify_req *req,
 				   struct l402_verdict *v)
 {
-	char names[NCOND][MAX_CONDITION];
-	struct mslice last[NCOND] = { { 0 } };
-	bool seen[NCOND] = { false };
+	char names[NCAVEATS][L402_MAX_CONDITION];
+	struct mslice last[NCAVEATS] = { { 0 } };
+	bool seen[NCAVEATS] = { false };
+	const char *why;
 
-	snprintf(names[COND_SERVICES], MAX_CONDITION, "services");
-	snprintf(names[COND_CAPABILITIES], MAX_CONDITION, "%s_capabilities",
-		 req->service);
-	snprintf(names[COND_VALID_UNTIL], MAX_CONDITION, "%s_valid_until",
-		 req->service);
-	snprintf(names[COND_USES], MAX_CONDITION, "%s_uses", req->service);
+	for (size_t k = 0; k < NCAVEATS; k++)
+		l402_caveat_condition(&caveats[k], req->service, names[k], L402_MAX_CONDITION);
 
 	for (size_t i = 0; i < c->n; i++) {
 		const uint8_t *eq = memchr(c->cav[i].p, '=', c->cav[i].len);
 		if (!eq)
 			continue; /* not condition=value: not ours to judge */
-		size_t cl = (size_t)(eq - c->cav[i].p);
+		size_t cl = (size_t)(eq - c->cav[i].p), k;
 		struct mslice val = { eq + 1, c->cav[i].len - cl - 1 };
-		int k;
-		for (k = 0; k < NCOND; k++)
+		for (k = 0; k < NCAVEATS; k++)
 			if (strlen(names[k]) == cl
 			    && memcmp(names[k], c->cav[i].p, cl) == 0)
 				break;
-		if (k == NCOND)
-			continue;
-		if (k == COND_SERVICES && !services_valid(val))
-			return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-					   "malformed services list");
-		if (k == COND_USES) {
-			int64_t u, prev;
-			if (!parse_unix(val, &u) || u <= 0)
-				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-						   "not a positive number of uses");
-			if (seen[k] && parse_unix(last[k], &prev) && u > prev)
-				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-						   "more uses than the caveat before it");
-		} else if (k == COND_VALID_UNTIL) {
-			int64_t t, prev;
-			if (!parse_unix(val, &t))
-				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-						   "not a unix time");
-			if (seen[k] && parse_unix(last[k], &prev) && t > prev)
-				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-						   "later than the caveat before it");
-		} else if (seen[k]) {
-			if (!list_subset(val, last[k], k == COND_SERVICES))
-				return caveat_fail(v, L402_ERR_CAVEAT, names[k],
-						   "widens the caveat before it");
-		}
+		if (k == NCAVEATS)
+			continue; /* unknown conditions are skipped, as aperture does */
+		if (caveats[k].valid && !caveats[k].valid(val))
+			return caveat_fail(v, L402_ERR_CAVEAT, names[k], caveats[k].malformed);
+		if (seen[k] && !caveats[k].narrows(val, last[k]))
+			return caveat_fail(v, L402_ERR_CAVEAT, names[k], caveats[k].widened);
 		last[k] = val;
 		seen[k] = true;
 	}
 
-	if (seen[COND_SERVICES]
-	    && !list_has(last[COND_SERVICES], req->service,
-			 strlen(req->service), true))
-		return caveat_fail(v, L402_ERR_CAVEAT, "services",
-				   "token is not for this service");
-	if (seen[COND_CAPABILITIES] && req->capability
-	    && !list_has(last[COND_CAPABILITIES], req->capability,
-			 strlen(req->capability), false))
-		return caveat_fail(v, L402_ERR_CAVEAT, names[COND_CAPABILITIES],
-				   "capability not granted");
-	if (seen[COND_USES]) {
-		int64_t u = 0;
-		parse_unix(last[COND_USES], &u);
-		v->uses = (uint64_t)u;
-	}
-	if (seen[COND_VALID_UNTIL]) {
-		int64_t t = 0;
-		parse_unix(last[COND_VALID_UNTIL], &t);
-		v->valid_until = t;
-		if (!(req->now < t))
-			return caveat_fail(v, L402_ERR_EXPIRED,
-					   names[COND_VALID_UNTIL], "token expired");
+	/* The last of each decides, in the table's order. */
+	for (size_t k = 0; k < NCAVEATS; k++) {
+		enum l402_err err;
+		if (!seen[k])
+			continue;
+		if ((err = caveats[k].holds(last[k], req, &v->grant, &why)) != L402_OK)
+			return caveat_fail(v, err, names[k], why);
 	}
 	return L402_OK;
 }
@@ -506,8 +601,7 @@ enum l402_err l402_verify(const struct l402_credential *cred,
 	enum macaroon_err merr;
 
 	v->detail[0] = '\0';
-	v->uses = 0;
-	v->valid_until = 0;
+	memset(&v->grant, 0, sizeof(v->grant));
 	memset(&v->id, 0, sizeof(v->id));
 	if (!req->service || strlen(req->service) > 64)
 		return caveat_fail(v, L402_ERR_CAVEAT, "services",

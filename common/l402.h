@@ -18,6 +18,8 @@
 #define L402_SECRET_LEN 32
 #define L402_PREIMAGE_LEN 32
 #define L402_MAX_DISCHARGES 4
+/* Longest caveat condition the server knows ("SERVICE_valid_until"). */
+#define L402_MAX_CONDITION 96
 /* Longest Authorization value we look at; longer is refused unread. */
 #define L402_MAX_AUTH_LEN 16384
 /* aperture's location for the macaroons it mints. */
@@ -64,12 +66,19 @@ void l402_root_key(const uint8_t secret[L402_SECRET_LEN],
 		   const uint8_t token_id[L402_TOKEN_ID_LEN],
 		   uint8_t out[L402_SECRET_LEN]);
 
+/* What a token's caveats grant beyond access to its service: minted
+ * from it, reported by verification, kept by the verdict cache. A caveat
+ * that limits something new adds its field here. */
+struct l402_grant {
+	int64_t valid_until;	/* SERVICE_valid_until, 0 for no expiry */
+	uint64_t uses;		/* SERVICE_uses, 0 for unlimited (counting is the server's) */
+};
+
 struct l402_mint_params {
 	const char *service;	  /* services=SERVICE:TIER */
 	unsigned tier;
 	const char *capabilities; /* SERVICE_capabilities=..., or NULL */
-	int64_t valid_until;	  /* SERVICE_valid_until=..., or 0 for none */
-	uint64_t uses;		  /* SERVICE_uses=..., or 0 for unlimited */
+	struct l402_grant grant;
 	const char *const *extra; /* further caveats, condition=value */
 	size_t nextra;
 };
@@ -108,8 +117,7 @@ struct l402_verify_req {
 
 struct l402_verdict {
 	struct l402_identifier id;
-	uint64_t uses;		/* the token's use limit, 0 if unlimited */
-	int64_t valid_until;	/* its expiry, 0 if none */
+	struct l402_grant grant;
 	char detail[192];	/* which caveat failed, and why */
 };
 
@@ -122,6 +130,33 @@ enum l402_err l402_verify(const struct l402_credential *cred,
 			  const uint8_t secret[L402_SECRET_LEN],
 			  const struct l402_verify_req *req,
 			  struct l402_verdict *verdict);
+
+/* A first-party caveat the server knows: one entry of a table that
+ * minting, verification and the published catalog all read. To add one,
+ * add its entry (and, if it grants something, a field of l402_grant). */
+struct l402_caveat {
+	const char *name;	/* the condition, after "SERVICE_" when per_service */
+	bool per_service;
+	const char *syntax, *narrowing;	/* for people and catalogs */
+	/* The value to mint for p; false: this caveat is not minted. */
+	bool (*mint)(const struct l402_mint_params *p, char *out, size_t len);
+	/* Whether a value is well-formed (NULL: any is), and what to say
+	 * when it is not. */
+	bool (*valid)(struct mslice v);
+	const char *malformed;
+	/* Whether cur narrows prev, the same condition before it in the
+	 * token, and what to say when it widens instead. */
+	bool (*narrows)(struct mslice cur, struct mslice prev);
+	const char *widened;
+	/* Whether the last value holds for this request; fills the grant. */
+	enum l402_err (*holds)(struct mslice v, const struct l402_verify_req *req,
+			       struct l402_grant *g, const char **why);
+};
+
+const struct l402_caveat *l402_caveats(size_t *n);
+/* The condition as written in a token for service ("v1-price_uses"). */
+bool l402_caveat_condition(const struct l402_caveat *c, const char *service, char *out,
+			   size_t len);
 
 /* The value of the last caveat with this condition, as aperture's HasCaveat. */
 bool l402_caveat_value(const struct macaroon *m, const char *condition,

@@ -16,17 +16,6 @@ void format_sat(char *out, size_t len, uint64_t msat)
 			 (unsigned long long)(msat % 1000));
 }
 
-const char *backend_name(enum backend_kind k)
-{
-	switch (k) {
-	case BACKEND_PROXY: return "proxy";
-	case BACKEND_DIR: return "dir";
-	case BACKEND_RPC: return "rpc";
-	case BACKEND_TEXT: return "text";
-	}
-	return "?";
-}
-
 /* Split into words; quotes group and are removed. Words are written
  * NUL-separated into buf. */
 static int split_words(const char *s, char *buf, size_t buflen, char **words,
@@ -82,8 +71,7 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
-/* "N/SECONDS" and, when burst is wanted, an optional ",burst=B". */
-static bool parse_rate(const char *v, uint32_t *n, uint32_t *per, uint32_t *burst)
+bool rate_parse(const char *v, uint32_t *n, uint32_t *per, uint32_t *burst)
 {
 	const char *slash = strchr(v, '/');
 	const char *comma = strchr(v, ',');
@@ -176,6 +164,239 @@ static bool fail(char *why, size_t whylen, const char *fmt, const char *arg)
 	return false;
 }
 
+/* ---- the keys: one entry each, read by the parser, the formatter and
+ * l402-route-update ---- */
+
+static bool set_valid(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint64_t u;
+	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 100ULL * 365 * 86400)
+		return fail(why, whylen, "valid=%.40s must be a number of seconds", v);
+	r->valid = (int64_t)u;
+	return true;
+}
+
+static void clear_valid(struct route_spec *r)
+{
+	r->valid = 0;
+}
+
+static bool fmt_valid(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "%lld", (long long)r->valid);
+	return r->valid != 0;
+}
+
+static bool set_uses(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint64_t u;
+	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 1000000000ULL)
+		return fail(why, whylen, "uses=%.40s must be 1 to 1000000000", v);
+	r->uses = u;
+	return true;
+}
+
+static void clear_uses(struct route_spec *r)
+{
+	r->uses = 0;
+}
+
+static bool fmt_uses(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "%llu", (unsigned long long)r->uses);
+	return r->uses != 0;
+}
+
+static bool set_rate(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint32_t burst = 0;
+	if (!rate_parse(v, &r->rate_n, &r->rate_per, &burst))
+		return fail(why, whylen, "rate=%.60s must be N/SECONDS[,burst=B]", v);
+	r->burst = burst ? burst : r->rate_n;
+	return true;
+}
+
+static void clear_rate(struct route_spec *r)
+{
+	r->rate_n = r->rate_per = r->burst = 0;
+}
+
+static bool fmt_rate(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "%u/%u,burst=%u", r->rate_n, r->rate_per, r->burst);
+	return r->rate_n != 0;
+}
+
+static bool set_free(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	if (!rate_parse(v, &r->free_n, &r->free_per, NULL))
+		return fail(why, whylen, "free=%.60s must be N/SECONDS", v);
+	return true;
+}
+
+static void clear_free(struct route_spec *r)
+{
+	r->free_n = r->free_per = 0;
+}
+
+static bool fmt_free(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "%u/%u", r->free_n, r->free_per);
+	return r->free_n != 0;
+}
+
+static bool set_timeout(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint64_t u;
+	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
+		return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
+	r->timeout = (int64_t)u;
+	return true;
+}
+
+static bool fmt_timeout(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "%lld", (long long)r->timeout);
+	return r->timeout != 0;
+}
+
+static bool set_unlisted(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+		return fail(why, whylen, "unlisted=%.10s must be 1 or 0", v);
+	r->unlisted = v[0] == '1';
+	return true;
+}
+
+static bool fmt_unlisted(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "1");
+	return r->unlisted;
+}
+
+/* A text key: stored as given when ok and it fits its field; fmt says
+ * what is wrong otherwise. */
+static bool set_text(char *field, size_t size, const char *v, bool ok, const char *fmt,
+		     char *why, size_t whylen)
+{
+	if (!ok || strlen(v) >= size)
+		return fail(why, whylen, fmt, v);
+	strcpy(field, v);
+	return true;
+}
+
+/* A text key is written when it is set. */
+static bool fmt_text(const char *field, char *out, size_t len)
+{
+	snprintf(out, len, "%s", field);
+	return field[0] != '\0';
+}
+
+static bool set_desc(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	return set_text(r->desc, sizeof(r->desc), v, true,
+			"desc=%.40s... is longer than 511 characters", why, whylen);
+}
+
+static bool fmt_desc(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_text(r->desc, out, len);
+}
+
+static bool set_category(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	return set_text(r->category, sizeof(r->category), v, *v != '\0',
+			"category=%.70s must be 1 to 63 characters", why, whylen);
+}
+
+static bool fmt_category(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_text(r->category, out, len);
+}
+
+static bool set_schema(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	return set_text(r->schema, sizeof(r->schema), v, v[0] == '/',
+			"schema=%.100s must be an absolute file path", why, whylen);
+}
+
+static bool fmt_schema(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_text(r->schema, out, len);
+}
+
+static bool set_service(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	return set_text(r->service, sizeof(r->service), v, valid_service(v),
+			"service=%.80s: use 1-64 of A-Z a-z 0-9 - _ .", why, whylen);
+}
+
+static bool fmt_service(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_text(r->service, out, len);
+}
+
+/* In the order the canonical text writes them. clear: what "0" means to
+ * l402-route-update (lift the limit), NULL where 0 is just a value. */
+static const struct route_key_def {
+	const char *name;
+	bool (*set)(struct route_spec *r, const char *v, char *why, size_t whylen);
+	void (*clear)(struct route_spec *r);
+	/* Writes the value; false when the key is unset and not written. */
+	bool (*format)(const struct route_spec *r, char *out, size_t len);
+} route_keys[] = {
+	{ "valid", set_valid, clear_valid, fmt_valid },
+	{ "uses", set_uses, clear_uses, fmt_uses },
+	{ "rate", set_rate, clear_rate, fmt_rate },
+	{ "free", set_free, clear_free, fmt_free },
+	{ "timeout", set_timeout, NULL, fmt_timeout },
+	{ "desc", set_desc, NULL, fmt_desc },
+	{ "unlisted", set_unlisted, NULL, fmt_unlisted },
+	{ "category", set_category, NULL, fmt_category },
+	{ "schema", set_schema, NULL, fmt_schema },
+	{ "service", set_service, NULL, fmt_service },
+};
+
+bool route_spec_set(struct route_spec *r, const char *key, const char *value, bool zero_clears,
+		    char *why, size_t whylen)
+{
+	for (size_t i = 0; i < sizeof(route_keys) / sizeof(route_keys[0]); i++) {
+		const struct route_key_def *k = &route_keys[i];
+		if (strcmp(k->name, key) != 0)
+			continue;
+		if (zero_clears && k->clear && strcmp(value, "0") == 0) {
+			k->clear(r);
+			return true;
+		}
+		return k->set(r, value, why, whylen);
+	}
+	return fail(why, whylen, "unknown key '%.60s'", key);
+}
+
+bool route_spec_set_price(struct route_spec *r, const char *price, char *why, size_t whylen)
+{
+	if (!parse_price(price, &r->price_msat))
+		return fail(why, whylen, "price '%.40s' must be Nsat, Nmsat or 0", price);
+	return true;
+}
+
+bool route_spec_set_backend(struct route_spec *r, const char *b, char *why, size_t whylen)
+{
+	const char *colon = strchr(b, ':');
+	size_t kl = colon ? (size_t)(colon - b) : 0;
+	bool name_ok = kl > 0 && kl < sizeof(r->backend);
+	for (size_t i = 0; name_ok && i < kl; i++)
+		name_ok = b[i] >= 'a' && b[i] <= 'z';
+	if (!name_ok)
+		return fail(why, whylen, "backend '%.200s' must be NAME:TARGET (proxy:URL, dir:PATH, rpc:METHOD, text:BODY)", b);
+	if (strlen(colon + 1) >= sizeof(r->target))
+		return fail(why, whylen, "backend target too long%s", "");
+	memcpy(r->backend, b, kl);
+	r->backend[kl] = '\0';
+	strcpy(r->target, colon + 1);
+	return true;
+}
+
 bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 		      size_t whylen)
 {
@@ -220,100 +441,19 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 		strcpy(r->path, w[1]);
 	}
 
-	if (!parse_price(w[2], &r->price_msat))
-		return fail(why, whylen, "price '%.40s' must be Nsat, Nmsat or 0", w[2]);
-
-	const char *b = w[3], *colon = strchr(b, ':');
-	if (!colon)
-		return fail(why, whylen, "backend '%.200s' must be proxy:URL, dir:PATH, rpc:METHOD or text:BODY", b);
-	size_t kl = (size_t)(colon - b);
-	const char *target = colon + 1;
-	if (kl == 5 && strncmp(b, "proxy", 5) == 0) {
-		r->backend = BACKEND_PROXY;
-		if (strncmp(target, "http://", 7) != 0 && strncmp(target, "https://", 8) != 0)
-			return fail(why, whylen, "proxy URL '%.200s' must start with http:// or https://", target);
-	} else if (kl == 3 && strncmp(b, "dir", 3) == 0) {
-		r->backend = BACKEND_DIR;
-		if (target[0] != '/')
-			return fail(why, whylen, "dir '%.200s' must be an absolute path", target);
-		if (!r->prefix)
-			return fail(why, whylen, "a dir: backend needs a prefix path ending in '/*'%s", "");
-	} else if (kl == 3 && strncmp(b, "rpc", 3) == 0) {
-		r->backend = BACKEND_RPC;
-		if (!*target)
-			return fail(why, whylen, "rpc: needs a method name%s", "");
-	} else if (kl == 4 && strncmp(b, "text", 4) == 0) {
-		r->backend = BACKEND_TEXT;
-	} else {
-		return fail(why, whylen, "backend '%.200s' must be proxy:URL, dir:PATH, rpc:METHOD or text:BODY", b);
-	}
-	if (strlen(target) >= sizeof(r->target))
-		return fail(why, whylen, "backend target too long%s", "");
-	strcpy(r->target, target);
+	if (!route_spec_set_price(r, w[2], why, whylen) || !route_spec_set_backend(r, w[3], why, whylen))
+		return false;
 
 	for (int i = 4; i < n; i++) {
 		char *eq = strchr(w[i], '=');
 		if (!eq)
 			return fail(why, whylen, "'%.100s' is not key=value", w[i]);
 		*eq = '\0';
-		const char *k = w[i], *v = eq + 1;
-		uint64_t u;
-		if (strcmp(k, "valid") == 0) {
-			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 100ULL * 365 * 86400)
-				return fail(why, whylen, "valid=%.40s must be a number of seconds", v);
-			r->valid = (int64_t)u;
-		} else if (strcmp(k, "uses") == 0) {
-			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 1000000000ULL)
-				return fail(why, whylen, "uses=%.40s must be 1 to 1000000000", v);
-			r->uses = u;
-		} else if (strcmp(k, "rate") == 0 || strcmp(k, "free") == 0) {
-			uint32_t cnt, per, burst = 0;
-			if (!parse_rate(v, &cnt, &per, strcmp(k, "rate") == 0 ? &burst : NULL))
-				return fail(why, whylen, strcmp(k, "rate") == 0
-					    ? "rate=%.60s must be N/SECONDS[,burst=B]"
-					    : "free=%.60s must be N/SECONDS", v);
-			if (strcmp(k, "rate") == 0) {
-				r->rate_n = cnt;
-				r->rate_per = per;
-				r->burst = burst ? burst : cnt;
-			} else {
-				r->free_n = cnt;
-				r->free_per = per;
-			}
-		} else if (strcmp(k, "unlisted") == 0) {
-			if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
-				return fail(why, whylen, "unlisted=%.10s must be 1 or 0", v);
-			r->unlisted = v[0] == '1';
-		} else if (strcmp(k, "category") == 0) {
-			if (!*v || strlen(v) >= sizeof(r->category))
-				return fail(why, whylen, "category=%.70s must be 1 to 63 characters", v);
-			strcpy(r->category, v);
-		} else if (strcmp(k, "schema") == 0) {
-			if (v[0] != '/' || strlen(v) >= sizeof(r->schema))
-				return fail(why, whylen, "schema=%.100s must be an absolute file path", v);
-			strcpy(r->schema, v);
-		} else if (strcmp(k, "timeout") == 0) {
-			if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
-				return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
-			r->timeout = (int64_t)u;
-		} else if (strcmp(k, "desc") == 0) {
-			if (strlen(v) >= sizeof(r->desc))
-				return fail(why, whylen, "desc longer than %s characters", "511");
-			strcpy(r->desc, v);
-		} else if (strcmp(k, "service") == 0) {
-			if (!valid_service(v))
-				return fail(why, whylen, "service=%.80s: use 1-64 of A-Z a-z 0-9 - _ .", v);
-			strcpy(r->service, v);
-		} else {
-			return fail(why, whylen, "unknown key '%.60s'", k);
-		}
+		if (!route_spec_set(r, w[i], eq + 1, false, why, whylen))
+			return false;
 	}
 	if (!r->service[0])
 		route_service_from_path(r->path, r->service, sizeof(r->service));
-	if (r->timeout && r->backend != BACKEND_PROXY)
-		return fail(why, whylen, "timeout= only applies to proxy: routes%s", "");
-	if (!r->timeout)
-		r->timeout = 30;
 	return true;
 }
 
@@ -356,44 +496,13 @@ bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
 	else
 		snprintf(w, sizeof(w), "%llumsat", (unsigned long long)r->price_msat);
 	ok &= put_word(out, outlen, &o, w);
-	snprintf(w, sizeof(w), "%s:%s", backend_name(r->backend), r->target);
+	snprintf(w, sizeof(w), "%s:%s", r->backend, r->target);
 	ok &= put_word(out, outlen, &o, w);
-	if (r->valid) {
-		snprintf(w, sizeof(w), "valid=%lld", (long long)r->valid);
-		ok &= put_word(out, outlen, &o, w);
+	for (size_t i = 0; i < sizeof(route_keys) / sizeof(route_keys[0]); i++) {
+		size_t n = (size_t)snprintf(w, sizeof(w), "%s=", route_keys[i].name);
+		if (route_keys[i].format(r, w + n, sizeof(w) - n))
+			ok &= put_word(out, outlen, &o, w);
 	}
-	if (r->uses) {
-		snprintf(w, sizeof(w), "uses=%llu", (unsigned long long)r->uses);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->rate_n) {
-		snprintf(w, sizeof(w), "rate=%u/%u,burst=%u", r->rate_n, r->rate_per, r->burst);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->free_n) {
-		snprintf(w, sizeof(w), "free=%u/%u", r->free_n, r->free_per);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->backend == BACKEND_PROXY && r->timeout != 30) {
-		snprintf(w, sizeof(w), "timeout=%lld", (long long)r->timeout);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->desc[0]) {
-		snprintf(w, sizeof(w), "desc=%s", r->desc);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->unlisted)
-		ok &= put_word(out, outlen, &o, "unlisted=1");
-	if (r->category[0]) {
-		snprintf(w, sizeof(w), "category=%s", r->category);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	if (r->schema[0]) {
-		snprintf(w, sizeof(w), "schema=%s", r->schema);
-		ok &= put_word(out, outlen, &o, w);
-	}
-	snprintf(w, sizeof(w), "service=%s", r->service);
-	ok &= put_word(out, outlen, &o, w);
 	return ok;
 }
 

@@ -1,7 +1,8 @@
 /* The l402-route syntax:
  *   METHOD PATH PRICE BACKEND [key=value ...]
  * METHOD a verb or '*'; PATH exact or a prefix ending in "/" and a star; PRICE Nsat,
- * Nmsat or 0; BACKEND proxy:URL, dir:PATH, rpc:METHOD or text:BODY. Words
+ * Nmsat or 0; BACKEND NAME:TARGET (the plugin's backend table says which
+ * names exist and checks their targets: this parser knows none). Words
  * split on spaces; double quotes group (desc="BTC price", "text:a b"),
  * and a backslash escapes the next character inside quotes. */
 #ifndef L402_ROUTE_SPEC_H
@@ -11,20 +12,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum backend_kind { BACKEND_PROXY, BACKEND_DIR, BACKEND_RPC, BACKEND_TEXT };
-
 #define ROUTE_MAX_SPEC 4096
 #define ROUTE_MAX_SERVICE 64
+#define ROUTE_MAX_METHOD 16	/* with its NUL */
+#define ROUTE_MAX_BACKEND 16	/* a backend's name, with its NUL */
+#define ROUTE_MAX_PATH 1024	/* with its NUL */
+/* A route's key, "METHOD PATH" with a '*' for prefixes, and its NUL. */
+#define ROUTE_KEY_LEN (ROUTE_MAX_METHOD + ROUTE_MAX_PATH + 2)
 
 struct route_spec {
-	char method[16];	/* upper case, or "*" */
-	char path[1024];	/* without the trailing '*' for prefixes */
+	char method[ROUTE_MAX_METHOD];	/* upper case, or "*" */
+	char path[ROUTE_MAX_PATH];	/* without the trailing '*' for prefixes */
 	bool prefix;		/* path ended in a slash and a star */
 	uint64_t price_msat;
-	enum backend_kind backend;
-	char target[2048];	/* URL, directory, RPC method or body */
+	char backend[ROUTE_MAX_BACKEND];	/* lower-case name: "proxy" */
+	char target[2048];	/* what the backend makes of it: URL, directory, ... */
 	int64_t valid;		/* token lifetime in seconds, 0 = no expiry */
-	int64_t timeout;	/* proxy: upstream deadline in seconds */
+	int64_t timeout;	/* timeout=: a backend's deadline in seconds, 0 unset */
 	uint64_t uses;		/* requests one payment buys, 0 = unlimited */
 	uint32_t rate_n, rate_per, burst;	/* rate=N/SECONDS[,burst=B] */
 	uint32_t free_n, free_per;		/* free=N/SECONDS per client IP */
@@ -39,17 +43,29 @@ struct route_spec {
 bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 		      size_t whylen);
 
+/* Set r's price ("10sat", "1500msat", "0") or backend ("NAME:TARGET"). */
+bool route_spec_set_price(struct route_spec *r, const char *price, char *why, size_t whylen);
+bool route_spec_set_backend(struct route_spec *r, const char *backend, char *why, size_t whylen);
+
+/* Set one key=value of r, as a route would; zero_clears: "0" lifts a
+ * limit (valid, uses, rate, free) instead of being refused. */
+bool route_spec_set(struct route_spec *r, const char *key, const char *value, bool zero_clears,
+		    char *why, size_t whylen);
+
 /* The canonical text of r, which route_spec_parse reads back to r.
  * Returns false if out is too small. */
 bool route_spec_format(const struct route_spec *r, char *out, size_t outlen);
+
+/* A rate, "N/SECONDS" (1 to 1000000 per 1 s to 366 days) and, when burst
+ * is not NULL, an optional ",burst=B". The one syntax of route keys and of
+ * l402-challenge-rate. */
+bool rate_parse(const char *v, uint32_t *n, uint32_t *per, uint32_t *burst);
 
 /* Service name from a path: "/v1/price/" -> "v1-price"; "/" -> "root". */
 void route_service_from_path(const char *path, char *out, size_t outlen);
 
 /* Whether request path p matches the route (exact, or under the prefix). */
 bool route_matches_path(const struct route_spec *r, const char *p);
-
-const char *backend_name(enum backend_kind k);
 
 /* msat as sat for people and catalogs: "10", or "1.500" when it is not a
  * whole number of sat. */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 struct strbuf {
-	char *data;	/* always NUL-terminated when len > 0 or after init */
+	char *data;	/* NULL until the first append, then always NUL-terminated */
 	size_t len;
 	size_t alloc;
 	size_t cap;	/* maximum len; appends beyond it set failed */

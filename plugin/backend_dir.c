@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "http.h"
 
 static const struct {
@@ -57,7 +58,16 @@ static bool safe_relative(const char *rel)
 	return true;
 }
 
-void backend_dir_serve(struct req *r)
+static bool check(const struct route_spec *s, char *why, size_t whylen)
+{
+	if (s->target[0] != '/')
+		return backend_refuse(why, whylen, "dir '%.200s' must be an absolute path", s->target);
+	if (!s->prefix)
+		return backend_refuse(why, whylen, "a dir: backend needs a prefix path ending in '/*'");
+	return true;
+}
+
+static void serve(struct req *r)
 {
 	char base[PATH_MAX], want[PATH_MAX * 2], real[PATH_MAX];
 	const char *rel = req_subpath(r);
@@ -105,3 +115,10 @@ void backend_dir_serve(struct req *r)
 	MHD_add_response_header(resp, "Content-Type", content_type(real));
 	http_finish(r, 200, resp);
 }
+
+const struct backend backend_dir = {
+	.name = "dir",
+	.usage = "dir:PATH",
+	.check = check,
+	.serve = serve,
+};

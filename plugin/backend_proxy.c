@@ -21,11 +21,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 
 #define MAX_JOBS 64
+/* timeout= when the route does not say */
+#define DEFAULT_TIMEOUT_S 30
 #define RING_SIZE (256 * 1024)
 #define READ_BLOCK (32 * 1024)
 
@@ -222,7 +225,6 @@ static void *worker(void *arg)
 		    || strcmp(j->method, "PATCH") == 0) {
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body ? j->body : "");
 			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, j->method);
 		}
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -356,7 +358,6 @@ static void on_event(struct job *j)
 		struct req *r = j->r;
 		j->started = true;
 		j->r = NULL;
-		r->backend = NULL;
 		if (!ready || status < 100) {
 			if (code == CURLE_OPERATION_TIMEDOUT)
 				http_error(r, 504, "upstream_timeout",
@@ -411,7 +412,7 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
-void backend_proxy_serve(struct req *r)
+static void serve(struct req *r)
 {
 	struct strbuf url;
 	char line[512];
@@ -429,7 +430,7 @@ void backend_proxy_serve(struct req *r)
 	pthread_cond_init(&j->cv, NULL);
 	j->r = r;
 	j->conn = r->conn;
-	j->timeout = (long)r->spec.timeout;
+	j->timeout = r->spec.timeout ? (long)r->spec.timeout : DEFAULT_TIMEOUT_S;
 	j->refs = 2; /* the worker and the loop */
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
 	strbuf_init(&j->resp_headers, 256 * 1024);
@@ -474,7 +475,6 @@ void backend_proxy_serve(struct req *r)
 	if (r->body.len && (j->body = malloc(r->body.len)))
 		memcpy(j->body, r->body.data, r->body.len);
 	j->body_len = j->body ? r->body.len : 0;
-	r->backend = NULL;
 	track(j, true);
 
 	pthread_t t;
@@ -495,7 +495,7 @@ void backend_proxy_serve(struct req *r)
 	pthread_attr_destroy(&attr);
 }
 
-bool backend_proxy_init(void)
+static bool start(void)
 {
 	if (pipefd[0] >= 0)
 		return true;
@@ -508,7 +508,7 @@ bool backend_proxy_init(void)
 
 /* Abort transfers in flight and wait for their workers, so that every
  * suspended connection is resumed before the HTTP daemons stop. */
-void backend_proxy_shutdown(void)
+static void stop(void)
 {
 	if (pipefd[0] < 0)
 		return;
@@ -532,3 +532,22 @@ void backend_proxy_shutdown(void)
 	pipefd[0] = pipefd[1] = -1;
 	curl_global_cleanup();
 }
+
+static bool check(const struct route_spec *s, char *why, size_t whylen)
+{
+	if (strncmp(s->target, "http://", 7) != 0 && strncmp(s->target, "https://", 8) != 0)
+		return backend_refuse(why, whylen,
+				      "proxy URL '%.200s' must start with http:// or https://",
+				      s->target);
+	return true;
+}
+
+const struct backend backend_proxy = {
+	.name = "proxy",
+	.usage = "proxy:URL",
+	.takes_timeout = true,
+	.check = check,
+	.serve = serve,
+	.start = start,
+	.stop = stop,
+};

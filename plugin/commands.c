@@ -10,15 +10,18 @@
 #include "l402.h"
 #include "datastore.h"
 #include "discovery.h"
-#include "limits.h"
+#include "unpaid.h"
 #include "log.h"
 #include "options.h"
+#include "label.h"
 #include "paid.h"
 #include "protocol.h"
 #include "routes.h"
 #include "rpc.h"
 #include "state.h"
 #include "tokens.h"
+#include "commands.h"
+#include "secret.h"
 
 /* ---- helpers ---- */
 
@@ -29,9 +32,7 @@ struct result {
 
 static void result_start(struct result *r)
 {
-	strbuf_init(&r->sb, 0);
-	json_out_init(&r->j, &r->sb);
-	json_object_start(&r->j, NULL);
+	json_out_object(&r->j, &r->sb, 0);
 }
 
 static void result_send(struct cmd *cmd, struct result *r)
@@ -79,7 +80,7 @@ static void add_route(struct json_out *j, const struct route *rt)
 	json_add_string(j, "path", s->path);
 	json_add_bool(j, "prefix", s->prefix);
 	json_add_u64(j, "price_msat", s->price_msat);
-	json_add_string(j, "backend", backend_name(s->backend));
+	json_add_string(j, "backend", s->backend);
 	json_add_string(j, "target", s->target);
 	json_add_string(j, "service", s->service);
 	if (s->desc[0])
@@ -120,24 +121,24 @@ static void add_route(struct json_out *j, const struct route *rt)
 
 static struct route *find_route(struct cmd *cmd, const struct json_doc *doc, int tok)
 {
-	char key[1100];
+	char key[ROUTE_KEY_LEN];
 	struct route *rt;
 	if (!get_str(doc, tok, key, sizeof(key))) {
-		cmd_fail(cmd, -32602, "route must be a string such as \"GET /v1/price\"");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "route must be a string such as \"GET /v1/price\"");
 		return NULL;
 	}
 	rt = routes_by_key(key);
 	if (!rt || !rt->active) {
 		/* Accept a full spec too: its key is what counts. */
 		struct route_spec s;
-		char why[256], k2[1100];
+		char why[256], k2[ROUTE_KEY_LEN];
 		if (route_spec_parse(key, &s, why, sizeof(why))) {
 			route_key(&s, k2, sizeof(k2));
 			rt = routes_by_key(k2);
 		}
 	}
 	if (!rt || !rt->active) {
-		cmd_fail(cmd, -32602, "no route '%s' (see l402-routes)", key);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "no route '%s' (see l402-routes)", key);
 		return NULL;
 	}
 	return rt;
@@ -148,11 +149,9 @@ static struct route *find_route(struct cmd *cmd, const struct json_doc *doc, int
 static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	struct result r;
-	int tok[1];
-	static const char *const names[] = { "?verbose" };
 	uint8_t sec[32], h[32];
 
-	if (!param_bind(cmd, doc, params, names, 0, tok))
+	if (!param_bind(cmd, doc, params, NULL, 0, NULL))
 		return;
 	result_start(&r);
 	json_add_string(&r.j, "version", L402_VERSION);
@@ -174,38 +173,62 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 		sodium_memzero(sec, sizeof(sec));
 	}
 	json_object_start(&r.j, "paid_state");
-	json_add_bool(&r.j, "loaded", paid_loaded() && tokens_synced() && routes_synced());
-	json_add_u64(&r.j, "paid_invoices", paid_count());
-	json_add_u64(&r.j, "pay_index", paid_pay_index());
+	struct paid_status ps;
+	paid_status(&ps);
+	json_add_bool(&r.j, "loaded", ps.loaded && tokens_synced() && routes_synced());
+	json_add_u64(&r.j, "paid_invoices", ps.count);
+	json_add_u64(&r.j, "pay_index", ps.pay_index);
 	json_add_u64(&r.j, "payments_seen", l402.invoices_paid);
 	json_add_u64(&r.j, "revoked_tokens", tokens_revoked_count());
-	json_add_u64(&r.j, "unpaid_outstanding", limits_unpaid_count());
-	json_add_u64(&r.j, "expired_invoices_deleted", limits_deleted_count());
+	json_add_u64(&r.j, "unpaid_outstanding", unpaid_count());
+	json_add_u64(&r.j, "expired_invoices_deleted", unpaid_deleted_count());
 	json_object_end(&r.j);
 	result_send(cmd, &r);
 }
 
 /* ---- routes ---- */
 
+/* A listing of routes: its one optional parameter, a route key ("" for
+ * all), and the result opened with its "routes" array. False when it
+ * answered cmd. */
+static bool start_route_listing(struct cmd *cmd, const struct json_doc *doc, int params,
+				char key[ROUTE_KEY_LEN], struct result *r)
+{
+	int tok[1];
+	static const char *const names[] = { "?route" };
+	key[0] = '\0';
+	if (!param_bind(cmd, doc, params, names, 1, tok))
+		return false;
+	if (tok[0] >= 0 && !get_str(doc, tok[0], key, ROUTE_KEY_LEN)) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "route must be a string");
+		return false;
+	}
+	result_start(r);
+	json_array_start(&r->j, "routes");
+	return true;
+}
+
+/* The next route a listing shows from *i on: every route, or the one
+ * whose key is key. */
+static const struct route *next_listed(size_t *i, const char *key)
+{
+	while (*i < routes_total()) {
+		const struct route *rt = routes_at((*i)++);
+		if (!key[0] || strcmp(rt->key, key) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
 static void cmd_routes(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	struct result r;
-	int tok[1];
-	static const char *const names[] = { "?route" };
-	char key[1100] = "";
-	if (!param_bind(cmd, doc, params, names, 1, tok))
+	char key[ROUTE_KEY_LEN];
+	if (!start_route_listing(cmd, doc, params, key, &r))
 		return;
-	if (tok[0] >= 0 && !get_str(doc, tok[0], key, sizeof(key))) {
-		cmd_fail(cmd, -32602, "route must be a string");
-		return;
-	}
-	result_start(&r);
-	json_array_start(&r.j, "routes");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		if (!key[0] || strcmp(rt->key, key) == 0)
-			add_route(&r.j, rt);
-	}
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i, key));)
+		add_route(&r.j, rt);
 	json_array_end(&r.j);
 	result_send(cmd, &r);
 }
@@ -224,100 +247,36 @@ static void cmd_route_add(struct cmd *cmd, const struct json_doc *doc, int param
 {
 	int tok[1];
 	static const char *const names[] = { "route" };
-	char spec[ROUTE_MAX_SPEC + 1], why[300], key[1100];
+	char spec[ROUTE_MAX_SPEC + 1], why[300], key[ROUTE_KEY_LEN];
 	struct route_spec s;
 	if (!param_bind(cmd, doc, params, names, 1, tok))
 		return;
 	if (!get_str(doc, tok[0], spec, sizeof(spec))) {
-		cmd_fail(cmd, -32602, "route must be a string: METHOD PATH PRICE BACKEND [key=value ...]");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "route must be a string: METHOD PATH PRICE BACKEND [key=value ...]");
 		return;
 	}
 	if (!route_spec_parse(spec, &s, why, sizeof(why))) {
-		cmd_fail(cmd, -32602, "bad route: %s", why);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "bad route: %s", why);
 		return;
 	}
 	if (!routes_put(&s, true, why, sizeof(why))) {
-		cmd_fail(cmd, -32602, "%s", why);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
 	route_key(&s, key, sizeof(key));
 	reply_route(cmd, key);
 }
 
-/* Replace one field of s by parsing it in a throwaway route. */
+/* Replace one field of s, as the route text would set it; "0" lifts a
+ * limit. */
 static bool set_field(struct route_spec *s, const char *name, const char *val,
 		      char *why, size_t whylen)
 {
-	struct route_spec t;
-	char tmp[ROUTE_MAX_SPEC + 64];
-	if (strcmp(name, "price") == 0) {
-		snprintf(tmp, sizeof(tmp), "GET / %s text:x", val);
-		if (!route_spec_parse(tmp, &t, why, whylen))
-			return false;
-		s->price_msat = t.price_msat;
-		return true;
-	}
-	if (strcmp(name, "backend") == 0) {
-		snprintf(tmp, sizeof(tmp), "GET %s%s 0 \"", s->path, s->prefix ? "*" : "");
-		size_t o = strlen(tmp);
-		for (const char *p = val; *p && o + 3 < sizeof(tmp); p++) {
-			if (*p == '"' || *p == '\\')
-				tmp[o++] = '\\';
-			tmp[o++] = *p;
-		}
-		tmp[o++] = '"';
-		tmp[o] = '\0';
-		if (!route_spec_parse(tmp, &t, why, whylen))
-			return false;
-		s->backend = t.backend;
-		memcpy(s->target, t.target, sizeof(s->target));
-		return true;
-	}
-	/* 0 lifts a limit. */
-	if (strcmp(val, "0") == 0) {
-		if (strcmp(name, "valid") == 0)
-			s->valid = 0;
-		else if (strcmp(name, "uses") == 0)
-			s->uses = 0;
-		else if (strcmp(name, "rate") == 0)
-			s->rate_n = s->rate_per = s->burst = 0;
-		else if (strcmp(name, "free") == 0)
-			s->free_n = s->free_per = 0;
-		else
-			goto parse_key;
-		return true;
-	}
-parse_key:
-	snprintf(tmp, sizeof(tmp), "GET / 0 proxy:http://x \"%s=", name);
-	size_t o = strlen(tmp);
-	for (const char *p = val; *p && o + 3 < sizeof(tmp); p++) {
-		if (*p == '"' || *p == '\\')
-			tmp[o++] = '\\';
-		tmp[o++] = *p;
-	}
-	tmp[o++] = '"';
-	tmp[o] = '\0';
-	if (!route_spec_parse(tmp, &t, why, whylen))
-		return false;
-	if (strcmp(name, "valid") == 0)
-		s->valid = t.valid;
-	else if (strcmp(name, "uses") == 0)
-		s->uses = t.uses;
-	else if (strcmp(name, "desc") == 0)
-		memcpy(s->desc, t.desc, sizeof(s->desc));
-	else if (strcmp(name, "service") == 0)
-		memcpy(s->service, t.service, sizeof(s->service));
-	else if (strcmp(name, "timeout") == 0)
-		s->timeout = t.timeout;
-	else if (strcmp(name, "rate") == 0) {
-		s->rate_n = t.rate_n;
-		s->rate_per = t.rate_per;
-		s->burst = t.burst;
-	} else if (strcmp(name, "free") == 0) {
-		s->free_n = t.free_n;
-		s->free_per = t.free_per;
-	}
-	return true;
+	if (strcmp(name, "price") == 0)
+		return route_spec_set_price(s, val, why, whylen);
+	if (strcmp(name, "backend") == 0)
+		return route_spec_set_backend(s, val, why, whylen);
+	return route_spec_set(s, name, val, true, why, whylen);
 }
 
 static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -343,24 +302,24 @@ static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int pa
 		else if (json_get_u64(doc, tok[i], &n))
 			snprintf(val, sizeof(val), "%llu", (unsigned long long)n);
 		else {
-			cmd_fail(cmd, -32602, "%s must be a string or a number", names[i] + 1);
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s must be a string or a number", names[i] + 1);
 			return;
 		}
 		if (!set_field(&s, names[i] + 1, val, why, sizeof(why))) {
-			cmd_fail(cmd, -32602, "%s: %s", names[i] + 1, why);
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s: %s", names[i] + 1, why);
 			return;
 		}
 		any = true;
 	}
 	if (!any) {
-		cmd_fail(cmd, -32602, "nothing to change: give price, backend, valid, uses, desc, "
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "nothing to change: give price, backend, valid, uses, desc, "
 				      "service, rate, free or timeout");
 		return;
 	}
-	char key[1100];
+	char key[ROUTE_KEY_LEN];
 	snprintf(key, sizeof(key), "%s", rt->key);
 	if (!routes_put(&s, false, why, sizeof(why))) {
-		cmd_fail(cmd, -32602, "%s", why);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
 	reply_route(cmd, key);
@@ -370,7 +329,7 @@ static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int pa
 {
 	int tok[1];
 	static const char *const names[] = { "route" };
-	char why[300], key[1100];
+	char why[300], key[ROUTE_KEY_LEN];
 	if (!param_bind(cmd, doc, params, names, 1, tok))
 		return;
 	struct route *rt = find_route(cmd, doc, tok[0]);
@@ -378,7 +337,7 @@ static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int pa
 		return;
 	snprintf(key, sizeof(key), "%s", rt->key);
 	if (!routes_remove(key, why, sizeof(why))) {
-		cmd_fail(cmd, -32602, "%s", why);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
 	struct result r;
@@ -392,11 +351,9 @@ static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int pa
 
 struct tokens_query {
 	struct cmd *cmd;
-	char route[1100];
+	char route[ROUTE_KEY_LEN];
 	char status[16];
-	struct strbuf invoices; /* the listinvoices reply, kept for the second step */
-	struct json_doc idoc;
-	int iresult;
+	struct result r;	/* built as the invoices, then the minted records, come in */
 };
 
 static const char *token_status(const char *inv_status, bool revoked, uint64_t uses,
@@ -450,84 +407,66 @@ static void add_token(struct json_out *j, const struct tokens_query *q, const ch
 static void tokens_fail(struct tokens_query *q, const char *why)
 {
 	cmd_fail(q->cmd, -1, "listing tokens failed: %s", why);
-	json_doc_free(&q->idoc);
-	strbuf_free(&q->invoices);
+	strbuf_free(&q->r.sb);
 	free(q);
 }
 
-static void got_minted(void *arg, const struct rpc_result *res)
+static void got_minted(void *arg, const struct ds_entry *e)
 {
 	struct tokens_query *q = arg;
-	struct result r;
+	uint8_t id[32];
+	char tag[9] = "";
+	size_t n;
+	struct json_doc d;
+	jsmntok_t t[32];
+	int64_t vu = 0;
+	uint64_t uses = 0, created = 0;
+	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n)
+	    || !json_parse(&d, e->value, strlen(e->value), t, 32))
+		return;
+	get_str(&d, json_get(&d, 0, "tag"), tag, sizeof(tag));
+	json_get_s64(&d, json_get(&d, 0, "valid_until"), &vu);
+	json_get_u64(&d, json_get(&d, 0, "uses"), &uses);
+	json_get_u64(&d, json_get(&d, 0, "created"), &created);
+	add_token(&q->r.j, q, tag, id, vu, uses, "paid", 0, created, true, 0);
+}
+
+static void minted_loaded(void *arg, const struct rpc_result *res)
+{
+	struct tokens_query *q = arg;
 	if (res->status != RPC_OK) {
 		tokens_fail(q, res->message);
 		return;
 	}
-	result_start(&r);
-	json_array_start(&r.j, "tokens");
-	int invs = json_get(&q->idoc, q->iresult, "invoices");
-	for (int i = 0; json_is_array(&q->idoc, invs) && i < q->idoc.toks[invs].size; i++) {
-		int e = json_at(&q->idoc, invs, i);
-		char label[256], st[16], tag[9];
-		int64_t vu;
-		uint64_t uses, msat = 0, paid_at = 0, exp = 0;
-		uint8_t id[32];
-		if (!get_str(&q->idoc, json_get(&q->idoc, e, "label"), label, sizeof(label))
-		    || !label_parse(label, tag, &vu, &uses, id)
-		    || !get_str(&q->idoc, json_get(&q->idoc, e, "status"), st, sizeof(st)))
-			continue;
-		json_get_u64(&q->idoc, json_get(&q->idoc, e, "amount_received_msat"), &msat);
-		json_get_u64(&q->idoc, json_get(&q->idoc, e, "paid_at"), &paid_at);
-		json_get_u64(&q->idoc, json_get(&q->idoc, e, "expires_at"), &exp);
-		add_token(&r.j, q, tag, id, vu, uses, st, msat, paid_at, false, exp);
-	}
-	int ds = json_get(res->doc, res->result, "datastore");
-	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
-		int e = json_at(res->doc, ds, i);
-		uint8_t id[32];
-		char val[512], tag[9] = "";
-		if (!json_get_hex(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2), id, 32)
-		    || !get_str(res->doc, json_get(res->doc, e, "string"), val, sizeof(val)))
-			continue;
-		struct json_doc d;
-		jsmntok_t t[32];
-		int64_t vu = 0;
-		uint64_t uses = 0, created = 0;
-		if (!json_parse(&d, val, strlen(val), t, 32))
-			continue;
-		get_str(&d, json_get(&d, 0, "tag"), tag, sizeof(tag));
-		json_get_s64(&d, json_get(&d, 0, "valid_until"), &vu);
-		json_get_u64(&d, json_get(&d, 0, "uses"), &uses);
-		json_get_u64(&d, json_get(&d, 0, "created"), &created);
-		add_token(&r.j, q, tag, id, vu, uses, "paid", 0, created, true, 0);
-	}
-	json_array_end(&r.j);
-	result_send(q->cmd, &r);
-	json_doc_free(&q->idoc);
-	strbuf_free(&q->invoices);
+	json_array_end(&q->r.j);
+	result_send(q->cmd, &q->r);
 	free(q);
 }
 
 static void got_invoices(void *arg, const struct rpc_result *res)
 {
 	struct tokens_query *q = arg;
-	size_t len;
-	const char *raw;
+	const struct json_doc *d = res->doc;
+	int i, e;
 	if (res->status != RPC_OK) {
 		tokens_fail(q, res->message);
 		return;
 	}
-	/* Keep our own copy of the reply: the next call reuses its buffer. */
-	raw = json_raw(res->doc, res->result, &len);
-	strbuf_init(&q->invoices, 0);
-	strbuf_append(&q->invoices, raw, len);
-	if (!json_parse_alloc(&q->idoc, q->invoices.data, q->invoices.len, 4u << 20)) {
-		tokens_fail(q, "unreadable listinvoices reply");
-		return;
+	json_for_each_arr(d, json_get(d, res->result, "invoices"), i, e) {
+		char label[256], st[16];
+		struct invoice_label l;
+		uint64_t msat = 0, paid_at = 0, exp = 0;
+		if (!get_str(d, json_get(d, e, "label"), label, sizeof(label))
+		    || !label_parse(label, &l)
+		    || !get_str(d, json_get(d, e, "status"), st, sizeof(st)))
+			continue;
+		json_get_u64(d, json_get(d, e, "amount_received_msat"), &msat);
+		json_get_u64(d, json_get(d, e, "paid_at"), &paid_at);
+		json_get_u64(d, json_get(d, e, "expires_at"), &exp);
+		add_token(&q->r.j, q, l.tag, l.token_id, l.valid_until, l.uses, st, msat, paid_at,
+			  false, exp);
 	}
-	q->iresult = 0;
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"minted\"]}", q->cmd->id_str, 30000,
-		 got_minted, q);
+	ds_list("minted", got_minted, minted_loaded, q, q->cmd->id_str);
 }
 
 static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -559,11 +498,13 @@ static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 			if (strcmp(q->status, statuses[i]) == 0)
 				break;
 		if (!ok || i == sizeof(statuses) / sizeof(statuses[0])) {
-			cmd_fail(cmd, -32602, "status must be unpaid, paid, expired, revoked or used up");
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "status must be unpaid, paid, expired, revoked or used up");
 			free(q);
 			return;
 		}
 	}
+	result_start(&q->r);
+	json_array_start(&q->r.j, "tokens");
 	rpc_call("listinvoices", "{}", cmd->id_str, 60000, got_invoices, q);
 }
 
@@ -573,7 +514,7 @@ static bool get_token_id(struct cmd *cmd, const struct json_doc *doc, int tok, u
 	size_t n;
 	if (!get_str(doc, tok, hex, sizeof(hex)) || strlen(hex) != 64
 	    || !hex_decode(hex, 64, id, 32, &n)) {
-		cmd_fail(cmd, -32602, "token_id must be 64 hex digits (see l402-tokens)");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "token_id must be 64 hex digits (see l402-tokens)");
 		return false;
 	}
 	return true;
@@ -620,15 +561,15 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	valid = (uint64_t)rt->spec.valid;
 	uses = rt->spec.uses;
 	if (tok[1] >= 0 && !get_u64(doc, tok[1], &valid)) {
-		cmd_fail(cmd, -32602, "valid must be a number of seconds (0: no expiry)");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "valid must be a number of seconds (0: no expiry)");
 		return;
 	}
 	if (tok[2] >= 0 && !get_u64(doc, tok[2], &uses)) {
-		cmd_fail(cmd, -32602, "uses must be a number (0: unlimited)");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "uses must be a number (0: unlimited)");
 		return;
 	}
 	if (valid > 100ULL * 365 * 86400 || uses > 1000000000ULL) {
-		cmd_fail(cmd, -32602, "valid or uses out of range");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "valid or uses out of range");
 		return;
 	}
 	if (!secret_get(secret)) {
@@ -640,7 +581,7 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	id.version = 0;
 	crypto_hash_sha256(id.payment_hash, preimage, sizeof(preimage));
 	int64_t valid_until = valid ? (int64_t)time(NULL) + (int64_t)valid : 0;
-	struct l402_mint_params mp = { rt->spec.service, 0, NULL, valid_until, uses, NULL, 0 };
+	struct l402_mint_params mp = { .service = rt->spec.service, .grant = { valid_until, uses } };
 	bool ok = l402_mint(secret, &id, &mp, mac, sizeof(mac));
 	sodium_memzero(secret, sizeof(secret));
 	if (!ok) {
@@ -652,9 +593,7 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	{
 		struct strbuf rec;
 		struct json_out j;
-		strbuf_init(&rec, 0);
-		json_out_init(&j, &rec);
-		json_object_start(&j, NULL);
+		json_out_object(&j, &rec, 0);
 		json_add_string(&j, "route", rt->key);
 		json_add_string(&j, "tag", rt->tag);
 		json_add_s64(&j, "valid_until", valid_until);
@@ -698,7 +637,7 @@ static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
 	if (!param_bind(cmd, doc, params, names, 2, tok))
 		return;
 	if (!get_str(doc, tok[0], auth, sizeof(auth))) {
-		cmd_fail(cmd, -32602, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
 		return;
 	}
 	struct route *rt = NULL;
@@ -749,7 +688,7 @@ static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
 		} else if (revoked) {
 			reason = "revoked";
 			detail = "this token was revoked";
-		} else if (v.uses && token_used(v.id.token_id) >= v.uses) {
+		} else if (v.grant.uses && token_used(v.id.token_id) >= v.grant.uses) {
 			reason = "used_up";
 			detail = "this token has no uses left";
 		} else {
@@ -771,12 +710,12 @@ static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
 	if (e == L402_OK) {
 		json_add_bool(&r.j, "paid", paid);
 		json_add_bool(&r.j, "revoked", revoked);
-		if (v.valid_until)
-			json_add_s64(&r.j, "valid_until", v.valid_until);
-		if (v.uses) {
+		if (v.grant.valid_until)
+			json_add_s64(&r.j, "valid_until", v.grant.valid_until);
+		if (v.grant.uses) {
 			uint64_t used = token_used(v.id.token_id);
-			json_add_u64(&r.j, "uses", v.uses);
-			json_add_u64(&r.j, "uses_left", used >= v.uses ? 0 : v.uses - used);
+			json_add_u64(&r.j, "uses", v.grant.uses);
+			json_add_u64(&r.j, "uses_left", used >= v.grant.uses ? 0 : v.grant.uses - used);
 		}
 	}
 	result_send(cmd, &r);
@@ -784,23 +723,13 @@ static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
 
 static void cmd_stats(struct cmd *cmd, const struct json_doc *doc, int params)
 {
-	int tok[1];
-	static const char *const names[] = { "?route" };
 	struct result r;
 	struct route_stats ts = { 0 }, ta = { 0 };
-	char key[1100] = "";
-	if (!param_bind(cmd, doc, params, names, 1, tok))
+	char key[ROUTE_KEY_LEN];
+	if (!start_route_listing(cmd, doc, params, key, &r))
 		return;
-	if (tok[0] >= 0 && !get_str(doc, tok[0], key, sizeof(key))) {
-		cmd_fail(cmd, -32602, "route must be a string");
-		return;
-	}
-	result_start(&r);
-	json_array_start(&r.j, "routes");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		if (key[0] && strcmp(rt->key, key) != 0)
-			continue;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i, key));) {
 		json_object_start(&r.j, NULL);
 		json_add_string(&r.j, "route", rt->key);
 		json_add_bool(&r.j, "active", rt->active);
@@ -849,7 +778,7 @@ static void cmd_rotate(struct cmd *cmd, const struct json_doc *doc, int params)
 	if (!json_get_bool(doc, tok[0], &confirm) && get_str(doc, tok[0], s, sizeof(s)))
 		confirm = strcmp(s, "true") == 0;
 	if (!confirm) {
-		cmd_fail(cmd, -32602, "this invalidates every token already sold; "
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "this invalidates every token already sold; "
 				      "call again with confirm=true");
 		return;
 	}

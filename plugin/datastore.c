@@ -1,36 +1,150 @@
 #include "datastore.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "json_out.h"
 #include "log.h"
+#include "loop.h"
 
 #define DS_TIMEOUT_MS 30000
 
 static void logged(void *arg, const struct rpc_result *r)
 {
 	/* Deleting what is already gone is fine. */
-	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == 1200))
+	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == DATASTORE_DEL_DOES_NOT_EXIST))
 		plugin_log(LOG_UNUSUAL, "datastore write failed: %s", r->message);
+}
+
+static void add_key(struct json_out *j, const char *group, const char *name)
+{
+	json_array_start(j, "key");
+	json_add_string(j, NULL, "l402");
+	json_add_string(j, NULL, group);
+	if (name)
+		json_add_string(j, NULL, name);
+	json_array_end(j);
+}
+
+static void write_entry(const char *group, const char *name, const char *value,
+			enum ds_mode mode, const uint64_t *generation, rpc_cb cb, void *arg,
+			const char *parent_id)
+{
+	static const char *const modes[] = {
+		[DS_CREATE_OR_REPLACE] = "create-or-replace",
+		[DS_MUST_CREATE] = "must-create",
+		[DS_MUST_REPLACE] = "must-replace",
+	};
+	struct strbuf sb;
+	struct json_out j;
+	json_out_object(&j, &sb, 0);
+	add_key(&j, group, name);
+	if (value) {
+		json_add_string(&j, "string", value);
+		json_add_string(&j, "mode", modes[mode]);
+		if (generation)
+			json_add_u64(&j, "generation", *generation);
+	}
+	json_object_end(&j);
+	if (!rpc_call(value ? "datastore" : "deldatastore", sb.data, parent_id, DS_TIMEOUT_MS,
+		      cb ? cb : logged, cb ? arg : NULL))
+		plugin_log(LOG_BROKEN, "datastore write of %s too large to send", group);
+	strbuf_free(&sb);
 }
 
 void ds_put(const char *group, const char *name, const char *value, rpc_cb cb, void *arg,
 	    const char *parent_id)
 {
+	write_entry(group, name, value, DS_CREATE_OR_REPLACE, NULL, cb, arg, parent_id);
+}
+
+void ds_write(const char *group, const char *name, const char *value, enum ds_mode mode,
+	      const uint64_t *generation, rpc_cb cb, void *arg)
+{
+	write_entry(group, name, value, mode, generation, cb, arg, NULL);
+}
+
+struct listing {
+	void (*each)(void *arg, const struct ds_entry *e);
+	rpc_cb done;
+	void *arg;
+};
+
+static void listed(void *arg, const struct rpc_result *r)
+{
+	struct listing l = *(struct listing *)arg;
+	free(arg);
+	if (r->status == RPC_OK) {
+		const struct json_doc *d = r->doc;
+		int arr = json_get(d, r->result, "datastore"), e, i;
+		char *name = malloc(DS_MAX_VALUE), *value = malloc(DS_MAX_VALUE);
+		json_for_each_arr(d, arr, i, e) {
+			struct ds_entry ent = { name, value, 0 };
+			int key = json_get(d, e, "key");
+			int third = json_is_array(d, key) && d->toks[key].size > 2
+					    ? json_next(d, json_next(d, key + 1)) : -1;
+			if (!name || !value
+			    || !json_get_string(d, json_get(d, e, "string"), value, DS_MAX_VALUE, NULL))
+				continue;
+			if (third < 0)
+				name[0] = '\0';
+			else if (!json_get_string(d, third, name, DS_MAX_VALUE, NULL))
+				continue;
+			json_get_u64(d, json_get(d, e, "generation"), &ent.generation);
+			l.each(l.arg, &ent);
+		}
+		free(name);
+		free(value);
+	}
+	l.done(l.arg, r);
+}
+
+void ds_list(const char *group, void (*each)(void *arg, const struct ds_entry *e),
+	     rpc_cb done, void *arg, const char *parent_id)
+{
 	struct strbuf sb;
 	struct json_out j;
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
-	json_array_start(&j, "key");
-	json_add_string(&j, NULL, "l402");
-	json_add_string(&j, NULL, group);
-	json_add_string(&j, NULL, name);
-	json_array_end(&j);
-	if (value) {
-		json_add_string(&j, "string", value);
-		json_add_string(&j, "mode", "create-or-replace");
+	struct listing *l = malloc(sizeof(*l));
+	struct rpc_result oom = { RPC_ERROR, NULL, -1, -1, "out of memory" };
+	if (!l) {
+		done(arg, &oom);
+		return;
 	}
+	*l = (struct listing){ each, done, arg };
+	json_out_object(&j, &sb, 0);
+	add_key(&j, group, NULL);
 	json_object_end(&j);
-	rpc_call(value ? "datastore" : "deldatastore", sb.data, parent_id, DS_TIMEOUT_MS,
-		 cb ? cb : logged, cb ? arg : NULL);
+	rpc_call("listdatastore", sb.data, parent_id, DS_TIMEOUT_MS, listed, l);
 	strbuf_free(&sb);
+}
+
+bool ds_load_begin(struct ds_load *l)
+{
+	if (l->done || l->running)
+		return false;
+	l->running = true;
+	return true;
+}
+
+static void retry_load(void *arg)
+{
+	struct ds_load *l = arg;
+	l->retry_timer = 0;
+	l->start();
+}
+
+bool ds_load_failed(struct ds_load *l, const struct rpc_result *r)
+{
+	if (r->status == RPC_OK)
+		return false;
+	l->running = false;
+	if (r->status != RPC_DISCONNECTED && !l->retry_timer)
+		l->retry_timer = loop_add_timer(1000, retry_load, l);
+	return true;
+}
+
+void ds_load_finish(struct ds_load *l)
+{
+	l->done = true;
+	l->running = false;
 }

@@ -9,6 +9,7 @@
 #include "encoding.h"
 #include "json_in.h"
 #include "json_out.h"
+#include "l402.h"
 #include "log.h"
 #include "routes.h"
 #include "rpc.h"
@@ -88,6 +89,9 @@ const char *discovery_content_type(enum doc_kind k)
 
 /* ---- shared pieces ---- */
 
+/* The public base URL, "https://api.example.com", at most this long. */
+#define BASE_URL_LEN 512
+
 static void base_url(char *out, size_t len)
 {
 	if (l402.cfg.public_url)
@@ -114,6 +118,73 @@ static const char *service_description(void)
 static bool listed(const struct route *rt)
 {
 	return rt->active && !rt->spec.unlisted;
+}
+
+/* The next route the documents publish, from *i on (which moves past it). */
+static const struct route *next_listed(size_t *i)
+{
+	while (*i < routes_total()) {
+		const struct route *rt = routes_at((*i)++);
+		if (listed(rt))
+			return rt;
+	}
+	return NULL;
+}
+
+/* The path an OpenAPI document gives a route: a prefix becomes {path}. */
+static void template_path(const struct route *rt, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s", rt->spec.path, rt->spec.prefix ? "{path}" : "");
+}
+
+static bool same_service(const struct route *a, const struct route *b)
+{
+	return strcmp(a->spec.service, b->spec.service) == 0;
+}
+
+static bool same_template(const struct route *a, const struct route *b)
+{
+	char pa[ROUTE_KEY_LEN + 8], pb[ROUTE_KEY_LEN + 8];
+	template_path(a, pa, sizeof(pa));
+	template_path(b, pb, sizeof(pb));
+	return strcmp(pa, pb) == 0;
+}
+
+/* The next listed route from *k on in rt's group. */
+static const struct route *next_in_group(size_t *k, const struct route *rt,
+					 bool (*same)(const struct route *a, const struct route *b))
+{
+	const struct route *o;
+	while ((o = next_listed(k)))
+		if (same(o, rt))
+			return o;
+	return NULL;
+}
+
+/* The next group from *i on, by the first listed route of it: routes
+ * share a service, or an OpenAPI path item. */
+static const struct route *next_group(size_t *i,
+				      bool (*same)(const struct route *a, const struct route *b))
+{
+	const struct route *rt;
+	while ((rt = next_listed(i))) {
+		const struct route *o;
+		size_t k = 0;
+		while ((o = next_listed(&k)) && k < *i && !same(o, rt))
+			;
+		if (o == rt)
+			return rt;
+	}
+	return NULL;
+}
+
+/* The start of every JSON document: out written by j, its object
+ * opened, and the base URL everything published is under. */
+static void doc_start(struct json_out *j, struct strbuf *out, char base[BASE_URL_LEN])
+{
+	json_out_init(j, out);
+	base_url(base, BASE_URL_LEN);
+	json_object_start(j, NULL);
 }
 
 /* Path as published: a prefix route keeps its '*'. */
@@ -250,10 +321,11 @@ static void add_index_schema(struct json_out *j, const char *key, const struct j
 		     i = json_next(d, i + 1)) {
 			char name[128], type[32] = "string";
 			bool required = false;
+			int k, e;
 			json_get_string(d, i, name, sizeof(name), NULL);
 			json_get_string(d, json_get(d, i + 1, "type"), type, sizeof(type), NULL);
-			for (int k = 0; json_is_array(d, req) && k < d->toks[req].size; k++)
-				if (json_streq(d, json_at(d, req, k), name))
+			json_for_each_arr(d, req, k, e)
+				if (json_streq(d, e, name))
 					required = true;
 			json_object_start(j, name);
 			json_add_string(j, "type", type);
@@ -307,10 +379,8 @@ static void add_probe_body(struct json_out *j, const char *key, const struct jso
 static void build_manifest(struct strbuf *sb)
 {
 	struct json_out j;
-	char base[512], url[1024], path[1100];
-	json_out_init(&j, sb);
-	base_url(base, sizeof(base));
-	json_object_start(&j, NULL);
+	char base[BASE_URL_LEN], url[1024], path[ROUTE_KEY_LEN];
+	doc_start(&j, sb, base);
 	json_add_string(&j, "version", "1.0");
 	json_object_start(&j, "provider");
 	json_add_string(&j, "name", service_name());
@@ -320,53 +390,35 @@ static void build_manifest(struct strbuf *sb)
 		json_add_string(&j, "contact", l402.cfg.contact);
 	json_object_end(&j);
 	json_add_string(&j, "description", service_description());
-	json_array_start(&j, "currencies");
-	json_add_string(&j, NULL, "msat");
-	json_array_end(&j);
+	json_add_strings(&j, "currencies", (const char *const[]){ "msat" }, 1);
 	json_array_start(&j, "macaroon_versions");
 	json_add_u64(&j, NULL, 0);
 	json_array_end(&j);
-	json_array_start(&j, "payment_methods");
-	json_add_string(&j, NULL, "bolt11");
-	json_array_end(&j);
+	json_add_strings(&j, "payment_methods", (const char *const[]){ "bolt11" }, 1);
 	json_array_start(&j, "caveats");
-	static const char *const cav[][3] = {
-		{ "services", "NAME:TIER[,NAME:TIER...]", "a later caveat may only drop services" },
-		{ "SERVICE_valid_until", "unix seconds", "a later caveat may only move it earlier" },
-		{ "SERVICE_uses", "number of requests", "a later caveat may only lower it" },
-		{ "SERVICE_capabilities", "CAP[,CAP...]", "a later caveat may only drop capabilities" },
-	};
-	for (size_t i = 0; i < sizeof(cav) / sizeof(cav[0]); i++) {
+	size_t ncav;
+	const struct l402_caveat *cav = l402_caveats(&ncav);
+	for (size_t i = 0; i < ncav; i++) {
+		char cond[L402_MAX_CONDITION];
+		l402_caveat_condition(&cav[i], "SERVICE", cond, sizeof(cond));
 		json_object_start(&j, NULL);
-		json_add_string(&j, "condition", cav[i][0]);
-		json_add_string(&j, "value", cav[i][1]);
-		json_add_string(&j, "attenuation", cav[i][2]);
+		json_add_string(&j, "condition", cond);
+		json_add_string(&j, "value", cav[i].syntax);
+		json_add_string(&j, "attenuation", cav[i].narrowing);
 		json_object_end(&j);
 	}
 	json_array_end(&j);
 	json_array_start(&j, "services");
 	/* One entry per service name, in the order routes first name them. */
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		bool first = true;
-		if (!listed(rt))
-			continue;
-		for (size_t k = 0; k < i; k++) {
-			const struct route *o = routes_at(k);
-			if (listed(o) && strcmp(o->spec.service, rt->spec.service) == 0)
-				first = false;
-		}
-		if (!first)
-			continue;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_group(&i, same_service));) {
 		json_object_start(&j, NULL);
 		json_add_string(&j, "name", rt->spec.service);
 		json_add_string(&j, "description", route_desc(rt));
 		json_array_start(&j, "resources");
-		for (size_t k = i; k < routes_total(); k++) {
-			const struct route *o = routes_at(k);
+		const struct route *o;
+		for (size_t k = i - 1; (o = next_in_group(&k, rt, same_service));) {
 			const char *methods[2];
-			if (!listed(o) || strcmp(o->spec.service, rt->spec.service) != 0)
-				continue;
 			pub_path(o, path, sizeof(path));
 			for (int m = 0, nm = route_methods(o, methods); m < nm; m++) {
 				json_object_start(&j, NULL);
@@ -403,10 +455,8 @@ static void build_manifest(struct strbuf *sb)
 static void build_services(struct strbuf *sb)
 {
 	struct json_out j;
-	char base[512], path[1100], id[1200], sat[32], lm[16];
-	json_out_init(&j, sb);
-	base_url(base, sizeof(base));
-	json_object_start(&j, NULL);
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], id[ROUTE_MAX_SERVICE + 16], sat[32], lm[16];
+	doc_start(&j, sb, base);
 	json_add_string(&j, "version", "1");
 	json_object_start(&j, "service");
 	json_add_string(&j, "name", service_name());
@@ -418,18 +468,14 @@ static void build_services(struct strbuf *sb)
 	if (node_id[0])
 		json_add_string(&j, "node_pubkey", node_id);
 	json_object_end(&j);
-	json_array_start(&j, "payment_methods");
-	json_add_string(&j, NULL, "L402");
-	json_add_string(&j, NULL, "bolt11");
-	json_array_end(&j);
+	static const char *const payment_methods[] = { "L402", "bolt11" };
+	json_add_strings(&j, "payment_methods", payment_methods, 2);
 	json_array_start(&j, "services");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i));) {
 		const char *methods[2];
 		struct json_doc sd;
 		char *schema;
-		if (!listed(rt))
-			continue;
 		pub_path(rt, path, sizeof(path));
 		schema = read_schema(rt, &sd);
 		for (int m = 0, nm = route_methods(rt, methods); m < nm; m++) {
@@ -461,10 +507,7 @@ static void build_services(struct strbuf *sb)
 	}
 	json_array_end(&j);
 	json_array_start(&j, "routes");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		if (!listed(rt))
-			continue;
+	for (size_t i = 0; (rt = next_listed(&i));) {
 		pub_path(rt, path, sizeof(path));
 		json_object_start(&j, NULL);
 		json_add_string(&j, "path", path);
@@ -498,13 +541,33 @@ static void build_services(struct strbuf *sb)
 
 /* ---- /openapi.json ---- */
 
+/* What every operation refers to: the L402 scheme and the 402 answer. */
+static const char openapi_components[] =
+	"{\"securitySchemes\": {\"l402\": {"
+		"\"type\": \"apiKey\", \"in\": \"header\", \"name\": \"Authorization\","
+		"\"x-l402-scheme\": \"L402\","
+		"\"description\": \"Pay the invoice of the 402 challenge, then send "
+			"'L402 <macaroon>:<preimage hex>'\"}},"
+	"\"responses\": {\"PaymentRequired\": {"
+		"\"description\": \"Payment required: pay the invoice, then retry with the "
+			"token and the preimage\","
+		"\"headers\": {\"WWW-Authenticate\": {"
+			"\"description\": \"L402 macaroon=\\\"<base64>\\\", invoice=\\\"<bolt11>\\\", "
+				"version=\\\"0\\\", token=\\\"<base64>\\\"\","
+			"\"schema\": {\"type\": \"string\"}}},"
+		"\"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", "
+			"\"properties\": {"
+			"\"error\": {\"type\": \"string\"}, \"reason\": {\"type\": \"string\"},"
+			"\"price_msat\": {\"type\": \"integer\"}, \"price_sat\": {\"type\": \"number\"},"
+			"\"invoice\": {\"type\": \"string\"}, \"macaroon\": {\"type\": \"string\"},"
+			"\"token\": {\"type\": \"string\"}, \"payment_hash\": {\"type\": \"string\"},"
+			"\"expires_at\": {\"type\": \"integer\"}}}}}}}}";
+
 static void build_openapi(struct strbuf *sb)
 {
 	struct json_out j;
-	char base[512], path[1200], lm[16], sat[32], opid[1200];
-	json_out_init(&j, sb);
-	base_url(base, sizeof(base));
-	json_object_start(&j, NULL);
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN + 8], lm[16], sat[32], opid[ROUTE_MAX_SERVICE + 16];
+	doc_start(&j, sb, base);
 	json_add_string(&j, "openapi", "3.1.0");
 	json_object_start(&j, "info");
 	json_add_string(&j, "title", service_name());
@@ -530,29 +593,13 @@ static void build_openapi(struct strbuf *sb)
 	json_object_start(&j, "paths");
 	/* OpenAPI paths are templates: a prefix becomes a {path} parameter,
 	 * and routes sharing a template share its path item. */
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		bool first = true;
-		if (!listed(rt))
-			continue;
-		snprintf(path, sizeof(path), "%s%s", rt->spec.path, rt->spec.prefix ? "{path}" : "");
-		for (size_t k = 0; k < i; k++) {
-			const struct route *o = routes_at(k);
-			char p2[1200];
-			snprintf(p2, sizeof(p2), "%s%s", o->spec.path, o->spec.prefix ? "{path}" : "");
-			if (listed(o) && strcmp(p2, path) == 0)
-				first = false;
-		}
-		if (!first)
-			continue;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_group(&i, same_template));) {
+		template_path(rt, path, sizeof(path));
 		json_object_start(&j, path);
-		for (size_t k = i; k < routes_total(); k++) {
-			const struct route *o = routes_at(k);
+		const struct route *o;
+		for (size_t k = i - 1; (o = next_in_group(&k, rt, same_template));) {
 			const char *methods[2];
-			char p2[1200];
-			snprintf(p2, sizeof(p2), "%s%s", o->spec.path, o->spec.prefix ? "{path}" : "");
-			if (!listed(o) || strcmp(p2, path) != 0)
-				continue;
 			struct json_doc sd;
 			char *schema = read_schema(o, &sd);
 			for (int m = 0, nm = route_methods(o, methods); m < nm; m++) {
@@ -565,9 +612,8 @@ static void build_openapi(struct strbuf *sb)
 				json_add_string(&j, "operationId", opid);
 				json_add_string(&j, "summary", route_desc(o));
 				if (o->spec.category[0]) {
-					json_array_start(&j, "tags");
-					json_add_string(&j, NULL, o->spec.category);
-					json_array_end(&j);
+					const char *tag = o->spec.category;
+					json_add_strings(&j, "tags", &tag, 1);
 				}
 				json_add_string(&j, "x-l402-service", o->spec.service);
 				json_object_start(&j, "x-l402-pricing");
@@ -630,52 +676,7 @@ static void build_openapi(struct strbuf *sb)
 		json_object_end(&j);
 	}
 	json_object_end(&j);
-	json_object_start(&j, "components");
-	json_object_start(&j, "securitySchemes");
-	json_object_start(&j, "l402");
-	json_add_string(&j, "type", "apiKey");
-	json_add_string(&j, "in", "header");
-	json_add_string(&j, "name", "Authorization");
-	json_add_string(&j, "x-l402-scheme", "L402");
-	json_add_string(&j, "description",
-			"Pay the invoice of the 402 challenge, then send 'L402 <macaroon>:<preimage hex>'");
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_start(&j, "responses");
-	json_object_start(&j, "PaymentRequired");
-	json_add_string(&j, "description",
-			"Payment required: pay the invoice, then retry with the token and the preimage");
-	json_object_start(&j, "headers");
-	json_object_start(&j, "WWW-Authenticate");
-	json_add_string(&j, "description",
-			"L402 macaroon=\"<base64>\", invoice=\"<bolt11>\", version=\"0\", token=\"<base64>\"");
-	json_object_start(&j, "schema");
-	json_add_string(&j, "type", "string");
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_start(&j, "content");
-	json_object_start(&j, "application/json");
-	json_object_start(&j, "schema");
-	json_add_string(&j, "type", "object");
-	json_object_start(&j, "properties");
-	static const char *const props[][2] = {
-		{ "error", "string" }, { "reason", "string" }, { "price_msat", "integer" },
-		{ "price_sat", "number" }, { "invoice", "string" }, { "macaroon", "string" },
-		{ "token", "string" }, { "payment_hash", "string" }, { "expires_at", "integer" },
-	};
-	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-		json_object_start(&j, props[i][0]);
-		json_add_string(&j, "type", props[i][1]);
-		json_object_end(&j);
-	}
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_object_end(&j);
+	json_add_raw(&j, "components", openapi_components, strlen(openapi_components));
 	json_object_end(&j);
 }
 
@@ -683,15 +684,13 @@ static void build_openapi(struct strbuf *sb)
 
 static void build_llms(struct strbuf *sb)
 {
-	char base[512], path[1100], sat[32], buys[128];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[32], buys[128];
 	base_url(base, sizeof(base));
 	strbuf_printf(sb, "# %s\n\n> %s\n\n", service_name(), service_description());
 	strbuf_printf(sb, "These HTTP endpoints are paid per use with Lightning (L402). No account or "
 			  "API key: the payment is the credential.\n\n## Endpoints\n\n");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		if (!listed(rt))
-			continue;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i));) {
 		pub_path(rt, path, sizeof(path));
 		format_sat(sat, sizeof(sat), rt->spec.price_msat);
 		what_it_buys(rt, buys, sizeof(buys));
@@ -767,7 +766,7 @@ static const char CATALOG_JS[] =
 
 static void build_catalog(struct strbuf *sb)
 {
-	char base[512], path[1100], sat[32], buys[128], url[1700];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[32], buys[128], url[BASE_URL_LEN + ROUTE_KEY_LEN];
 	const struct route *example = NULL;
 	base_url(base, sizeof(base));
 	strbuf_puts(sb, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -781,10 +780,8 @@ static void build_catalog(struct strbuf *sb)
 	strbuf_puts(sb, " <span class=\"badge\">L402</span></h1><p class=\"lede\">");
 	html(sb, service_description());
 	strbuf_puts(sb, "</p><section id=\"routes\">");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
-		if (!listed(rt))
-			continue;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i));) {
 		if (!example && rt->spec.price_msat && strcmp(rt->spec.method, "POST") != 0)
 			example = rt;
 		pub_path(rt, path, sizeof(path));
@@ -962,9 +959,7 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 	s->version = version;
 	struct strbuf params;
 	struct json_out j;
-	strbuf_init(&params, 0);
-	json_out_init(&j, &params);
-	json_object_start(&j, NULL);
+	json_out_object(&j, &params, 0);
 	if (s->doc.len > MAX_SIGNED) {
 		uint8_t h[32];
 		crypto_hash_sha256(h, (const uint8_t *)s->doc.data, s->doc.len);
@@ -982,16 +977,12 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 void discovery_listing(struct strbuf *out)
 {
 	struct json_out j;
-	char base[512], path[1100], url[1700], sat[32], buys[128];
-	json_out_init(&j, out);
-	base_url(base, sizeof(base));
-	json_object_start(&j, NULL);
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], url[BASE_URL_LEN + ROUTE_KEY_LEN], sat[32], buys[128];
+	doc_start(&j, out, base);
 	json_array_start(&j, "listings");
-	for (size_t i = 0; i < routes_total(); i++) {
-		const struct route *rt = routes_at(i);
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i));) {
 		const char *methods[2];
-		if (!listed(rt))
-			continue;
 		pub_path(rt, path, sizeof(path));
 		snprintf(url, sizeof(url), "%s%s", base, path);
 		struct json_doc sd;

@@ -34,6 +34,10 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 /* Per listed route, what directories ask when you register an endpoint. */
 void discovery_listing(struct strbuf *out);
 
+struct req;
+/* Answer r if it asks for a document (discovery_serve.c); false if not. */
+bool discovery_serve(struct req *r);
+
 /* Learn the node id and alias (getinfo), after each RPC connection. */
 void discovery_sync(void);
 /* Something published changed: drop the caches. */

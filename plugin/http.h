@@ -1,26 +1,26 @@
-/* The HTTP server: libmicrohttpd driven from our event loop (external
- * epoll mode, suspend/resume for answers that wait on lightningd), and
- * the L402 request flow in front of the backends. */
+/* The HTTP server: libmicrohttpd on its own thread pool, suspend/resume
+ * for answers that wait on lightningd or a backend, the answers
+ * themselves (with CORS), and the client's address. What to answer is
+ * decided elsewhere: discovery_serve() and paywall_handle(). */
 #ifndef L402_HTTP_H
 #define L402_HTTP_H
 
 #include <microhttpd.h>
 #include <stdbool.h>
 
-#include "state.h"
+#include "label.h"
 #include "route_spec.h"
+#include "state.h"
 #include "strbuf.h"
 
 #define HTTP_MAX_BODY (8u * 1024 * 1024)
 
+struct backend;
+
 struct req {
 	struct MHD_Connection *conn;
-	struct route_spec spec;	/* copied: routes may change under us */
-	uint64_t route_id;
-	char route_tag[9];
-	bool has_route;
-	char method[16];
-	char *path;
+	char method[ROUTE_MAX_METHOD];
+	char *path;		/* percent-decoded by libmicrohttpd */
 	char client_ip[64];
 	struct strbuf body;
 	bool body_too_large;
@@ -28,12 +28,17 @@ struct req {
 	bool public_doc;	/* discovery documents: CORS for everyone */
 	struct MHD_Response *response;
 	unsigned status;
-	/* 402 bookkeeping while the invoice is being created */
+
+	/* The paywall's: the route that matched, copied (routes may change
+	 * under us), and while a challenge's invoice is being made, why and
+	 * the invoice's label. */
+	struct route_spec spec;
+	const struct backend *backend;
+	uint64_t route_id;
+	char route_tag[9];
 	const char *reason;
 	char detail[192];
-	char detail_label[256];
-	/* backend scratch */
-	void *backend;
+	char label[LABEL_MAX];
 };
 
 bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_t whylen);
@@ -48,14 +53,14 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp);
 void http_finish_json(struct req *r, unsigned status, const char *json, size_t len);
 /* {"error": code, "message": ...} */
 void http_error(struct req *r, unsigned status, const char *code, const char *message);
+/* An error that tells the client when to come back (Retry-After). */
+void http_retry_later(struct req *r, unsigned status, const char *code, const char *why,
+		      unsigned seconds);
+/* 503 "unavailable", retry in a few seconds. */
+void http_unavailable(struct req *r, const char *why);
 /* Park r until a backend or lightningd answers. */
 void http_wait(struct req *r);
 
-/* backends */
-void backend_dir_serve(struct req *r);
-void backend_proxy_serve(struct req *r);
-bool backend_proxy_init(void);
-void backend_proxy_shutdown(void);
 /* The part of the request path under a prefix route ("" for exact). */
 const char *req_subpath(const struct req *r);
 

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "state.h"
+#include "listen.h"
 
 bool parse_hostport(const char *s, char *host, size_t hostlen, char *port,
 		    size_t portlen)

@@ -1,6 +1,7 @@
 #include "options.h"
 
-#include "limits.h"
+#include "listen.h"
+#include "route_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,46 +34,49 @@ static const struct opt_def {
 	const char *desc;
 	bool multi, dynamic;
 	const char *(*apply)(struct l402_config *c, const char *v, int64_t n, bool b);
+	int64_t min, max;	/* OPT_INT: checked before apply */
 } opts[] = {
 	{ "l402-bind", OPT_STRING, NULL,
 	  "HOST:PORT the HTTP server listens on ([V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
-	  true, false, set_bind },
+	  true, false, set_bind, 0, 0 },
 	{ "l402-route", OPT_STRING, NULL,
 	  "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)",
-	  true, false, set_route },
+	  true, false, set_route, 0, 0 },
 	{ "l402-invoice-expiry", OPT_INT, "600",
-	  "Seconds an invoice in a 402 challenge stays payable", false, true, set_expiry },
+	  "Seconds an invoice in a 402 challenge stays payable", false, true, set_expiry,
+	  10, 31536000 },
 	{ "l402-cors-origin", OPT_STRING, "\"*\"",
-	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors },
+	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors, 0, 0 },
 	{ "l402-trust-proxy", OPT_FLAG, NULL,
 	  "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)",
-	  false, false, set_trust },
+	  false, false, set_trust, 0, 0 },
 	{ "l402-log-requests", OPT_BOOL, "false",
-	  "Log every HTTP request at debug level", false, true, set_logreq },
+	  "Log every HTTP request at debug level", false, true, set_logreq, 0, 0 },
 	{ "l402-max-unpaid", OPT_INT, "10000",
 	  "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503",
-	  false, true, set_max_unpaid },
+	  false, true, set_max_unpaid, 1, 1000000 },
 	{ "l402-service-name", OPT_STRING, NULL,
 	  "Name of this service in the published catalogs (default: the node's alias)",
-	  false, true, set_service_name },
+	  false, true, set_service_name, 0, 0 },
 	{ "l402-service-description", OPT_STRING, NULL,
 	  "One or two sentences on what this node sells, for the catalogs", false, true,
-	  set_service_desc },
+	  set_service_desc, 0, 0 },
 	{ "l402-contact", OPT_STRING, NULL, "How to reach the operator (email or URL), for the catalogs",
-	  false, true, set_contact },
+	  false, true, set_contact, 0, 0 },
 	{ "l402-public-url", OPT_STRING, NULL,
 	  "The public base URL (https://api.example.com) used in everything published; default http://BIND",
-	  false, true, set_public_url },
+	  false, true, set_public_url, 0, 0 },
 	{ "l402-catalog", OPT_STRING, "\"/\"", "Path of the HTML catalog page, or off", false, true,
-	  set_catalog },
+	  set_catalog, 0, 0 },
 	{ "l402-402index-token", OPT_STRING, NULL,
 	  "Token served at /.well-known/402index-verify.txt to prove the domain to 402index",
-	  false, true, set_index_token },
+	  false, true, set_index_token, 0, 0 },
 	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
 	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
-	  set_challenge_rate },
+	  set_challenge_rate, 0, 0 },
 	{ "l402-http-threads", OPT_INT, "0",
-	  "Threads serving HTTP; 0 means one per CPU core", false, false, set_http_threads },
+	  "Threads serving HTTP; 0 means one per CPU core", false, false, set_http_threads,
+	  0, 64 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -142,8 +146,6 @@ static const char *set_route(struct l402_config *c, const char *v, int64_t n, bo
 
 static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (n < 10 || n > 31536000)
-		return fail("l402-invoice-expiry", "must be between 10 and 31536000 seconds", NULL);
 	c->invoice_expiry = n;
 	return NULL;
 }
@@ -234,16 +236,12 @@ static const char *set_index_token(struct l402_config *c, const char *v, int64_t
 
 static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (n < 1 || n > 1000000)
-		return fail("l402-max-unpaid", "must be between 1 and 1000000", NULL);
 	c->max_unpaid = n;
 	return NULL;
 }
 
 static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (n < 0 || n > 64)
-		return fail("l402-http-threads", "must be between 0 (one per core) and 64", NULL);
 	c->http_threads = (unsigned)n;
 	return NULL;
 }
@@ -251,7 +249,7 @@ static const char *set_http_threads(struct l402_config *c, const char *v, int64_
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	uint32_t cnt, per;
-	if (!limits_parse_rate(v, &cnt, &per))
+	if (!rate_parse(v, &cnt, &per, NULL))
 		return fail("l402-challenge-rate", "'%s' is not N/SECONDS", v);
 	c->challenge_n = cnt;
 	c->challenge_per = per;
@@ -289,6 +287,12 @@ static const char *apply_value(const struct opt_def *o, const struct json_doc *d
 		long long x = strtoll(sval, &end, 10);
 		if (!*sval || *end)
 			return fail(o->name, "'%s' is not an integer", sval);
+		if (x < o->min || x > o->max) {
+			char range[64];
+			snprintf(range, sizeof(range), "%lld and %lld", (long long)o->min,
+				 (long long)o->max);
+			return fail(o->name, "must be between %s", range);
+		}
 		n = x;
 		break;
 	}
@@ -326,8 +330,9 @@ const char *options_init(const struct json_doc *doc, int options,
 		if (o->multi) {
 			if (!json_is_array(doc, t))
 				return fail(o->name, "expected an array of values", NULL);
-			for (int k = 0; k < doc->toks[t].size; k++)
-				if ((err = apply_value(o, doc, json_at(doc, t, k), cfg)))
+			int k, e;
+			json_for_each_arr(doc, t, k, e)
+				if ((err = apply_value(o, doc, e, cfg)))
 					return err;
 		} else if ((err = apply_value(o, doc, t, cfg))) {
 			return err;

@@ -10,7 +10,8 @@
 #include "encoding.h"
 #include "datastore.h"
 #include "json_out.h"
-#include "limits.h"
+#include "label.h"
+#include "unpaid.h"
 #include "log.h"
 #include "loop.h"
 #include "routes.h"
@@ -36,14 +37,11 @@ bool paid_loaded(void)
 	return loaded;
 }
 
-uint64_t paid_count(void)
+void paid_status(struct paid_status *st)
 {
-	return count;
-}
-
-uint64_t paid_pay_index(void)
-{
-	return pay_index;
+	st->loaded = loaded;
+	st->count = count;
+	st->pay_index = pay_index;
 }
 
 static size_t slot_of(const uint8_t hash[32], size_t c)
@@ -108,82 +106,39 @@ static void stored(void *arg, const struct rpc_result *r)
 			   "the next catch-up restores it)", r->message);
 }
 
-static void persist(const uint8_t hash[32], uint64_t msat, const char *label)
+static void persist(const uint8_t hash[32], uint64_t msat)
 {
 	char hex[65], val[256];
 	hex_encode(hash, 32, hex, sizeof(hex));
 	snprintf(val, sizeof(val), "{\"msat\":%llu,\"at\":%lld}", (unsigned long long)msat,
 		 (long long)time(NULL));
 	ds_put("paid", hex, val, stored, NULL, NULL);
-	(void)label;
 }
 
 static void persist_pay_index(void)
 {
-	char params[160];
-	snprintf(params, sizeof(params),
-		 "{\"key\":[\"l402\",\"pay-index\"],\"string\":\"%llu\",\"mode\":\"create-or-replace\"}",
-		 (unsigned long long)pay_index);
-	rpc_call("datastore", params, NULL, RPC_TIMEOUT_MS, stored, NULL);
-}
-
-bool label_make(char *out, size_t len, const char *tag, int64_t valid_until,
-		uint64_t uses, const uint8_t token_id[32])
-{
-	char hex[65];
-	hex_encode(token_id, 32, hex, sizeof(hex));
-	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s", tag,
-				(long long)valid_until, (unsigned long long)uses, hex) < len;
-}
-
-bool label_parse(const char *label, char tag[9], int64_t *valid_until,
-		 uint64_t *uses, uint8_t token_id[32])
-{
-	const char *p = label + strlen(L402_LABEL_PREFIX);
-	char *end;
-	size_t n;
-	if (strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) != 0
-	    || strlen(p) < 9 || p[8] != '-')
-		return false;
-	memcpy(tag, p, 8);
-	tag[8] = '\0';
-	p += 9;
-	*valid_until = strtoll(p, &end, 10);
-	if (end == p || *end != '-')
-		return false;
-	p = end + 1;
-	*uses = strtoull(p, &end, 10);
-	if (end == p || *end != '-')
-		return false;
-	p = end + 1;
-	return strlen(p) == 64 && hex_decode(p, 64, token_id, 32, &n);
+	char v[32];
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)pay_index);
+	ds_put("pay-index", NULL, v, stored, NULL, NULL);
 }
 
 void paid_add_minted(const uint8_t hash[32])
 {
 	if (insert(hash, 0))
-		persist(hash, 0, "minted");
-}
-
-static bool is_ours(const char *label)
-{
-	return strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) == 0;
+		persist(hash, 0);
 }
 
 /* Record a payment; persists it if it is new. */
 static void record(const char *label, const uint8_t hash[32], uint64_t msat)
 {
-	if (!is_ours(label))
+	if (!label_is_ours(label))
 		return;
 	if (insert(hash, msat)) {
-		char tag[9];
-		int64_t vu;
-		uint64_t uses;
-		uint8_t tid[32];
-		persist(hash, msat, label);
-		limits_unpaid_paid(hash);
-		if (label_parse(label, tag, &vu, &uses, tid))
-			routes_count_payment(tag, msat);
+		struct invoice_label l;
+		persist(hash, msat);
+		unpaid_paid(hash);
+		if (label_parse(label, &l))
+			routes_count_payment(l.tag, msat);
 		plugin_log(LOG_DEBUG, "invoice %s paid (%llu msat)", label,
 			   (unsigned long long)msat);
 	}
@@ -279,7 +234,7 @@ static void caught_up_step(void *arg, const struct rpc_result *r)
 		catch_up();
 		return;
 	}
-	if (r->status == RPC_ERROR && r->code == 904) {
+	if (r->status == RPC_ERROR && r->code == INVOICE_WAIT_TIMED_OUT) {
 		/* Nothing newer: we are up to date. */
 		persist_pay_index();
 		loaded = true;
@@ -296,16 +251,16 @@ static void caught_up_step(void *arg, const struct rpc_result *r)
 	}
 }
 
-static void got_pay_index(void *arg, const struct rpc_result *r)
+static void got_pay_index(void *arg, const struct ds_entry *e)
 {
-	char s[32];
+	uint64_t v = strtoull(e->value, NULL, 10);
+	if (v > pay_index)
+		pay_index = v;
+}
+
+static void pay_index_loaded(void *arg, const struct rpc_result *r)
+{
 	if (r->status == RPC_OK) {
-		int e = json_at(r->doc, json_get(r->doc, r->result, "datastore"), 0);
-		if (json_get_string(r->doc, json_get(r->doc, e, "string"), s, sizeof(s), NULL)) {
-			uint64_t v = strtoull(s, NULL, 10);
-			if (v > pay_index)
-				pay_index = v;
-		}
 		catch_up();
 		return;
 	}
@@ -314,7 +269,20 @@ static void got_pay_index(void *arg, const struct rpc_result *r)
 		schedule_retry(retry_sync, 1000);
 }
 
-static void got_paid_set(void *arg, const struct rpc_result *r)
+static void got_paid(void *arg, const struct ds_entry *e)
+{
+	uint8_t hash[32];
+	size_t n;
+	uint64_t msat = 0;
+	const char *m = strstr(e->value, "\"msat\":");
+	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, hash, 32, &n))
+		return;
+	if (m)
+		msat = strtoull(m + 7, NULL, 10);
+	insert(hash, msat);
+}
+
+static void paid_set_loaded(void *arg, const struct rpc_result *r)
 {
 	if (r->status != RPC_OK) {
 		syncing = false;
@@ -324,24 +292,7 @@ static void got_paid_set(void *arg, const struct rpc_result *r)
 		}
 		return;
 	}
-	int ds = json_get(r->doc, r->result, "datastore");
-	for (int i = 0; json_is_array(r->doc, ds) && i < r->doc->toks[ds].size; i++) {
-		int e = json_at(r->doc, ds, i);
-		uint8_t hash[32];
-		char val[256];
-		uint64_t msat = 0;
-		int key = json_get(r->doc, e, "key");
-		if (!json_get_hex(r->doc, json_at(r->doc, key, 2), hash, 32))
-			continue;
-		if (json_get_string(r->doc, json_get(r->doc, e, "string"), val, sizeof(val), NULL)) {
-			const char *m = strstr(val, "\"msat\":");
-			if (m)
-				msat = strtoull(m + 7, NULL, 10);
-		}
-		insert(hash, msat);
-	}
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"pay-index\"]}", NULL, RPC_TIMEOUT_MS,
-		 got_pay_index, NULL);
+	ds_list("pay-index", got_pay_index, pay_index_loaded, NULL, NULL);
 }
 
 void paid_sync(void)
@@ -349,8 +300,7 @@ void paid_sync(void)
 	if (syncing)
 		return;
 	syncing = true;
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"paid\"]}", NULL, RPC_TIMEOUT_MS,
-		 got_paid_set, NULL);
+	ds_list("paid", got_paid, paid_set_loaded, NULL, NULL);
 }
 
 void paid_free(void)

@@ -10,16 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Our invoices' labels start with this. */
-#define L402_LABEL_PREFIX "l402-"
-
-/* Our labels: l402-TAG-VALIDUNTIL-USES-TOKENID, so that an invoice alone
- * tells which route it paid for and what the token buys. */
-bool label_make(char *out, size_t len, const char *tag, int64_t valid_until,
-		uint64_t uses, const uint8_t token_id[32]);
-bool label_parse(const char *label, char tag[9], int64_t *valid_until,
-		 uint64_t *uses, uint8_t token_id[32]);
-
 /* A comp token (l402-mint): its hash counts as paid, persisted. */
 void paid_add_minted(const uint8_t hash[32]);
 
@@ -30,8 +20,12 @@ void paid_sync(void);
 bool paid_loaded(void);
 bool paid_lookup(const uint8_t hash[32], uint64_t *msat);
 void paid_on_notification(const char *label, const char *preimage_hex, uint64_t msat);
-uint64_t paid_count(void);
-uint64_t paid_pay_index(void);
+struct paid_status {
+	bool loaded;
+	uint64_t count;		/* paid hashes known */
+	uint64_t pay_index;	/* lightningd's, caught up to */
+};
+void paid_status(struct paid_status *st);
 void paid_free(void);
 
 #endif

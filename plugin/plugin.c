@@ -1,7 +1,9 @@
 /* plugin/l402: the Core Lightning plugin. lightningd starts it, asks for
  * the manifest, sends init with our options, then forwards our commands
- * and the notifications we subscribed to. Everything runs in one event
- * loop (loop.c): stdin, the RPC socket, and the HTTP server. */
+ * and the notifications we subscribed to. stdin, the RPC socket and the
+ * proxy's events run in one event loop (loop.c); the HTTP server runs on
+ * libmicrohttpd's threads, which take the loop's lock to handle a
+ * request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,13 +16,16 @@
 
 #include "http.h"
 #include "state.h"
+#include "listen.h"
+#include "commands.h"
+#include "secret.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
 #include "paid.h"
 #include "protocol.h"
 #include "discovery.h"
-#include "limits.h"
+#include "unpaid.h"
 #include "routes.h"
 #include "tokens.h"
 #include "rpc.h"
@@ -40,9 +45,7 @@ static void reply_manifest(struct cmd *cmd)
 {
 	struct strbuf sb;
 	struct json_out j;
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
+	json_out_object(&j, &sb, 0);
 	options_manifest(&j);
 	json_array_start(&j, "rpcmethods");
 	for (size_t i = 0; i < ncommands; i++) {
@@ -53,14 +56,10 @@ static void reply_manifest(struct cmd *cmd)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
-	json_array_start(&j, "subscriptions");
-	json_add_string(&j, NULL, "invoice_payment");
-	json_add_string(&j, NULL, "shutdown");
-	json_array_end(&j);
-	json_array_start(&j, "hooks");
-	json_array_end(&j);
-	json_array_start(&j, "notifications");
-	json_array_end(&j);
+	static const char *const subscriptions[] = { "invoice_payment", "shutdown" };
+	json_add_strings(&j, "subscriptions", subscriptions, 2);
+	json_add_strings(&j, "hooks", NULL, 0);
+	json_add_strings(&j, "notifications", NULL, 0);
 	json_add_bool(&j, "nonnumericids", true);
 	json_add_bool(&j, "dynamic", true);
 	json_object_end(&j);
@@ -73,9 +72,7 @@ static void reply_disable(struct cmd *cmd, const char *why)
 	struct strbuf sb;
 	struct json_out j;
 	plugin_log(LOG_UNUSUAL, "disabling: %s", why);
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
+	json_out_object(&j, &sb, 0);
 	json_add_string(&j, "disable", why);
 	json_object_end(&j);
 	cmd_success(cmd, &sb);
@@ -88,7 +85,7 @@ static void on_rpc_connect(void)
 	routes_sync();
 	tokens_sync();
 	paid_sync();
-	limits_start();
+	unpaid_start();
 	discovery_sync();
 }
 
@@ -107,10 +104,9 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 	char dir[4096], file[4096], why[512];
 	int conf = json_get(doc, params, "configuration");
 	const char *err;
-	bool startup = true;
 
 	if (l402.initialized) {
-		cmd_fail(cmd, -32600, "init twice");
+		cmd_fail(cmd, JSONRPC2_INVALID_REQUEST, "init twice");
 		return;
 	}
 	err = options_init(doc, json_get(doc, params, "options"), &l402.cfg);
@@ -123,8 +119,6 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		reply_disable(cmd, "init: configuration lacks lightning-dir or rpc-file");
 		return;
 	}
-	json_get_bool(doc, json_get(doc, conf, "startup"), &startup);
-	l402.startup = startup;
 	if (file[0] == '/')
 		snprintf(l402.rpc_path, sizeof(l402.rpc_path), "%s", file);
 	else
@@ -164,12 +158,12 @@ static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int pa
 {
 	char name[128];
 	if (!json_get_string(doc, json_get(doc, params, "config"), name, sizeof(name), NULL)) {
-		cmd_fail(cmd, -32602, "setconfig: config must be a string");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "setconfig: config must be a string");
 		return;
 	}
 	const char *err = options_set(name, doc, json_get(doc, params, "val"), &l402.cfg);
 	if (err) {
-		cmd_fail(cmd, -32602, "%s", err);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", err);
 		return;
 	}
 	plugin_log(LOG_INFO, "%s changed", name);
@@ -248,12 +242,12 @@ void protocol_dispatch(const struct json_doc *doc)
 		for (size_t i = 0; i < ncommands; i++)
 			if (strcmp(commands[i].name, method) == 0) {
 				if (!l402.initialized)
-					cmd_fail(cmd, -32600, "not initialized yet");
+					cmd_fail(cmd, JSONRPC2_INVALID_REQUEST, "not initialized yet");
 				else
 					commands[i].fn(cmd, doc, params);
 				return;
 			}
-		cmd_fail(cmd, -32601, "Unknown method '%s'", method);
+		cmd_fail(cmd, JSONRPC2_METHOD_NOT_FOUND, "Unknown method '%s'", method);
 	}
 }
 
@@ -289,7 +283,7 @@ int main(int argc, char **argv)
 	routes_free();
 	paid_free();
 	tokens_free();
-	limits_free();
+	unpaid_free();
 	discovery_free();
 	secret_wipe();
 	options_free(&l402.cfg);

@@ -41,6 +41,15 @@ void protocol_send(const char *json, size_t len)
 	write_all("\n\n", 2);
 }
 
+/* A log line or an error message: at most this long. */
+#define MAX_LOG_MESSAGE 8192
+
+static void format_message(struct strbuf *msg, const char *fmt, va_list ap)
+{
+	strbuf_init(msg, MAX_LOG_MESSAGE);
+	strbuf_vprintf(msg, fmt, ap);
+}
+
 void plugin_log(enum log_level level, const char *fmt, ...)
 {
 	static const char *names[] = { "trace", "debug", "info", "unusual", "broken" };
@@ -48,13 +57,10 @@ void plugin_log(enum log_level level, const char *fmt, ...)
 	struct json_out j;
 	va_list ap;
 
-	strbuf_init(&msg, 8192);
 	va_start(ap, fmt);
-	strbuf_vprintf(&msg, fmt, ap);
+	format_message(&msg, fmt, ap);
 	va_end(ap);
-	strbuf_init(&out, 0);
-	json_out_init(&j, &out);
-	json_object_start(&j, NULL);
+	json_out_object(&j, &out, 0);
 	json_add_string(&j, "jsonrpc", "2.0");
 	json_add_string(&j, "method", "log");
 	json_object_start(&j, "params");
@@ -92,9 +98,8 @@ void cmd_fail(struct cmd *cmd, int code, const char *fmt, ...)
 	struct strbuf msg, out;
 	va_list ap;
 
-	strbuf_init(&msg, 8192);
 	va_start(ap, fmt);
-	strbuf_vprintf(&msg, fmt, ap);
+	format_message(&msg, fmt, ap);
 	va_end(ap);
 	strbuf_init(&out, 0);
 	strbuf_printf(&out, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
@@ -116,14 +121,13 @@ bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 		goto required;
 	if (json_is_array(doc, params)) {
 		if (doc->toks[params].size > n) {
-			cmd_fail(cmd, -32602, "too many parameters: got %d, expected at most %d",
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "too many parameters: got %d, expected at most %d",
 				 doc->toks[params].size, n);
 			return false;
 		}
-		for (int i = 0; i < doc->toks[params].size; i++) {
-			int t = json_at(doc, params, i);
+		int i, t;
+		json_for_each_arr(doc, params, i, t)
 			tok[i] = json_is_null(doc, t) ? -1 : t;
-		}
 	} else if (json_is_object(doc, params)) {
 		int t = params + 1;
 		for (int k = 0; k < doc->toks[params].size; k++) {
@@ -137,20 +141,20 @@ bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 				char key[128];
 				if (!json_get_string(doc, t, key, sizeof(key), NULL))
 					snprintf(key, sizeof(key), "(unreadable)");
-				cmd_fail(cmd, -32602, "unknown parameter: %s", key);
+				cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "unknown parameter: %s", key);
 				return false;
 			}
 			tok[i] = json_is_null(doc, t + 1) ? -1 : t + 1;
 			t = json_next(doc, t + 1);
 		}
 	} else {
-		cmd_fail(cmd, -32602, "params must be an array or an object");
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "params must be an array or an object");
 		return false;
 	}
 required:
 	for (int i = 0; i < n; i++)
 		if (names[i][0] != '?' && tok[i] < 0) {
-			cmd_fail(cmd, -32602, "missing required parameter: %s", names[i]);
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "missing required parameter: %s", names[i]);
 			return false;
 		}
 	return true;

@@ -9,6 +9,7 @@
 
 #include "json_in.h"
 #include "json_out.h"
+#include "jsonrpc_errors.h"
 #include "strbuf.h"
 
 /* A request from lightningd that we still owe an answer. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "datastore.h"
 #include "encoding.h"
 #include "json_out.h"
@@ -20,23 +21,8 @@
 static struct route *routes[MAX_ROUTES];
 static size_t nroutes;
 static uint64_t next_id = 1;
-static bool synced, syncing;
-static uint64_t flush_timer, retry_timer;
-
-/* Methods that read and never spend, sign, or change the node. */
-static const char *const rpc_allowed[] = {
-	"getinfo", "listnodes", "listchannels", "feerates", "getroute", "decode",
-	"decodepay", "listpeers", "listpeerchannels", "listforwards", "listfunds",
-	"listinvoices", "listsendpays", "listpays", "listoffers", "help",
-};
-
-bool rpc_method_allowed(const char *method)
-{
-	for (size_t i = 0; i < sizeof(rpc_allowed) / sizeof(rpc_allowed[0]); i++)
-		if (strcmp(method, rpc_allowed[i]) == 0)
-			return true;
-	return false;
-}
+static struct ds_load load = { routes_sync, false, false, 0 };
+static uint64_t flush_timer;
 
 void route_key(const struct route_spec *s, char *out, size_t len)
 {
@@ -47,6 +33,7 @@ static void fill(struct route *r, const struct route_spec *s)
 {
 	uint8_t h[32];
 	r->spec = *s;
+	r->backend = backend_find(s->backend);
 	route_key(s, r->key, sizeof(r->key));
 	crypto_hash_sha256(h, (const uint8_t *)r->key, strlen(r->key));
 	hex_encode(h, 4, r->tag, sizeof(r->tag));
@@ -78,10 +65,8 @@ static bool check_schema(const char *path, char *why, size_t whylen)
 
 static bool check_spec(const struct route_spec *s, char *why, size_t whylen)
 {
-	if (s->backend == BACKEND_RPC && !rpc_method_allowed(s->target)) {
-		snprintf(why, whylen, "rpc:%s is not an allowed read-only method", s->target);
+	if (!backend_check(s, why, whylen))
 		return false;
-	}
 	if (s->schema[0] && !check_schema(s->schema, why, whylen))
 		return false;
 	return true;
@@ -99,7 +84,7 @@ bool routes_load(char *const *specs, size_t n, char *why, size_t whylen)
 			routes_free();
 			return false;
 		}
-		char key[1100];
+		char key[ROUTE_KEY_LEN];
 		route_key(&s, key, sizeof(key));
 		if (routes_by_key(key)) {
 			snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route", specs[i]);
@@ -204,13 +189,13 @@ struct route *routes_at(size_t i)
 
 static void stored(void *arg, const struct rpc_result *r)
 {
-	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == 1200))
+	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == DATASTORE_DEL_DOES_NOT_EXIST))
 		plugin_log(LOG_UNUSUAL, "saving a route change failed: %s", r->message);
 }
 
 static void persist(const char *key, const char *value)
 {
-	char hex[2 * 1100 + 1];
+	char hex[2 * ROUTE_KEY_LEN + 1];
 	hex_encode((const uint8_t *)key, strlen(key), hex, sizeof(hex));
 	ds_put("routes", hex, value, stored, NULL, NULL);
 }
@@ -262,7 +247,7 @@ static bool install(const char *key, const char *value, char *why, size_t whylen
 
 bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)
 {
-	char key[1100], text[ROUTE_MAX_SPEC + 64];
+	char key[ROUTE_KEY_LEN], text[ROUTE_MAX_SPEC + 64];
 	struct route_spec copy = *s;
 	route_key(s, key, sizeof(key));
 	struct route *old = routes_by_key(key);
@@ -294,77 +279,55 @@ bool routes_remove(const char *key, char *why, size_t whylen)
 	return true;
 }
 
-static void retry(void *arg)
+/* Keys are stored hex-encoded: they hold spaces and slashes. */
+static bool key_from_name(const char *name, char key[ROUTE_KEY_LEN])
 {
-	retry_timer = 0;
-	routes_sync();
+	size_t n;
+	if (!hex_decode(name, strlen(name), (uint8_t *)key, ROUTE_KEY_LEN - 1, &n))
+		return false;
+	key[n] = '\0';
+	return true;
 }
 
-static void got_stats(void *arg, const struct rpc_result *res)
+static void got_stats(void *arg, const struct ds_entry *e)
 {
-	if (res->status != RPC_OK) {
-		syncing = false;
-		if (res->status != RPC_DISCONNECTED && !retry_timer)
-			retry_timer = loop_add_timer(1000, retry, NULL);
+	char key[ROUTE_KEY_LEN];
+	struct route *r;
+	struct json_doc d;
+	jsmntok_t t[32];
+	if (!key_from_name(e->name, key) || !(r = routes_by_key(key))
+	    || !json_parse(&d, e->value, strlen(e->value), t, 32))
 		return;
-	}
-	int ds = json_get(res->doc, res->result, "datastore");
-	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
-		int e = json_at(res->doc, ds, i);
-		char hex[2300], key[1100], val[512];
-		size_t n;
-		if (!json_get_string(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2),
-				     hex, sizeof(hex), NULL)
-		    || !hex_decode(hex, strlen(hex), (uint8_t *)key, sizeof(key) - 1, &n)
-		    || !json_get_string(res->doc, json_get(res->doc, e, "string"), val, sizeof(val), NULL))
-			continue;
-		key[n] = '\0';
-		struct route *r = routes_by_key(key);
-		if (!r)
-			continue;
-		struct json_doc d;
-		jsmntok_t t[32];
-		if (!json_parse(&d, val, strlen(val), t, 32))
-			continue;
-		json_get_u64(&d, json_get(&d, 0, "challenges"), &r->all_time.challenges);
-		json_get_u64(&d, json_get(&d, 0, "paid"), &r->all_time.paid);
-		json_get_u64(&d, json_get(&d, 0, "requests"), &r->all_time.requests);
-		json_get_u64(&d, json_get(&d, 0, "revenue_msat"), &r->all_time.revenue_msat);
-		/* Counted since start before the load finished: keep them. */
-		r->all_time.challenges += r->since_start.challenges;
-		r->all_time.paid += r->since_start.paid;
-		r->all_time.requests += r->since_start.requests;
-		r->all_time.revenue_msat += r->since_start.revenue_msat;
-	}
-	synced = true;
-	syncing = false;
+	json_get_u64(&d, json_get(&d, 0, "challenges"), &r->all_time.challenges);
+	json_get_u64(&d, json_get(&d, 0, "paid"), &r->all_time.paid);
+	json_get_u64(&d, json_get(&d, 0, "requests"), &r->all_time.requests);
+	json_get_u64(&d, json_get(&d, 0, "revenue_msat"), &r->all_time.revenue_msat);
+	/* Counted since start before the load finished: keep them. */
+	r->all_time.challenges += r->since_start.challenges;
+	r->all_time.paid += r->since_start.paid;
+	r->all_time.requests += r->since_start.requests;
+	r->all_time.revenue_msat += r->since_start.revenue_msat;
+}
+
+static void stats_loaded(void *arg, const struct rpc_result *res)
+{
+	if (ds_load_failed(&load, res))
+		return;
+	ds_load_finish(&load);
 	plugin_log(LOG_INFO, "%zu routes active", routes_count());
 }
 
-static void got_routes(void *arg, const struct rpc_result *res)
+static void got_route(void *arg, const struct ds_entry *e)
 {
-	if (res->status != RPC_OK) {
-		syncing = false;
-		if (res->status != RPC_DISCONNECTED && !retry_timer)
-			retry_timer = loop_add_timer(1000, retry, NULL);
-		return;
-	}
-	int ds = json_get(res->doc, res->result, "datastore");
-	for (int i = 0; json_is_array(res->doc, ds) && i < res->doc->toks[ds].size; i++) {
-		int e = json_at(res->doc, ds, i);
-		char hex[2300], key[1100], val[ROUTE_MAX_SPEC + 64], why[256];
-		size_t n;
-		if (!json_get_string(res->doc, json_at(res->doc, json_get(res->doc, e, "key"), 2),
-				     hex, sizeof(hex), NULL)
-		    || !hex_decode(hex, strlen(hex), (uint8_t *)key, sizeof(key) - 1, &n)
-		    || !json_get_string(res->doc, json_get(res->doc, e, "string"), val, sizeof(val), NULL))
-			continue;
-		key[n] = '\0';
-		if (!install(key, val, why, sizeof(why)))
-			plugin_log(LOG_UNUSUAL, "stored route %s ignored: %s", key, why);
-	}
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"stats\"]}", NULL, RPC_TIMEOUT_MS,
-		 got_stats, NULL);
+	char key[ROUTE_KEY_LEN], why[256];
+	if (key_from_name(e->name, key) && !install(key, e->value, why, sizeof(why)))
+		plugin_log(LOG_UNUSUAL, "stored route %s ignored: %s", key, why);
+}
+
+static void routes_loaded(void *arg, const struct rpc_result *res)
+{
+	if (!ds_load_failed(&load, res))
+		ds_list("stats", got_stats, stats_loaded, NULL, NULL);
 }
 
 static void flush_tick(void *arg)
@@ -377,59 +340,57 @@ void routes_sync(void)
 {
 	if (!flush_timer)
 		flush_timer = loop_add_timer(STATS_FLUSH_MS, flush_tick, NULL);
-	if (synced || syncing)
-		return;
-	syncing = true;
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"routes\"]}", NULL, RPC_TIMEOUT_MS,
-		 got_routes, NULL);
+	if (ds_load_begin(&load))
+		ds_list("routes", got_route, routes_loaded, NULL, NULL);
 }
 
 bool routes_synced(void)
 {
-	return synced;
+	return load.done;
 }
 
 /* ---- counters ---- */
 
+static void count(struct route *r, const struct route_stats *add)
+{
+	struct route_stats *both[] = { &r->since_start, &r->all_time };
+	for (size_t i = 0; i < 2; i++) {
+		both[i]->challenges += add->challenges;
+		both[i]->requests += add->requests;
+		both[i]->paid += add->paid;
+		both[i]->revenue_msat += add->revenue_msat;
+	}
+	r->stats_dirty = true;
+}
+
 void routes_count_challenge(uint64_t id)
 {
 	struct route *r = routes_by_id(id);
-	if (r) {
-		r->since_start.challenges++;
-		r->all_time.challenges++;
-		r->stats_dirty = true;
-	}
+	if (r)
+		count(r, &(struct route_stats){ .challenges = 1 });
 }
 
 void routes_count_request(uint64_t id)
 {
 	struct route *r = routes_by_id(id);
-	if (r) {
-		r->since_start.requests++;
-		r->all_time.requests++;
-		r->stats_dirty = true;
-	}
+	if (r)
+		count(r, &(struct route_stats){ .requests = 1 });
 }
 
 void routes_count_payment(const char *tag, uint64_t msat)
 {
 	struct route *r = routes_by_tag(tag);
-	if (r) {
-		r->since_start.paid++;
-		r->since_start.revenue_msat += msat;
-		r->all_time.paid++;
-		r->all_time.revenue_msat += msat;
-		r->stats_dirty = true;
-	}
+	if (r)
+		count(r, &(struct route_stats){ .paid = 1, .revenue_msat = msat });
 }
 
 void routes_flush_stats(void)
 {
-	if (!synced || !rpc_connected())
+	if (!load.done || !rpc_connected())
 		return;
 	for (size_t i = 0; i < nroutes; i++) {
 		struct route *r = routes[i];
-		char hex[2 * 1100 + 1], val[256];
+		char hex[2 * ROUTE_KEY_LEN + 1], val[256];
 		if (!r->stats_dirty)
 			continue;
 		r->stats_dirty = false;

@@ -13,15 +13,18 @@
 
 #include "route_spec.h"
 
+struct backend;
+
 struct route_stats {
 	uint64_t challenges, paid, requests, revenue_msat;
 };
 
 struct route {
 	uint64_t id;		/* unique for the plugin's life */
-	char key[1100];
+	char key[ROUTE_KEY_LEN];
 	char tag[9];		/* 8 hex of sha256(key): ties invoices to routes */
 	struct route_spec spec;
+	const struct backend *backend;	/* spec.backend's, checked when added */
 	bool from_config;
 	bool overridden;	/* a runtime route replaced the config one */
 	bool active;
@@ -58,8 +61,5 @@ void routes_count_payment(const char *tag, uint64_t msat);
 /* Write dirty all-time counters to the datastore. */
 void routes_flush_stats(void);
 void routes_free(void);
-
-/* rpc: backends may only call these read-only lightningd methods. */
-bool rpc_method_allowed(const char *method);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "json_in.h"
+#include "jsonrpc_errors.h"
 
 enum rpc_status { RPC_OK, RPC_ERROR, RPC_TIMEOUT, RPC_DISCONNECTED };
 

@@ -8,13 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datastore.h"
 #include "encoding.h"
+#include "secret.h"
 #include "state.h"
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"
 
-#define GEN_KEY "[\"l402\",\"secret-generation\"]"
+/* Stored as ["l402","secret-generation"]. */
+#define GEN_GROUP "secret-generation"
 #define RPC_TIMEOUT_MS 30000
 
 static uint8_t *secret;	/* sodium_malloc'd: guarded, locked, wiped */
@@ -63,70 +66,102 @@ static void failed(const char *step, const struct rpc_result *r)
 		retry_timer = loop_add_timer(1000, retry, NULL);
 }
 
+/* The 32-byte secret of a makesecret reply into out. */
+static bool secret_from_reply(const struct rpc_result *r, uint8_t out[32])
+{
+	size_t len, n;
+	int t = json_get(r->doc, r->result, "secret");
+	const char *hex = json_raw(r->doc, t, &len);
+	return json_is_string(r->doc, t) && hex_decode(hex, len, out, 32, &n) && n == 32;
+}
+
+/* Install a freshly derived secret of generation gen. */
+static bool install(const uint8_t fresh[32], uint64_t gen)
+{
+	if (!secret)
+		secret = sodium_malloc(32);
+	if (!secret)
+		return false;
+	memcpy(secret, fresh, 32);
+	generation = gen;
+	ready = true;
+	return true;
+}
+
 static void got_secret(void *arg, const struct rpc_result *r)
 {
-	size_t n;
-	size_t len;
-	const char *hex;
+	uint8_t fresh[32];
 	if (r->status != RPC_OK) {
 		failed("makesecret", r);
 		return;
 	}
-	int t = json_get(r->doc, r->result, "secret");
-	hex = json_raw(r->doc, t, &len);
-	if (!secret)
-		secret = sodium_malloc(32);
-	if (!json_is_string(r->doc, t) || !secret
-	    || !hex_decode(hex, len, secret, 32, &n) || n != 32) {
+	bool ok = secret_from_reply(r, fresh) && install(fresh, generation);
+	sodium_memzero(fresh, sizeof(fresh));
+	if (!ok) {
 		struct rpc_result bad = *r;
 		snprintf(bad.message, sizeof(bad.message), "no 32-byte secret in the reply");
 		failed("makesecret", &bad);
 		return;
 	}
-	ready = true;
 	busy = false;
 	plugin_log(LOG_INFO, "L402 secret ready (generation %llu)",
 		   (unsigned long long)generation);
 }
 
-static void derive(void)
+/* The one text the secret of a generation is derived from: if it ever
+ * changed, every token sold before would stop verifying. */
+static void makesecret(uint64_t gen, rpc_cb cb, void *arg)
 {
 	char params[128];
 	snprintf(params, sizeof(params),
 		 "{\"string\":\"cln-l402 token secret generation %llu\"}",
-		 (unsigned long long)generation);
-	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, got_secret, NULL);
+		 (unsigned long long)gen);
+	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, cb, arg);
 }
 
-static void got_generation(void *arg, const struct rpc_result *r)
+/* The stored generation: a decimal string, and the datastore entry's own
+ * generation for compare-and-swap. */
+struct stored_gen {
+	bool found;
+	uint64_t value, ds_generation;
+};
+
+static void got_generation(void *arg, const struct ds_entry *e)
 {
-	char s[32];
+	struct stored_gen *g = arg;
+	char *end;
+	g->value = strtoull(e->value, &end, 10);
+	g->found = *e->value && !*end;
+	g->ds_generation = e->generation;
+}
+
+static struct stored_gen startup_gen;
+
+static void generation_loaded(void *arg, const struct rpc_result *r)
+{
 	if (r->status != RPC_OK) {
 		failed("listdatastore", r);
 		return;
 	}
-	int ds = json_get(r->doc, r->result, "datastore");
-	int e = json_at(r->doc, ds, 0);
-	char *end;
-	if (!json_get_string(r->doc, json_get(r->doc, e, "string"), s, sizeof(s), NULL)
-	    || (generation = strtoull(s, &end, 10), *end || !*s)) {
+	if (!startup_gen.found) {
 		struct rpc_result bad = *r;
 		snprintf(bad.message, sizeof(bad.message), "stored generation is not a number");
 		failed("listdatastore", &bad);
 		return;
 	}
-	derive();
+	generation = startup_gen.value;
+	makesecret(generation, got_secret, NULL);
 }
 
 static void created_generation(void *arg, const struct rpc_result *r)
 {
 	if (r->status == RPC_OK) {
 		generation = 0;
-		derive();
-	} else if (r->status == RPC_ERROR && r->code == 1202) {
+		makesecret(generation, got_secret, NULL);
+	} else if (r->status == RPC_ERROR && r->code == DATASTORE_UPDATE_ALREADY_EXISTS) {
 		/* Already there: an earlier start, or a restore. Read it. */
-		rpc_call("listdatastore", "{\"key\":" GEN_KEY "}", NULL, RPC_TIMEOUT_MS,
-			 got_generation, NULL);
+		startup_gen.found = false;
+		ds_list(GEN_GROUP, got_generation, generation_loaded, &startup_gen, NULL);
 	} else {
 		failed("datastore", r);
 	}
@@ -138,79 +173,68 @@ static void created_generation(void *arg, const struct rpc_result *r)
 struct rotation {
 	void (*done)(void *arg, const char *err);
 	void *arg;
-	uint64_t next;
-	uint64_t ds_generation;
+	struct stored_gen cur;
 };
+
+static void rotation_done(struct rotation *rot, const char *err)
+{
+	rot->done(rot->arg, err);
+	free(rot);
+}
+
+/* A step lightningd failed ends the rotation with its reason. */
+static bool rotation_failed(struct rotation *rot, const struct rpc_result *r, const char *why)
+{
+	if (r->status == RPC_OK)
+		return false;
+	rotation_done(rot, why ? why : r->message);
+	return true;
+}
 
 static void rotated_secret(void *arg, const struct rpc_result *r)
 {
 	struct rotation *rot = arg;
-	size_t len, n;
-	const char *hex;
 	uint8_t fresh[32];
-	if (r->status != RPC_OK) {
-		rot->done(rot->arg, r->message);
-		free(rot);
+	if (rotation_failed(rot, r, NULL))
 		return;
-	}
-	int t = json_get(r->doc, r->result, "secret");
-	hex = json_raw(r->doc, t, &len);
-	if (!json_is_string(r->doc, t) || !hex_decode(hex, len, fresh, 32, &n) || n != 32) {
-		rot->done(rot->arg, "makesecret gave no 32-byte secret");
-		free(rot);
-		return;
-	}
-	if (!secret)
-		secret = sodium_malloc(32);
-	memcpy(secret, fresh, 32);
+	bool ok = secret_from_reply(r, fresh) && install(fresh, rot->cur.value + 1);
 	sodium_memzero(fresh, sizeof(fresh));
-	generation = rot->next;
-	ready = true;
+	if (!ok) {
+		rotation_done(rot, "makesecret gave no 32-byte secret");
+		return;
+	}
 	plugin_log(LOG_INFO, "L402 secret rotated to generation %llu: earlier tokens are void",
 		   (unsigned long long)generation);
-	rot->done(rot->arg, NULL);
-	free(rot);
+	rotation_done(rot, NULL);
 }
 
 static void bumped(void *arg, const struct rpc_result *r)
 {
 	struct rotation *rot = arg;
-	char params[128];
-	if (r->status != RPC_OK) {
-		rot->done(rot->arg, r->code == 1204 ? "the generation changed meanwhile; try again"
-						    : r->message);
-		free(rot);
+	if (rotation_failed(rot, r, r->code == DATASTORE_UPDATE_WRONG_GENERATION
+					    ? "the generation changed meanwhile; try again" : NULL))
 		return;
-	}
-	snprintf(params, sizeof(params),
-		 "{\"string\":\"cln-l402 token secret generation %llu\"}",
-		 (unsigned long long)rot->next);
-	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, rotated_secret, rot);
+	makesecret(rot->cur.value + 1, rotated_secret, rot);
+}
+
+static void got_rotation_generation(void *arg, const struct ds_entry *e)
+{
+	struct rotation *rot = arg;
+	got_generation(&rot->cur, e);
 }
 
 static void read_for_rotation(void *arg, const struct rpc_result *r)
 {
 	struct rotation *rot = arg;
-	char s[32], params[256];
-	uint64_t cur;
-	if (r->status != RPC_OK) {
-		rot->done(rot->arg, r->message);
-		free(rot);
+	char next[32];
+	if (rotation_failed(rot, r, NULL))
+		return;
+	if (!rot->cur.found) {
+		rotation_done(rot, "no secret generation stored yet");
 		return;
 	}
-	int e = json_at(r->doc, json_get(r->doc, r->result, "datastore"), 0);
-	if (!json_get_string(r->doc, json_get(r->doc, e, "string"), s, sizeof(s), NULL)
-	    || !json_get_u64(r->doc, json_get(r->doc, e, "generation"), &rot->ds_generation)) {
-		rot->done(rot->arg, "no secret generation stored yet");
-		free(rot);
-		return;
-	}
-	cur = strtoull(s, NULL, 10);
-	rot->next = cur + 1;
-	snprintf(params, sizeof(params),
-		 "{\"key\":" GEN_KEY ",\"string\":\"%llu\",\"mode\":\"must-replace\",\"generation\":%llu}",
-		 (unsigned long long)rot->next, (unsigned long long)rot->ds_generation);
-	rpc_call("datastore", params, NULL, RPC_TIMEOUT_MS, bumped, rot);
+	snprintf(next, sizeof(next), "%llu", (unsigned long long)rot->cur.value + 1);
+	ds_write(GEN_GROUP, NULL, next, DS_MUST_REPLACE, &rot->cur.ds_generation, bumped, rot);
 }
 
 void secret_rotate(void (*done)(void *arg, const char *err), void *arg)
@@ -222,8 +246,7 @@ void secret_rotate(void (*done)(void *arg, const char *err), void *arg)
 	}
 	rot->done = done;
 	rot->arg = arg;
-	rpc_call("listdatastore", "{\"key\":" GEN_KEY "}", NULL, RPC_TIMEOUT_MS,
-		 read_for_rotation, rot);
+	ds_list(GEN_GROUP, got_rotation_generation, read_for_rotation, rot, NULL);
 }
 
 void secret_start(void)
@@ -231,6 +254,5 @@ void secret_start(void)
 	if (ready || busy)
 		return;
 	busy = true;
-	rpc_call("datastore", "{\"key\":" GEN_KEY ",\"string\":\"0\",\"mode\":\"must-create\"}",
-		 NULL, RPC_TIMEOUT_MS, created_generation, NULL);
+	ds_write(GEN_GROUP, NULL, "0", DS_MUST_CREATE, NULL, created_generation, NULL);
 }

@@ -1,5 +1,5 @@
 /* The plugin's state: configuration from lightningd's options, the HTTP
- * listeners, the node-derived secret, and counters. One instance, owned by
+ * listeners, and counters. One instance, written by plugin.c and read by
  * whoever holds the event loop's lock (loop.h). */
 #ifndef L402_PLUGIN_STATE_H
 #define L402_PLUGIN_STATE_H
@@ -41,42 +41,9 @@ struct l402 {
 	unsigned http_threads;	/* what l402-http-threads came to */
 	char rpc_path[4096];
 	bool initialized;
-	bool startup;
 	uint64_t invoices_paid;	/* payments seen since start */
 };
 
 extern struct l402 l402;
-
-/* listen.c: bind every l402-bind address; on failure, *why says which. */
-bool listeners_open(const struct l402_config *cfg, struct listener *out,
-		    size_t *n, char *why, size_t whylen);
-void listeners_close(struct listener *l, size_t n);
-/* Parse HOST:PORT or [V6]:PORT; host and port point into buf. */
-bool parse_hostport(const char *s, char *host, size_t hostlen, char *port,
-		    size_t portlen);
-
-/* commands.c */
-struct cmd;
-struct json_doc;
-typedef void (*command_fn)(struct cmd *cmd, const struct json_doc *doc, int params);
-struct command {
-	const char *name;
-	const char *usage;
-	const char *description;
-	command_fn fn;
-};
-extern const struct command commands[];
-extern const size_t ncommands;
-
-/* secret.c: the L402 secret from lightningd's makesecret. */
-void secret_start(void);
-bool secret_ready(void);
-/* Copies the secret; false if not yet derived. */
-bool secret_get(uint8_t out[32]);
-uint64_t secret_generation(void);
-void secret_wipe(void);
-/* Bump the generation and derive the new secret: every token sold before
- * stops verifying. done gets NULL or the reason it failed. */
-void secret_rotate(void (*done)(void *arg, const char *err), void *arg);
 
 #endif

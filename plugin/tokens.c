@@ -12,7 +12,6 @@
 #include "loop.h"
 #include "rpc.h"
 
-#define RPC_TIMEOUT_MS 10000
 #define MAX_WAITERS 32
 
 struct waiter {
@@ -35,8 +34,7 @@ struct tok {
 #define NBUCKETS 4096
 static struct tok *buckets[NBUCKETS];
 static uint64_t nrevoked;
-static bool synced, syncing;
-static uint64_t retry_timer;
+static struct ds_load load = { tokens_sync, false, false, 0 };
 
 static struct tok *find(const uint8_t id[32], bool create)
 {
@@ -173,77 +171,61 @@ enum use_result token_use(const uint8_t id[32], uint64_t limit,
 	return USE_WAIT;
 }
 
-static void retry(void *arg)
+/* The token a record of ours is about, by its hex id. */
+static struct tok *entry_token(const struct ds_entry *e)
 {
-	retry_timer = 0;
-	syncing = false;
-	tokens_sync();
+	uint8_t id[32];
+	size_t n;
+	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n))
+		return NULL;
+	return find(id, true);
 }
 
-static void load(const struct rpc_result *r, bool revoked)
+static void got_revoked(void *arg, const struct ds_entry *e)
 {
-	int ds = json_get(r->doc, r->result, "datastore");
-	for (int i = 0; json_is_array(r->doc, ds) && i < r->doc->toks[ds].size; i++) {
-		int e = json_at(r->doc, ds, i);
-		uint8_t id[32];
-		char v[32];
-		if (!json_get_hex(r->doc, json_at(r->doc, json_get(r->doc, e, "key"), 2), id, 32))
-			continue;
-		struct tok *t = find(id, true);
-		if (!t)
-			continue;
-		if (revoked) {
-			if (!t->revoked)
-				nrevoked++;
-			t->revoked = true;
-		} else if (json_get_string(r->doc, json_get(r->doc, e, "string"), v, sizeof(v), NULL)) {
-			uint64_t n = strtoull(v, NULL, 10);
-			/* What was reserved may have been used: count it so. */
-			if (n > t->reserved)
-				t->reserved = n;
-			if (n > t->used)
-				t->used = n;
-		}
-	}
-}
-
-static void got_uses(void *arg, const struct rpc_result *r)
-{
-	if (r->status != RPC_OK) {
-		if (r->status != RPC_DISCONNECTED && !retry_timer)
-			retry_timer = loop_add_timer(1000, retry, NULL);
-		syncing = false;
+	struct tok *t = entry_token(e);
+	if (!t)
 		return;
-	}
-	load(r, false);
-	synced = true;
-	syncing = false;
+	if (!t->revoked)
+		nrevoked++;
+	t->revoked = true;
 }
 
-static void got_revoked(void *arg, const struct rpc_result *r)
+static void got_uses(void *arg, const struct ds_entry *e)
 {
-	if (r->status != RPC_OK) {
-		if (r->status != RPC_DISCONNECTED && !retry_timer)
-			retry_timer = loop_add_timer(1000, retry, NULL);
-		syncing = false;
+	struct tok *t = entry_token(e);
+	if (!t)
 		return;
-	}
-	load(r, true);
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"uses\"]}", NULL, RPC_TIMEOUT_MS, got_uses, NULL);
+	uint64_t v = strtoull(e->value, NULL, 10);
+	/* What was reserved may have been used: count it so. */
+	if (v > t->reserved)
+		t->reserved = v;
+	if (v > t->used)
+		t->used = v;
+}
+
+/* Revocations, then uses; a failure of either starts both again. */
+static void uses_loaded(void *arg, const struct rpc_result *r)
+{
+	if (!ds_load_failed(&load, r))
+		ds_load_finish(&load);
+}
+
+static void revoked_loaded(void *arg, const struct rpc_result *r)
+{
+	if (!ds_load_failed(&load, r))
+		ds_list("uses", got_uses, uses_loaded, NULL, NULL);
 }
 
 void tokens_sync(void)
 {
-	if (synced || syncing)
-		return;
-	syncing = true;
-	rpc_call("listdatastore", "{\"key\":[\"l402\",\"revoked\"]}", NULL, RPC_TIMEOUT_MS,
-		 got_revoked, NULL);
+	if (ds_load_begin(&load))
+		ds_list("revoked", got_revoked, revoked_loaded, NULL, NULL);
 }
 
 bool tokens_synced(void)
 {
-	return synced;
+	return load.done;
 }
 
 void tokens_free(void)
@@ -255,4 +237,6 @@ void tokens_free(void)
 			free(t);
 		}
 	}
+	nrevoked = 0;
+	load.done = load.running = false;
 }

@@ -402,6 +402,10 @@ def test_rpc_backend(node_factory):
     ("GET /x 1sat text:a color=red", "unknown key"),
     ("GET /x/* 1sat dir:relative", "absolute"),
     ("GET /x 1sat dir:/tmp", "prefix"),
+    ("GET /x 1sat proxy:ftp://a", "must start with http"),
+    ("GET /x 1sat rpc:", "needs a method name"),
+    ("GET /x 1sat text:a timeout=5", "timeout= does not apply to text"),
+    ("GET /x 1sat ftp:a", "must be one of proxy:URL, dir:PATH, rpc:METHOD, text:BODY"),
     ("GET /x 1sat", "expected METHOD PATH PRICE BACKEND"),
     ('GET /x 1sat "text:a', "unbalanced quotes"),
 ])

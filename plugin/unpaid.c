@@ -1,102 +1,24 @@
-#include "limits.h"
+#include "unpaid.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "json_out.h"
+#include "label.h"
 #include "log.h"
 #include "loop.h"
-#include "paid.h"
 #include "rpc.h"
 #include "state.h"
 
-/* Buckets: a fixed, set-associative table; a new key replaces the least
- * recently used entry of its set, so memory never grows. */
-#define SETS 16384
-#define WAYS 4
 #define SWEEP_MS 10000
 #define DELETES_PER_SWEEP 200
 #define MAX_TRACKED (1u << 20)
 
-struct bucket {
-	uint64_t key;
-	double tokens;
-	int64_t last_ms;
-};
-
-static struct bucket table[SETS][WAYS];
-
-static int64_t now_ms(void)
-{
-	return loop_now_ms();
-}
-
-unsigned limits_take(char kind, uint64_t route_id, const char *subject,
-		     uint32_t n, uint32_t per, uint32_t burst)
-{
-	uint8_t h[32];
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)&kind, 1);
-	crypto_hash_sha256_update(&st, (const uint8_t *)&route_id, sizeof(route_id));
-	crypto_hash_sha256_update(&st, (const uint8_t *)subject, strlen(subject));
-	crypto_hash_sha256_final(&st, h);
-	uint64_t key;
-	memcpy(&key, h, sizeof(key));
-	key |= 1; /* 0 marks an empty slot */
-	struct bucket *set = table[(key >> 1) % SETS], *b = NULL, *oldest = &set[0];
-	int64_t t = now_ms();
-	for (int i = 0; i < WAYS; i++) {
-		if (set[i].key == key) {
-			b = &set[i];
-			break;
-		}
-		if (set[i].last_ms < oldest->last_ms)
-			oldest = &set[i];
-	}
-	double rate = (double)n / (double)per / 1000.0; /* per ms */
-	if (!b) {
-		b = oldest;
-		b->key = key;
-		b->tokens = burst;
-	} else {
-		b->tokens += (double)(t - b->last_ms) * rate;
-		if (b->tokens > burst)
-			b->tokens = burst;
-	}
-	b->last_ms = t;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
-		return 0;
-	}
-	double wait_ms = (1.0 - b->tokens) / rate;
-	unsigned s = (unsigned)(wait_ms / 1000.0) + 1;
-	return s;
-}
-
-bool limits_parse_rate(const char *s, uint32_t *n, uint32_t *per)
-{
-	char *end;
-	unsigned long a = strtoul(s, &end, 10);
-	if (end == s || *end != '/' || a == 0 || a > 1000000)
-		return false;
-	const char *p = end + 1;
-	unsigned long b = strtoul(p, &end, 10);
-	if (end == p || *end || b == 0 || b > 86400 * 366)
-		return false;
-	*n = (uint32_t)a;
-	*per = (uint32_t)b;
-	return true;
-}
-
-/* ---- unpaid invoices ---- */
-
 struct unpaid {
 	uint8_t hash[32];
-	char label[128];
+	char label[LABEL_MAX];
 	uint64_t expires_at;
 	bool paid;
 };
@@ -108,22 +30,22 @@ static uint64_t deleted;
 static uint64_t sweep_timer;
 static bool startup_swept;
 
-bool limits_unpaid_room(void)
+bool unpaid_room(void)
 {
 	return live < (unsigned)l402.cfg.max_unpaid;
 }
 
-unsigned limits_unpaid_count(void)
+unsigned unpaid_count(void)
 {
 	return live;
 }
 
-uint64_t limits_deleted_count(void)
+uint64_t unpaid_deleted_count(void)
 {
 	return deleted;
 }
 
-void limits_unpaid_add(const char *label, uint64_t expires_at, const uint8_t hash[32])
+void unpaid_add(const char *label, uint64_t expires_at, const uint8_t hash[32])
 {
 	if (ntracked == cap_tracked) {
 		if (cap_tracked >= MAX_TRACKED)
@@ -143,7 +65,7 @@ void limits_unpaid_add(const char *label, uint64_t expires_at, const uint8_t has
 	live++;
 }
 
-void limits_unpaid_paid(const uint8_t hash[32])
+void unpaid_paid(const uint8_t hash[32])
 {
 	for (size_t i = ntracked; i > 0; i--)
 		if (!tracked[i - 1].paid && memcmp(tracked[i - 1].hash, hash, 32) == 0) {
@@ -155,10 +77,10 @@ void limits_unpaid_paid(const uint8_t hash[32])
 
 static void deleted_cb(void *arg, const struct rpc_result *r)
 {
-	/* 905: already gone; 906: paid at the last moment. Both are fine. */
+	/* Not found: already gone; unexpected status: paid at the last moment. Both are fine. */
 	if (r->status == RPC_OK)
 		deleted++;
-	else if (!(r->status == RPC_ERROR && (r->code == 905 || r->code == 906)))
+	else if (!(r->status == RPC_ERROR && (r->code == INVOICE_NOT_FOUND || r->code == INVOICE_STATUS_UNEXPECTED)))
 		plugin_log(LOG_DEBUG, "delinvoice failed: %s", r->message);
 }
 
@@ -166,9 +88,7 @@ static void delete_invoice(const char *label)
 {
 	struct strbuf sb;
 	struct json_out j;
-	strbuf_init(&sb, 0);
-	json_out_init(&j, &sb);
-	json_object_start(&j, NULL);
+	json_out_object(&j, &sb, 0);
 	json_add_string(&j, "label", label);
 	json_add_string(&j, "status", "expired");
 	json_object_end(&j);
@@ -206,13 +126,13 @@ static void got_invoices(void *arg, const struct rpc_result *r)
 	}
 	int invs = json_get(r->doc, r->result, "invoices");
 	uint64_t now = (uint64_t)time(NULL);
-	for (int i = 0; json_is_array(r->doc, invs) && i < r->doc->toks[invs].size; i++) {
-		int e = json_at(r->doc, invs, i);
-		char label[128], status[16];
+	int i, e;
+	json_for_each_arr(r->doc, invs, i, e) {
+		char label[LABEL_MAX], status[16];
 		uint8_t hash[32];
 		uint64_t exp = 0;
 		if (!json_get_string(r->doc, json_get(r->doc, e, "label"), label, sizeof(label), NULL)
-		    || strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) != 0
+		    || !label_is_ours(label)
 		    || !json_get_string(r->doc, json_get(r->doc, e, "status"), status, sizeof(status), NULL)
 		    || !json_get_hex(r->doc, json_get(r->doc, e, "payment_hash"), hash, 32))
 			continue;
@@ -220,11 +140,11 @@ static void got_invoices(void *arg, const struct rpc_result *r)
 		if (strcmp(status, "expired") == 0)
 			delete_invoice(label);
 		else if (strcmp(status, "unpaid") == 0 && exp > now)
-			limits_unpaid_add(label, exp, hash);
+			unpaid_add(label, exp, hash);
 	}
 }
 
-void limits_start(void)
+void unpaid_start(void)
 {
 	if (!sweep_timer)
 		sweep_timer = loop_add_timer(SWEEP_MS, sweep, NULL);
@@ -234,7 +154,7 @@ void limits_start(void)
 	}
 }
 
-void limits_free(void)
+void unpaid_free(void)
 {
 	free(tracked);
 	tracked = NULL;

@@ -1,0 +1,41 @@
+#include "label.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+
+bool label_is_ours(const char *label)
+{
+	return strncmp(label, L402_LABEL_PREFIX, strlen(L402_LABEL_PREFIX)) == 0;
+}
+
+bool label_make(char *out, size_t len, const struct invoice_label *l)
+{
+	char hex[65];
+	hex_encode(l->token_id, 32, hex, sizeof(hex));
+	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s", l->tag,
+				(long long)l->valid_until, (unsigned long long)l->uses, hex) < len;
+}
+
+bool label_parse(const char *label, struct invoice_label *l)
+{
+	const char *p = label + strlen(L402_LABEL_PREFIX);
+	char *end;
+	size_t n;
+	if (!label_is_ours(label) || strlen(p) < 9 || p[8] != '-')
+		return false;
+	memcpy(l->tag, p, 8);
+	l->tag[8] = '\0';
+	p += 9;
+	l->valid_until = strtoll(p, &end, 10);
+	if (end == p || *end != '-')
+		return false;
+	p = end + 1;
+	l->uses = strtoull(p, &end, 10);
+	if (end == p || *end != '-')
+		return false;
+	p = end + 1;
+	return strlen(p) == 64 && hex_decode(p, 64, l->token_id, 32, &n);
+}

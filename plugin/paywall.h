@@ -1,0 +1,14 @@
+/* The paywall's decision for one request: which route, free or paid,
+ * the credentials (L402 and aperture's headers), the verdict cache, the
+ * node's local state (paid, revoked, uses, rates), and for everything
+ * that is not paid, a 402 with a fresh invoice and token, or a wait. */
+#ifndef L402_PAYWALL_H
+#define L402_PAYWALL_H
+
+struct req;
+
+/* Decide and answer r (at once, or later after http_wait). Called holding
+ * the loop's lock. */
+void paywall_handle(struct req *r);
+
+#endif

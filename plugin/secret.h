@@ -1,0 +1,19 @@
+/* The L402 secret every token's root key derives from: made by
+ * lightningd's makesecret from the node's seed, never stored. */
+#ifndef L402_SECRET_H
+#define L402_SECRET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void secret_start(void);
+bool secret_ready(void);
+/* Copies the secret; false if not yet derived. */
+bool secret_get(uint8_t out[32]);
+uint64_t secret_generation(void);
+void secret_wipe(void);
+/* Bump the generation and derive the new secret: every token sold before
+ * stops verifying. done gets NULL or the reason it failed. */
+void secret_rotate(void (*done)(void *arg, const char *err), void *arg);
+
+#endif
