@@ -43,6 +43,13 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
 	@echo "  CC $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# Unit tests of plugin modules include the module's .c (Core Lightning's
+# plugins/test/run-*.c way), so they depend on every plugin source.
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(PLUGIN_SRC) $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(ALL_CFLAGS) -Iplugin -c $< -o $@
+
 $(BUILD)/libl402common.a: $(COMMON_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^

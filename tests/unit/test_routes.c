@@ -1,0 +1,168 @@
+/* The route table: which route a request matches, config and runtime
+ * routes, and what is persisted. */
+#include "../../plugin/datastore.c"
+#include "../../plugin/routes.c"
+
+#include "fakes.h"
+#include "test.h"
+
+static const struct backend fake_backend = { .name = "text" };
+
+const struct backend *backend_find(const char *name)
+{
+	return strcmp(name, "text") == 0 ? &fake_backend : NULL;
+}
+
+bool backend_check(const struct route_spec *s, char *why, size_t whylen)
+{
+	if (backend_find(s->backend))
+		return true;
+	snprintf(why, whylen, "no backend %s", s->backend);
+	return false;
+}
+
+static int discovery_changes;
+
+void discovery_changed(void)
+{
+	discovery_changes++;
+}
+
+/* The key of the route a request matches, or "-" (and "known" when the
+ * path has a route for another method). */
+static const char *match(const char *method, const char *path)
+{
+	static char out[ROUTE_KEY_LEN + 8];
+	bool known;
+	struct route *r = routes_match(method, path, &known);
+	snprintf(out, sizeof(out), "%s", r ? r->key : known ? "known" : "-");
+	return out;
+}
+
+static void test_matching(void)
+{
+	char *specs[] = {
+		"GET /v1/* 1sat text:a", "GET /v1/price/* 2sat text:b", "GET /v1/price 3sat text:c",
+		"* /any 0 text:d", "POST /any 1sat text:e", "PUT /only 0 text:f",
+		"GET / 0 text:root",
+	};
+	char why[256];
+	CHECK(routes_load(specs, sizeof(specs) / sizeof(specs[0]), why, sizeof(why)));
+	CHECK_EQ_INT(routes_count(), 7);
+	/* An exact path beats a prefix, a longer prefix a shorter one. */
+	CHECK_STREQ(match("GET", "/v1/price"), "GET /v1/price");
+	CHECK_STREQ(match("GET", "/v1/price/btc"), "GET /v1/price/*");
+	CHECK_STREQ(match("GET", "/v1/other"), "GET /v1/*");
+	/* A prefix covers its bare directory, not a longer name. */
+	CHECK_STREQ(match("GET", "/v1"), "GET /v1/*");
+	CHECK_STREQ(match("GET", "/v1x"), "-");
+	/* A named method beats '*'; HEAD is answered like GET. */
+	CHECK_STREQ(match("POST", "/any"), "POST /any");
+	CHECK_STREQ(match("DELETE", "/any"), "* /any");
+	CHECK_STREQ(match("HEAD", "/v1/price"), "GET /v1/price");
+	/* The path is known for another method: 405, not 404. */
+	CHECK_STREQ(match("GET", "/only"), "known");
+	CHECK_STREQ(match("GET", "/nothing"), "-");
+	CHECK_STREQ(match("GET", "/"), "GET /");
+	/* Tags tie invoices to routes: 8 hex, stable, found again. */
+	struct route *r = routes_by_key("GET /v1/price");
+	CHECK(r && strlen(r->tag) == 8 && routes_by_tag(r->tag) == r);
+	CHECK(r && r->backend == &fake_backend);
+}
+
+static void test_config_errors(void)
+{
+	char why[256];
+	char *dup[] = { "GET /a 1sat text:a", "GET /a 2sat text:b" };
+	CHECK(!routes_load(dup, 2, why, sizeof(why)) && strstr(why, "duplicates"));
+	char *bad[] = { "GET /a 1sat nope:a" };
+	CHECK(!routes_load(bad, 1, why, sizeof(why)) && strstr(why, "no backend nope"));
+	CHECK_EQ_INT(routes_total(), 0);
+}
+
+static void test_runtime_changes(void)
+{
+	char why[256];
+	char *cfg[] = { "GET /a 1sat text:a" };
+	struct route_spec s;
+	CHECK(routes_load(cfg, 1, why, sizeof(why)));
+	fake_drain("-");
+	/* Add: persisted under its hex key; a second add is refused. */
+	CHECK(route_spec_parse("GET /b 5sat text:b", &s, why, sizeof(why)));
+	CHECK(routes_put(&s, true, why, sizeof(why)));
+	struct fake_call *c = fake_pending();
+	CHECK(c && strcmp(c->method, "datastore") == 0
+	      && strstr(c->params, "\"routes\",\"474554202f62\"")); /* hex("GET /b") */
+	fake_drain("-");
+	CHECK(!routes_put(&s, true, why, sizeof(why)) && strstr(why, "exists"));
+	CHECK_STREQ(match("GET", "/b"), "GET /b");
+	/* Replacing a config route keeps its counters and marks it. */
+	struct route *a = routes_by_key("GET /a");
+	a->all_time.paid = 7;
+	CHECK(route_spec_parse("GET /a 9sat text:z", &s, why, sizeof(why)));
+	CHECK(routes_put(&s, false, why, sizeof(why)));
+	CHECK(a->overridden && a->spec.price_msat == 9000 && a->all_time.paid == 7);
+	fake_drain("-");
+	/* Removing a config route leaves a tombstone; a runtime one goes. */
+	CHECK(routes_remove("GET /a", why, sizeof(why)));
+	c = fake_pending();
+	CHECK(c && strcmp(c->method, "datastore") == 0 && strstr(c->params, "\"string\":\"-\""));
+	fake_drain("-");
+	CHECK(routes_remove("GET /b", why, sizeof(why)));
+	c = fake_pending();
+	CHECK(c && strcmp(c->method, "deldatastore") == 0);
+	fake_drain("-");
+	CHECK_STREQ(match("GET", "/a"), "-");
+	CHECK(!routes_remove("GET /a", why, sizeof(why)));
+	CHECK(discovery_changes > 0);
+}
+
+static void test_load_and_stats(void)
+{
+	char why[256];
+	char *cfg[] = { "GET /a 1sat text:a", "GET /gone 1sat text:g" };
+	CHECK(routes_load(cfg, 2, why, sizeof(why)));
+	fake_drain("-");
+	load.done = load.running = false;
+	routes_sync();
+	CHECK(!routes_synced());
+	struct fake_call *c = fake_pending();
+	CHECK(c && strstr(c->params, "\"routes\""));
+	/* A runtime route, a tombstone, and one whose backend is gone. */
+	fake_answer(c, "{\"datastore\":["
+		       "{\"key\":[\"l402\",\"routes\",\"474554202f72\"],\"string\":\"GET /r 4sat text:r\"},"
+		       "{\"key\":[\"l402\",\"routes\",\"474554202f676f6e65\"],\"string\":\"-\"},"
+		       "{\"key\":[\"l402\",\"routes\",\"474554202f78\"],\"string\":\"GET /x 4sat nope:x\"}]}",
+		    0);
+	CHECK_STREQ(match("GET", "/r"), "GET /r");
+	CHECK_STREQ(match("GET", "/gone"), "-");
+	CHECK_STREQ(match("GET", "/x"), "-");
+	c = fake_pending();
+	CHECK(c && strstr(c->params, "\"stats\""));
+	routes_count_request(routes_by_key("GET /a")->id);
+	fake_answer(c, "{\"datastore\":[{\"key\":[\"l402\",\"stats\",\"474554202f61\"],"
+		       "\"string\":\"{\\\"challenges\\\":3,\\\"paid\\\":2,\\\"requests\\\":10,"
+		       "\\\"revenue_msat\\\":2000}\"}]}", 0);
+	CHECK(routes_synced());
+	struct route *a = routes_by_key("GET /a");
+	/* Counted before the load finished: added, not lost. */
+	CHECK(a->all_time.requests == 11 && a->all_time.paid == 2 && a->since_start.requests == 1);
+	routes_count_payment(a->tag, 1000);
+	CHECK(a->all_time.revenue_msat == 3000 && a->since_start.paid == 1);
+	routes_flush_stats();
+	c = fake_pending();
+	CHECK(c && strstr(c->params, "\"stats\"") && strstr(c->params, "requests\\\":11"));
+	fake_drain("-");
+	routes_flush_stats();
+	CHECK(fake_pending() == NULL);	/* nothing changed since */
+}
+
+int main(void)
+{
+	test_matching();
+	test_config_errors();
+	test_runtime_changes();
+	test_load_and_stats();
+	routes_free();
+	return test_done("test_routes");
+}
