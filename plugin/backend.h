@@ -19,6 +19,10 @@ struct backend {
 	const char *name;	/* as written in a route: NAME:TARGET */
 	const char *usage;	/* "proxy:URL", for people */
 	bool takes_timeout;	/* whether timeout= means something to it */
+	bool reads_body;	/* whether it is handed the request body */
+	/* Whether serve may run without the loop's lock: it touches no
+	 * plugin state besides the request (and answers at once). */
+	bool lockless;
 	/* The route's target and keys, when a route is added; NULL: any
 	 * target will do. False with a reason refuses the route. */
 	bool (*check)(const struct route_spec *s, char *why, size_t whylen);

@@ -1,5 +1,5 @@
-/* dir: serves files under a directory. The request path is already
- * percent-decoded by libmicrohttpd; we refuse dot segments and
+/* dir: serves regular files under a directory. The request path is
+ * already percent-decoded by libmicrohttpd; we refuse dot segments and
  * backslashes, then resolve the real path and require it to stay inside
  * the real directory, which also catches symlinks pointing out. */
 #include <errno.h>
@@ -40,24 +40,6 @@ static const char *content_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* Every segment of rel must be a plain name. */
-static bool safe_relative(const char *rel)
-{
-	const char *p = rel;
-	if (strchr(rel, '\\'))
-		return false;
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!e)
-			break;
-		p = e + 1;
-	}
-	return true;
-}
-
 static bool check(const struct route_spec *s, char *why, size_t whylen)
 {
 	if (s->target[0] != '/')
@@ -76,11 +58,11 @@ static void serve(struct req *r)
 
 	while (*rel == '/')
 		rel++;
-	if (!safe_relative(rel)) {
+	if (!req_subpath_plain(r)) {
 		http_error(r, 404, "not_found", "no such file");
 		return;
 	}
-	if (!realpath(r->spec.target, base)) {
+	if (!realpath(r->route.spec.target, base)) {
 		http_error(r, 500, "misconfigured", "the route's directory does not exist");
 		return;
 	}
@@ -98,7 +80,9 @@ static void serve(struct req *r)
 		}
 		strcat(real, "/index.html");
 	}
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Without blocking: a FIFO (or a device) opens at once, and is then
+	 * refused for not being a regular file. */
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
@@ -121,4 +105,5 @@ const struct backend backend_dir = {
 	.usage = "dir:PATH",
 	.check = check,
 	.serve = serve,
+	.lockless = true,
 };

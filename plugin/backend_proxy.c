@@ -8,7 +8,10 @@
  * there under its lock, like all plugin state. Hop-by-hop headers and the client's
  * credentials are dropped, X-Forwarded-For is added, and upstream
  * failures before the response starts map to 502 (unreachable) and 504
- * (slow). The request body is buffered (capped by HTTP_MAX_BODY). */
+ * (slow). The request body comes whole (http_serve reads it, within
+ * HTTP_MAX_BODY and HTTP_BODY_BUDGET). The part of the path under the
+ * route must be plain names: the upstream never sees a path outside the
+ * route's target. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +43,7 @@ struct job {
 	char method[16];
 	long timeout;
 	struct curl_slist *headers;
-	char *body;		/* a copy: the worker may outlive the request */
+	char *body;		/* the request's, taken over: the worker may outlive it */
 	size_t body_len;
 
 	pthread_mutex_t mu;
@@ -242,6 +245,8 @@ static void *worker(void *arg)
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		/* The path was checked as it is: curl must not rewrite it. */
+		curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 		code = curl_easy_perform(c);
 		pthread_mutex_lock(&j->mu);
 		if (code == CURLE_OK)
@@ -416,6 +421,10 @@ static void serve(struct req *r)
 {
 	struct strbuf url;
 	char line[512];
+	if (!req_subpath_plain(r)) {
+		http_error(r, 404, "not_found", "no such path");
+		return;
+	}
 	if (atomic_load(&active) >= MAX_JOBS) {
 		http_error(r, 503, "busy", "too many upstream requests in flight");
 		return;
@@ -430,19 +439,19 @@ static void serve(struct req *r)
 	pthread_cond_init(&j->cv, NULL);
 	j->r = r;
 	j->conn = r->conn;
-	j->timeout = r->spec.timeout ? (long)r->spec.timeout : DEFAULT_TIMEOUT_S;
+	j->timeout = r->route.spec.timeout ? (long)r->route.spec.timeout : DEFAULT_TIMEOUT_S;
 	j->refs = 2; /* the worker and the loop */
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
 	strbuf_init(&j->resp_headers, 256 * 1024);
 	strbuf_init(&url, 16384);
 	/* The part under the route's prefix is appended to the upstream URL. */
 	const char *sub = req_subpath(r);
-	size_t tl = strlen(r->spec.target);
-	strbuf_puts(&url, r->spec.target);
+	size_t tl = strlen(r->route.spec.target);
+	strbuf_puts(&url, r->route.spec.target);
 	if (*sub) {
-		if (tl && r->spec.target[tl - 1] == '/' && sub[0] == '/')
+		if (tl && r->route.spec.target[tl - 1] == '/' && sub[0] == '/')
 			sub++;
-		else if (tl && r->spec.target[tl - 1] != '/' && sub[0] != '/')
+		else if (tl && r->route.spec.target[tl - 1] != '/' && sub[0] != '/')
 			strbuf_putc(&url, '/');
 		/* Re-escape: libmicrohttpd gave us the decoded path. */
 		for (const char *p = sub; *p; p++) {
@@ -465,16 +474,16 @@ static void serve(struct req *r)
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, j);
 	const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
 	if (xff)
-		snprintf(line, sizeof(line), "X-Forwarded-For: %.400s, %s", xff, r->client_ip);
+		snprintf(line, sizeof(line), "X-Forwarded-For: %.400s, %s", xff, r->client.text);
 	else
-		snprintf(line, sizeof(line), "X-Forwarded-For: %s", r->client_ip);
+		snprintf(line, sizeof(line), "X-Forwarded-For: %s", r->client.text);
 	j->headers = curl_slist_append(j->headers, line);
 	j->headers = curl_slist_append(j->headers, "X-Forwarded-Proto: http");
 	/* curl adds this unless told not to. */
 	j->headers = curl_slist_append(j->headers, "Expect:");
-	if (r->body.len && (j->body = malloc(r->body.len)))
-		memcpy(j->body, r->body.data, r->body.len);
-	j->body_len = j->body ? r->body.len : 0;
+	/* The job takes the body: the worker may outlive the request. */
+	j->body_len = r->body.len;
+	j->body = strbuf_steal(&r->body);
 	track(j, true);
 
 	pthread_t t;
@@ -546,6 +555,7 @@ const struct backend backend_proxy = {
 	.name = "proxy",
 	.usage = "proxy:URL",
 	.takes_timeout = true,
+	.reads_body = true,
 	.check = check,
 	.serve = serve,
 	.start = start,

@@ -69,8 +69,10 @@ static void serve(struct req *r)
 		http_error(r, 400, "bad_request", "query too large");
 		return;
 	}
-	http_wait(r);
-	rpc_call(r->spec.target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered, r);
+	if (rpc_call(r->route.spec.target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered, r))
+		http_wait(r);
+	else
+		http_unavailable(r, "cannot ask lightningd now");
 	strbuf_free(&sb);
 }
 

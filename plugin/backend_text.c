@@ -7,7 +7,7 @@
 static void serve(struct req *r)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(r->spec.target), r->spec.target, MHD_RESPMEM_MUST_COPY);
+		strlen(r->route.spec.target), r->route.spec.target, MHD_RESPMEM_MUST_COPY);
 	if (resp)
 		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
 	http_finish(r, 200, resp);
@@ -17,4 +17,5 @@ const struct backend backend_text = {
 	.name = "text",
 	.usage = "text:BODY",
 	.serve = serve,
+	.lockless = true,
 };

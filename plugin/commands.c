@@ -14,7 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "label.h"
-#include "paid.h"
+#include "payments.h"
 #include "protocol.h"
 #include "routes.h"
 #include "rpc.h"
@@ -173,10 +173,10 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 		sodium_memzero(sec, sizeof(sec));
 	}
 	json_object_start(&r.j, "paid_state");
-	struct paid_status ps;
-	paid_status(&ps);
-	json_add_bool(&r.j, "loaded", ps.loaded && tokens_synced() && routes_synced());
-	json_add_u64(&r.j, "paid_invoices", ps.count);
+	struct payments_status ps;
+	payments_status(&ps);
+	json_add_bool(&r.j, "loaded", ps.caught_up && tokens_synced() && routes_synced());
+	json_add_u64(&r.j, "paid_invoices", ps.counted);
 	json_add_u64(&r.j, "pay_index", ps.pay_index);
 	json_add_u64(&r.j, "payments_seen", l402.invoices_paid);
 	json_add_u64(&r.j, "revoked_tokens", tokens_revoked_count());
@@ -347,68 +347,144 @@ static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int pa
 	result_send(cmd, &r);
 }
 
-/* ---- tokens ---- */
+/* ---- tokens: a page of lightningd's invoices at a time ---- */
+
+#define TOKENS_PAGE_DEFAULT 1000
+#define TOKENS_PAGE_MAX 10000
+
+struct listed_token {
+	uint8_t id[32];
+	char tag[9];
+	char inv_status[16];
+	int64_t valid_until;
+	uint64_t uses, msat, paid_at, inv_expires;
+	bool minted;
+};
 
 struct tokens_query {
 	struct cmd *cmd;
 	char route[ROUTE_KEY_LEN];
 	char status[16];
-	struct result r;	/* built as the invoices, then the minted records, come in */
+	uint64_t start, limit, next_start;
+	bool more;
+	struct listed_token *items;
+	size_t n, cap;
+	unsigned lookups;	/* use counts still being read */
 };
 
-static const char *token_status(const char *inv_status, bool revoked, uint64_t uses,
-				const uint8_t id[32], int64_t valid_until)
+static void tokens_done(struct tokens_query *q)
 {
-	if (revoked)
-		return "revoked";
-	if (strcmp(inv_status, "paid") == 0) {
-		if (uses && token_used(id) >= uses)
-			return "used up";
-		if (valid_until && valid_until <= (int64_t)time(NULL))
-			return "expired";
-		return "paid";
-	}
-	return strcmp(inv_status, "expired") == 0 ? "expired" : "unpaid";
-}
-
-static void add_token(struct json_out *j, const struct tokens_query *q, const char *tag,
-		      const uint8_t id[32], int64_t valid_until, uint64_t uses,
-		      const char *inv_status, uint64_t msat, uint64_t paid_at, bool minted,
-		      uint64_t inv_expires)
-{
-	struct route *rt = routes_by_tag(tag);
-	bool revoked = token_revoked(id);
-	const char *st = token_status(inv_status, revoked, uses, id, valid_until);
-	if (q->route[0] && (!rt || strcmp(rt->key, q->route) != 0))
-		return;
-	if (q->status[0] && strcmp(q->status, st) != 0)
-		return;
-	json_object_start(j, NULL);
-	json_add_hex(j, "token_id", id, 32);
-	json_add_string(j, "route", rt ? rt->key : tag);
-	json_add_string(j, "status", st);
-	json_add_bool(j, "minted", minted);
-	if (msat)
-		json_add_u64(j, "amount_paid_msat", msat);
-	if (paid_at)
-		json_add_u64(j, "paid_at", paid_at);
-	if (valid_until)
-		json_add_s64(j, "valid_until", valid_until);
-	if (uses) {
-		uint64_t used = token_used(id);
-		json_add_u64(j, "uses", uses);
-		json_add_u64(j, "uses_left", used >= uses ? 0 : uses - used);
-	}
-	if (inv_expires && !minted)
-		json_add_u64(j, "invoice_expires_at", inv_expires);
-	json_object_end(j);
+	free(q->items);
+	free(q);
 }
 
 static void tokens_fail(struct tokens_query *q, const char *why)
 {
 	cmd_fail(q->cmd, -1, "listing tokens failed: %s", why);
-	strbuf_free(&q->r.sb);
-	free(q);
+	tokens_done(q);
+}
+
+static struct listed_token *add_item(struct tokens_query *q, const char *tag)
+{
+	struct route *rt = routes_by_tag(tag);
+	if (q->route[0] && (!rt || strcmp(rt->key, q->route) != 0))
+		return NULL;
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 64;
+		struct listed_token *ni = realloc(q->items, nc * sizeof(*ni));
+		if (!ni)
+			return NULL;
+		q->items = ni;
+		q->cap = nc;
+	}
+	struct listed_token *t = &q->items[q->n++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->tag, sizeof(t->tag), "%s", tag);
+	return t;
+}
+
+/* Whether t's use count must be read before its status is known. */
+static bool needs_count(const struct listed_token *t)
+{
+	return t->uses && strcmp(t->inv_status, "paid") == 0;
+}
+
+static const char *token_status(const struct listed_token *t, bool used_up)
+{
+	if (token_revoked(t->id))
+		return "revoked";
+	if (strcmp(t->inv_status, "paid") == 0) {
+		if (used_up)
+			return "used up";
+		if (t->valid_until && t->valid_until <= (int64_t)time(NULL))
+			return "expired";
+		return "paid";
+	}
+	return strcmp(t->inv_status, "expired") == 0 ? "expired" : "unpaid";
+}
+
+static void add_token(struct json_out *j, const struct tokens_query *q,
+		      const struct listed_token *t)
+{
+	uint64_t used = 0;
+	bool known = !needs_count(t) || token_used(t->id, &used, NULL, NULL) == USE_OK;
+	const char *st = token_status(t, known && t->uses && used >= t->uses);
+	struct route *rt = routes_by_tag(t->tag);
+	if (q->status[0] && strcmp(q->status, st) != 0)
+		return;
+	json_object_start(j, NULL);
+	json_add_hex(j, "token_id", t->id, 32);
+	json_add_string(j, "route", rt ? rt->key : t->tag);
+	json_add_string(j, "status", st);
+	json_add_bool(j, "minted", t->minted);
+	if (t->msat)
+		json_add_u64(j, "amount_paid_msat", t->msat);
+	if (t->paid_at)
+		json_add_u64(j, "paid_at", t->paid_at);
+	if (t->valid_until)
+		json_add_s64(j, "valid_until", t->valid_until);
+	if (t->uses) {
+		json_add_u64(j, "uses", t->uses);
+		if (known)
+			json_add_u64(j, "uses_left", used >= t->uses ? 0 : t->uses - used);
+	}
+	if (t->inv_expires && !t->minted)
+		json_add_u64(j, "invoice_expires_at", t->inv_expires);
+	json_object_end(j);
+}
+
+static void tokens_reply(struct tokens_query *q)
+{
+	struct result r;
+	result_start(&r);
+	json_array_start(&r.j, "tokens");
+	for (size_t i = 0; i < q->n; i++)
+		add_token(&r.j, q, &q->items[i]);
+	json_array_end(&r.j);
+	if (q->more)
+		json_add_u64(&r.j, "next_start", q->next_start);
+	result_send(q->cmd, &r);
+	tokens_done(q);
+}
+
+static void count_read(void *arg, enum use_result res)
+{
+	struct tokens_query *q = arg;
+	if (--q->lookups == 0)
+		tokens_reply(q);
+}
+
+/* Read the use counts the page needs, then reply. */
+static void resolve_counts(struct tokens_query *q)
+{
+	q->lookups = 1;	/* held until every read is asked for */
+	for (size_t i = 0; i < q->n; i++) {
+		uint64_t used;
+		if (needs_count(&q->items[i])
+		    && token_used(q->items[i].id, &used, count_read, q) == USE_WAIT)
+			q->lookups++;
+	}
+	count_read(q, USE_OK);
 }
 
 static void got_minted(void *arg, const struct ds_entry *e)
@@ -418,17 +494,20 @@ static void got_minted(void *arg, const struct ds_entry *e)
 	char tag[9] = "";
 	size_t n;
 	struct json_doc d;
-	jsmntok_t t[32];
-	int64_t vu = 0;
-	uint64_t uses = 0, created = 0;
+	jsmntok_t toks[32];
+	struct listed_token *t;
 	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n)
-	    || !json_parse(&d, e->value, strlen(e->value), t, 32))
+	    || !json_parse(&d, e->value, strlen(e->value), toks, 32))
 		return;
 	get_str(&d, json_get(&d, 0, "tag"), tag, sizeof(tag));
-	json_get_s64(&d, json_get(&d, 0, "valid_until"), &vu);
-	json_get_u64(&d, json_get(&d, 0, "uses"), &uses);
-	json_get_u64(&d, json_get(&d, 0, "created"), &created);
-	add_token(&q->r.j, q, tag, id, vu, uses, "paid", 0, created, true, 0);
+	if (!(t = add_item(q, tag)))
+		return;
+	memcpy(t->id, id, 32);
+	snprintf(t->inv_status, sizeof(t->inv_status), "paid");
+	t->minted = true;
+	json_get_s64(&d, json_get(&d, 0, "valid_until"), &t->valid_until);
+	json_get_u64(&d, json_get(&d, 0, "uses"), &t->uses);
+	json_get_u64(&d, json_get(&d, 0, "created"), &t->paid_at);
 }
 
 static void minted_loaded(void *arg, const struct rpc_result *res)
@@ -438,44 +517,54 @@ static void minted_loaded(void *arg, const struct rpc_result *res)
 		tokens_fail(q, res->message);
 		return;
 	}
-	json_array_end(&q->r.j);
-	result_send(q->cmd, &q->r);
-	free(q);
+	resolve_counts(q);
 }
 
 static void got_invoices(void *arg, const struct rpc_result *res)
 {
 	struct tokens_query *q = arg;
 	const struct json_doc *d = res->doc;
-	int i, e;
+	int i, e, seen = 0;
 	if (res->status != RPC_OK) {
 		tokens_fail(q, res->message);
 		return;
 	}
 	json_for_each_arr(d, json_get(d, res->result, "invoices"), i, e) {
-		char label[256], st[16];
+		char label[256];
 		struct invoice_label l;
-		uint64_t msat = 0, paid_at = 0, exp = 0;
+		struct listed_token *t;
+		uint64_t created = 0;
+		seen++;
+		if (json_get_u64(d, json_get(d, e, "created_index"), &created)
+		    && created >= q->next_start)
+			q->next_start = created + 1;
 		if (!get_str(d, json_get(d, e, "label"), label, sizeof(label))
-		    || !label_parse(label, &l)
-		    || !get_str(d, json_get(d, e, "status"), st, sizeof(st)))
+		    || !label_parse(label, &l) || !(t = add_item(q, l.tag)))
 			continue;
-		json_get_u64(d, json_get(d, e, "amount_received_msat"), &msat);
-		json_get_u64(d, json_get(d, e, "paid_at"), &paid_at);
-		json_get_u64(d, json_get(d, e, "expires_at"), &exp);
-		add_token(&q->r.j, q, l.tag, l.token_id, l.valid_until, l.uses, st, msat, paid_at,
-			  false, exp);
+		memcpy(t->id, l.token_id, 32);
+		t->valid_until = l.valid_until;
+		t->uses = l.uses;
+		get_str(d, json_get(d, e, "status"), t->inv_status, sizeof(t->inv_status));
+		json_get_u64(d, json_get(d, e, "amount_received_msat"), &t->msat);
+		json_get_u64(d, json_get(d, e, "paid_at"), &t->paid_at);
+		json_get_u64(d, json_get(d, e, "expires_at"), &t->inv_expires);
 	}
-	ds_list("minted", got_minted, minted_loaded, q, q->cmd->id_str);
+	q->more = (uint64_t)seen == q->limit;
+	/* Minted tokens have no invoice: they come with the first page. */
+	if (q->start == 0)
+		ds_list("minted", got_minted, minted_loaded, q, q->cmd->id_str);
+	else
+		resolve_counts(q);
 }
 
 static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 {
-	int tok[2];
-	static const char *const names[] = { "?route", "?status" };
+	int tok[4];
+	static const char *const names[] = { "?route", "?status", "?start", "?limit" };
 	static const char *const statuses[] = { "unpaid", "paid", "expired", "revoked", "used up" };
 	struct tokens_query *q;
-	if (!param_bind(cmd, doc, params, names, 2, tok))
+	char p[128];
+	if (!param_bind(cmd, doc, params, names, 4, tok))
 		return;
 	q = calloc(1, sizeof(*q));
 	if (!q) {
@@ -483,6 +572,7 @@ static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 		return;
 	}
 	q->cmd = cmd;
+	q->limit = TOKENS_PAGE_DEFAULT;
 	if (tok[0] >= 0) {
 		struct route *rt = find_route(cmd, doc, tok[0]);
 		if (!rt) {
@@ -503,9 +593,20 @@ static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 			return;
 		}
 	}
-	result_start(&q->r);
-	json_array_start(&q->r.j, "tokens");
-	rpc_call("listinvoices", "{}", cmd->id_str, 60000, got_invoices, q);
+	if ((tok[2] >= 0 && !get_u64(doc, tok[2], &q->start))
+	    || (tok[3] >= 0 && (!get_u64(doc, tok[3], &q->limit) || q->limit == 0
+				|| q->limit > TOKENS_PAGE_MAX))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS,
+			 "start must be an invoice created_index (next_start of the page before), "
+			 "limit 1 to %d invoices", TOKENS_PAGE_MAX);
+		free(q);
+		return;
+	}
+	q->next_start = q->start;
+	snprintf(p, sizeof(p), "{\"index\":\"created\",\"start\":%llu,\"limit\":%llu}",
+		 (unsigned long long)q->start, (unsigned long long)q->limit);
+	if (!rpc_call("listinvoices", p, cmd->id_str, 60000, got_invoices, q))
+		tokens_fail(q, "cannot ask lightningd now");
 }
 
 static bool get_token_id(struct cmd *cmd, const struct json_doc *doc, int tok, uint8_t id[32])
@@ -588,7 +689,6 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 		cmd_fail(cmd, -1, "minting failed");
 		return;
 	}
-	paid_add_minted(id.payment_hash);
 	hex_encode(id.token_id, 32, hex, sizeof(hex));
 	{
 		struct strbuf rec;
@@ -622,73 +722,48 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	sodium_memzero(preimage, sizeof(preimage));
 }
 
-static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
-{
-	int tok[2];
-	static const char *const names[] = { "authorization", "?route" };
-	char auth[L402_MAX_AUTH_LEN + 1], service[ROUTE_MAX_SERVICE + 1] = "";
-	uint8_t secret[32];
+/* A verdict of l402-verify, waiting for a token's use count if need be. */
+struct verification {
+	struct cmd *cmd;
+	enum l402_err e;
 	struct l402_verdict v;
-	struct result r;
+	char service[ROUTE_MAX_SERVICE + 1];
+};
+
+static void verify_reply(struct verification *vf);
+
+static void verify_count_read(void *arg, enum use_result res)
+{
+	verify_reply(arg);
+}
+
+static void verify_reply(struct verification *vf)
+{
+	const struct l402_verdict *v = &vf->v;
 	const char *reason = "ok", *detail = "";
 	char detail_buf[300];
-	bool valid = false;
+	bool valid = false, revoked = false, used_known = false;
+	uint64_t used = 0;
+	struct result r;
 
-	if (!param_bind(cmd, doc, params, names, 2, tok))
-		return;
-	if (!get_str(doc, tok[0], auth, sizeof(auth))) {
-		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
-		return;
-	}
-	struct route *rt = NULL;
-	if (tok[1] >= 0 && !(rt = find_route(cmd, doc, tok[1])))
-		return;
-	struct l402_credential *cred = malloc(sizeof(*cred));
-	if (!cred) {
-		cmd_fail(cmd, -1, "out of memory");
-		return;
-	}
-	memset(&v, 0, sizeof(v));
-	enum l402_err e = l402_parse_authorization(auth, strlen(auth), cred);
-	if (e == L402_OK) {
-		const uint8_t *sv;
-		size_t sl;
-		if (rt)
-			snprintf(service, sizeof(service), "%s", rt->spec.service);
-		else if (l402_caveat_value(&cred->mac, "services", &sv, &sl)) {
-			/* The token's own first service. */
-			size_t n = 0;
-			while (n < sl && n < ROUTE_MAX_SERVICE && sv[n] != ':' && sv[n] != ',')
-				n++;
-			memcpy(service, sv, n);
-			service[n] = '\0';
-		}
-		if (!secret_get(secret)) {
-			free(cred);
-			cmd_fail(cmd, -1, "the L402 secret is not ready yet");
-			return;
-		}
-		struct l402_verify_req vr = { service, NULL, (int64_t)time(NULL) };
-		e = l402_verify(cred, secret, &vr, &v);
-		sodium_memzero(secret, sizeof(secret));
-	}
-	free(cred);
-	bool paid = false, revoked = false;
-	if (e != L402_OK) {
-		reason = l402_err_code(e);
-		snprintf(detail_buf, sizeof(detail_buf), "%s%s%s", l402_strerror(e),
-			 v.detail[0] ? ": " : "", v.detail);
+	if (vf->e != L402_OK) {
+		reason = l402_err_code(vf->e);
+		snprintf(detail_buf, sizeof(detail_buf), "%s%s%s", l402_strerror(vf->e),
+			 v->detail[0] ? ": " : "", v->detail);
 		detail = detail_buf;
 	} else {
-		paid = paid_lookup(v.id.payment_hash, NULL);
-		revoked = token_revoked(v.id.token_id);
-		if (!paid) {
-			reason = "unpaid";
-			detail = "the invoice of this token is not paid";
-		} else if (revoked) {
+		/* Verified, preimage included: its invoice is paid. */
+		revoked = token_revoked(v->id.token_id);
+		if (v->grant.uses) {
+			enum use_result u = token_used(v->id.token_id, &used, verify_count_read, vf);
+			if (u == USE_WAIT)
+				return;
+			used_known = u == USE_OK;
+		}
+		if (revoked) {
 			reason = "revoked";
 			detail = "this token was revoked";
-		} else if (v.grant.uses && token_used(v.id.token_id) >= v.grant.uses) {
+		} else if (used_known && used >= v->grant.uses) {
 			reason = "used_up";
 			detail = "this token has no uses left";
 		} else {
@@ -700,25 +775,80 @@ static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
 	json_add_string(&r.j, "reason", reason);
 	if (detail[0])
 		json_add_string(&r.j, "detail", detail);
-	if (e == L402_OK || e == L402_ERR_PREIMAGE_MISMATCH || e == L402_ERR_CAVEAT
-	    || e == L402_ERR_EXPIRED) {
-		json_add_hex(&r.j, "token_id", v.id.token_id, 32);
-		json_add_hex(&r.j, "payment_hash", v.id.payment_hash, 32);
+	if (vf->e == L402_OK || vf->e == L402_ERR_PREIMAGE_MISMATCH || vf->e == L402_ERR_CAVEAT
+	    || vf->e == L402_ERR_EXPIRED) {
+		json_add_hex(&r.j, "token_id", v->id.token_id, 32);
+		json_add_hex(&r.j, "payment_hash", v->id.payment_hash, 32);
 	}
-	if (service[0])
-		json_add_string(&r.j, "service", service);
-	if (e == L402_OK) {
-		json_add_bool(&r.j, "paid", paid);
+	if (vf->service[0])
+		json_add_string(&r.j, "service", vf->service);
+	if (vf->e == L402_OK) {
+		json_add_bool(&r.j, "paid", true);
 		json_add_bool(&r.j, "revoked", revoked);
-		if (v.grant.valid_until)
-			json_add_s64(&r.j, "valid_until", v.grant.valid_until);
-		if (v.grant.uses) {
-			uint64_t used = token_used(v.id.token_id);
-			json_add_u64(&r.j, "uses", v.grant.uses);
-			json_add_u64(&r.j, "uses_left", used >= v.grant.uses ? 0 : v.grant.uses - used);
+		if (v->grant.valid_until)
+			json_add_s64(&r.j, "valid_until", v->grant.valid_until);
+		if (v->grant.uses) {
+			json_add_u64(&r.j, "uses", v->grant.uses);
+			if (used_known)
+				json_add_u64(&r.j, "uses_left",
+					     used >= v->grant.uses ? 0 : v->grant.uses - used);
 		}
 	}
-	result_send(cmd, &r);
+	result_send(vf->cmd, &r);
+	free(vf);
+}
+
+static void cmd_verify(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[2];
+	static const char *const names[] = { "authorization", "?route" };
+	char auth[L402_MAX_AUTH_LEN + 1];
+	uint8_t secret[32];
+
+	if (!param_bind(cmd, doc, params, names, 2, tok))
+		return;
+	if (!get_str(doc, tok[0], auth, sizeof(auth))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
+		return;
+	}
+	struct route *rt = NULL;
+	if (tok[1] >= 0 && !(rt = find_route(cmd, doc, tok[1])))
+		return;
+	struct l402_credential *cred = malloc(sizeof(*cred));
+	struct verification *vf = calloc(1, sizeof(*vf));
+	if (!cred || !vf) {
+		free(cred);
+		free(vf);
+		cmd_fail(cmd, -1, "out of memory");
+		return;
+	}
+	vf->cmd = cmd;
+	vf->e = l402_parse_authorization(auth, strlen(auth), cred);
+	if (vf->e == L402_OK) {
+		const uint8_t *sv;
+		size_t sl;
+		if (rt)
+			snprintf(vf->service, sizeof(vf->service), "%s", rt->spec.service);
+		else if (l402_caveat_value(&cred->mac, "services", &sv, &sl)) {
+			/* The token's own first service. */
+			size_t n = 0;
+			while (n < sl && n < ROUTE_MAX_SERVICE && sv[n] != ':' && sv[n] != ',')
+				n++;
+			memcpy(vf->service, sv, n);
+			vf->service[n] = '\0';
+		}
+		if (!secret_get(secret)) {
+			free(cred);
+			free(vf);
+			cmd_fail(cmd, -1, "the L402 secret is not ready yet");
+			return;
+		}
+		struct l402_verify_req vr = { vf->service, NULL, (int64_t)time(NULL) };
+		vf->e = l402_verify(cred, secret, &vr, &vf->v);
+		sodium_memzero(secret, sizeof(secret));
+	}
+	free(cred);
+	verify_reply(vf);
 }
 
 static void cmd_stats(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -830,7 +960,7 @@ const struct command commands[] = {
 	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout]",
 	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update },
 	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove },
-	{ "l402-tokens", "[route] [status]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens },
+	{ "l402-tokens", "[route] [status] [start] [limit]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens },
 	{ "l402-revoke", "token_id", "Revoke a token: refused from the next request on, persisted", cmd_revoke },
 	{ "l402-mint", "route [valid] [uses]", "Issue a token without payment (comp access), as a ready Authorization value", cmd_mint },
 	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify },

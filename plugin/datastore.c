@@ -16,6 +16,40 @@ static void logged(void *arg, const struct rpc_result *r)
 		plugin_log(LOG_UNUSUAL, "datastore write failed: %s", r->message);
 }
 
+/* A call that could not be made still completes, once, on the next loop
+ * round: the callers' callbacks are how they learn of a failure. */
+struct failed_call {
+	rpc_cb cb;
+	void *arg;
+};
+
+static void fail_now(void *arg)
+{
+	struct failed_call f = *(struct failed_call *)arg;
+	struct rpc_result r = { RPC_ERROR, NULL, -1, -1, "the datastore call could not be made" };
+	free(arg);
+	f.cb(f.arg, &r);
+}
+
+static void fail_soon(const char *method, rpc_cb cb, void *arg)
+{
+	struct failed_call *f = malloc(sizeof(*f));
+	if (f) {
+		*f = (struct failed_call){ cb, arg };
+		if (loop_add_timer(0, fail_now, f))
+			return;
+		free(f);
+	}
+	plugin_log(LOG_BROKEN, "%s could not be made, and its caller not told", method);
+}
+
+static void call(const char *method, const char *params, const char *parent_id, rpc_cb cb,
+		 void *arg)
+{
+	if (!rpc_call(method, params, parent_id, DS_TIMEOUT_MS, cb, arg))
+		fail_soon(method, cb, arg);
+}
+
 static void add_key(struct json_out *j, const char *group, const char *name)
 {
 	json_array_start(j, "key");
@@ -46,9 +80,8 @@ static void write_entry(const char *group, const char *name, const char *value,
 			json_add_u64(&j, "generation", *generation);
 	}
 	json_object_end(&j);
-	if (!rpc_call(value ? "datastore" : "deldatastore", sb.data, parent_id, DS_TIMEOUT_MS,
-		      cb ? cb : logged, cb ? arg : NULL))
-		plugin_log(LOG_BROKEN, "datastore write of %s too large to send", group);
+	call(value ? "datastore" : "deldatastore", sb.data, parent_id, cb ? cb : logged,
+	     cb ? arg : NULL);
 	strbuf_free(&sb);
 }
 
@@ -99,23 +132,35 @@ static void listed(void *arg, const struct rpc_result *r)
 	l.done(l.arg, r);
 }
 
-void ds_list(const char *group, void (*each)(void *arg, const struct ds_entry *e),
-	     rpc_cb done, void *arg, const char *parent_id)
+static void list_key(const char *group, const char *name,
+		     void (*each)(void *arg, const struct ds_entry *e), rpc_cb done, void *arg,
+		     const char *parent_id)
 {
 	struct strbuf sb;
 	struct json_out j;
 	struct listing *l = malloc(sizeof(*l));
-	struct rpc_result oom = { RPC_ERROR, NULL, -1, -1, "out of memory" };
 	if (!l) {
-		done(arg, &oom);
+		fail_soon("listdatastore", done, arg);
 		return;
 	}
 	*l = (struct listing){ each, done, arg };
 	json_out_object(&j, &sb, 0);
-	add_key(&j, group, NULL);
+	add_key(&j, group, name);
 	json_object_end(&j);
-	rpc_call("listdatastore", sb.data, parent_id, DS_TIMEOUT_MS, listed, l);
+	call("listdatastore", sb.data, parent_id, listed, l);
 	strbuf_free(&sb);
+}
+
+void ds_list(const char *group, void (*each)(void *arg, const struct ds_entry *e),
+	     rpc_cb done, void *arg, const char *parent_id)
+{
+	list_key(group, NULL, each, done, arg, parent_id);
+}
+
+void ds_get(const char *group, const char *name, void (*each)(void *arg, const struct ds_entry *e),
+	    rpc_cb done, void *arg)
+{
+	list_key(group, name, each, done, arg, NULL);
 }
 
 bool ds_load_begin(struct ds_load *l)

@@ -41,6 +41,11 @@ struct ds_entry {
 void ds_list(const char *group, void (*each)(void *arg, const struct ds_entry *e),
 	     rpc_cb done, void *arg, const char *parent_id);
 
+/* listdatastore ["l402", group, name]: each runs for it if it exists
+ * and holds a string, then done. */
+void ds_get(const char *group, const char *name, void (*each)(void *arg, const struct ds_entry *e),
+	    rpc_cb done, void *arg);
+
 /* Loading a module's records once the RPC is up: once at a time, done
  * for good when it succeeds, started again a second later when
  * lightningd fails a step (a lost connection restarts it anyway). */

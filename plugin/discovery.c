@@ -16,9 +16,6 @@
 #include "state.h"
 
 #define MAX_SCHEMA (64 * 1024)
-/* signmessage takes up to 65535 bytes; a larger manifest is signed by
- * its SHA-256. */
-#define MAX_SIGNED 60000
 
 static char node_id[67];
 static char node_alias[64];
@@ -54,7 +51,9 @@ static void got_info(void *arg, const struct rpc_result *r)
 
 void discovery_sync(void)
 {
-	rpc_call("getinfo", "{}", NULL, 30000, got_info, NULL);
+	/* Without it the documents lack the node id until the next connection. */
+	if (!rpc_call("getinfo", "{}", NULL, 30000, got_info, NULL))
+		plugin_log(LOG_UNUSUAL, "cannot ask lightningd for getinfo");
 }
 
 enum doc_kind discovery_doc_for(const char *path)
@@ -892,7 +891,6 @@ static void answer_all(const char *json, size_t len)
 struct signing {
 	struct strbuf doc;
 	uint64_t version;
-	bool hashed;
 };
 
 static void signed_cb(void *arg, const struct rpc_result *r)
@@ -902,16 +900,15 @@ static void signed_cb(void *arg, const struct rpc_result *r)
 	signing = false;
 	struct strbuf out;
 	strbuf_init(&out, 0);
-	/* The signature goes last: the document without it is the signed
-	 * text, compact JSON with members in the served order. */
+	/* The signature goes last, so the served bytes up to it (and a
+	 * closing brace) are the document whose SHA-256 was signed. */
 	strbuf_append(&out, s->doc.data, s->doc.len - 1);
 	if (r->status == RPC_OK
 	    && json_get_string(r->doc, json_get(r->doc, r->result, "zbase"), zbase, sizeof(zbase), NULL)) {
-		strbuf_printf(&out, ",\"signature\":{\"type\":\"%s\",\"pubkey\":\"%s\",\"zbase\":\"%s\","
-				    "\"signed\":\"%s\"}}",
-			      s->hashed ? "signmessage-sha256" : "signmessage", node_id, zbase,
-			      s->hashed ? "the hex SHA-256 of the document without its signature member"
-					: "the document without its signature member, as compact JSON in the served order");
+		strbuf_printf(&out, ",\"signature\":{\"type\":\"signmessage-sha256\",\"pubkey\":\"%s\","
+				    "\"zbase\":\"%s\",\"signed\":\"the lowercase hex SHA-256 of the served "
+				    "bytes up to ',\\\"signature\\\":', with '}' appended\"}}",
+			      node_id, zbase);
 	} else {
 		plugin_log(LOG_UNUSUAL, "signing the manifest failed: %s",
 			   r->status == RPC_OK ? "no zbase" : r->message);
@@ -960,17 +957,16 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 	struct strbuf params;
 	struct json_out j;
 	json_out_object(&j, &params, 0);
-	if (s->doc.len > MAX_SIGNED) {
-		uint8_t h[32];
-		crypto_hash_sha256(h, (const uint8_t *)s->doc.data, s->doc.len);
-		json_add_hex(&j, "message", h, 32);
-		s->hashed = true;
-	} else {
-		json_add_stringn(&j, "message", s->doc.data, s->doc.len);
-	}
+	/* lightningd signs the message's JSON string token as sent, escapes
+	 * and all: a hex digest needs none, so every verifier rebuilds the
+	 * same text from the served bytes. */
+	uint8_t h[32];
+	crypto_hash_sha256(h, (const uint8_t *)s->doc.data, s->doc.len);
+	json_add_hex(&j, "message", h, 32);
 	json_object_end(&j);
 	signing = true;
-	rpc_call("signmessage", params.data, parent_id, 10000, signed_cb, s);
+	if (!rpc_call("signmessage", params.data, parent_id, 10000, signed_cb, s))
+		signed_cb(s, &(struct rpc_result){ RPC_ERROR, NULL, -1, -1, "cannot ask to sign" });
 	strbuf_free(&params);
 }
 

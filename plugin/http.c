@@ -1,16 +1,16 @@
 /* libmicrohttpd's side of the plugin: its daemons and their threads, the
- * request and completion callbacks, answers with their CORS headers, and
- * the client's address. */
+ * request and completion callbacks, request bodies, and answers. */
 #include "http.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "backend.h"
+#include "client_addr.h"
+#include "conn_guard.h"
+#include "cors.h"
 #include "discovery.h"
 #include "json_out.h"
 #include "loop.h"
@@ -25,24 +25,14 @@ static struct MHD_Daemon *daemons[MAX_BINDS];
 static size_t ndaemons;
 /* Shutting down: nothing new may wait on lightningd or a backend, since
  * the daemons must not be stopped with a connection suspended. */
-static bool closing;
+static atomic_bool closing;
 
 void http_refuse_new(void)
 {
-	closing = true;
+	atomic_store(&closing, true);
 }
 
 /* ---- answers ---- */
-
-static void add_cors(struct MHD_Response *resp, bool public_doc)
-{
-	MHD_add_response_header(resp, "Access-Control-Allow-Origin",
-				public_doc ? "*" : l402.cfg.cors_origin);
-	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-				"WWW-Authenticate, Link, Retry-After");
-	if (!public_doc && strcmp(l402.cfg.cors_origin, "*") != 0)
-		MHD_add_response_header(resp, "Vary", "Origin");
-}
 
 void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 {
@@ -50,7 +40,7 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 		status = 500;
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	}
-	add_cors(resp, r->public_doc);
+	cors_add(resp, r->public_doc);
 	r->status = status;
 	r->response = resp;
 	if (r->suspended) {
@@ -120,81 +110,68 @@ void http_wait(struct req *r)
 	}
 }
 
+bool req_subpath_plain(const struct req *r)
+{
+	const char *p = req_subpath(r);
+	if (strchr(p, '\\'))
+		return false;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 const char *req_subpath(const struct req *r)
 {
-	size_t n = strlen(r->spec.path);
-	if (!r->spec.prefix)
+	size_t n = strlen(r->route.spec.path);
+	if (!r->route.spec.prefix)
 		return "";
 	if (strlen(r->path) < n)
 		return "";
 	return r->path + n;
 }
 
-static void preflight(struct req *r)
+enum http_outcome http_locked(void (*step)(struct req *r), struct req *r)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	if (resp) {
-		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-					"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-					"Authorization, Accept-Authenticate, Content-Type");
-		MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
-	}
-	http_finish(r, 204, resp);
+	loop_lock();
+	step(r);
+	/* Decided under the lock: once it is released, a request that waits
+	 * is the loop's, and nothing of it may be read here. */
+	enum http_outcome o = r->response		       ? HTTP_ANSWERED
+			      : r->suspended || r->serve_after_body ? HTTP_PENDING
+			      : r->serve_unlocked		       ? HTTP_SERVE_UNLOCKED
+								       : HTTP_CONTINUE;
+	loop_unlock();
+	return o;
 }
 
-/* What every request goes through, holding the loop's lock. */
-static void handle(struct req *r)
+static void documents(struct req *r)
 {
-	if (closing) {
+	discovery_serve(r);
+}
+
+/* What every request goes through, without the loop's lock. */
+static enum http_outcome handle(struct req *r)
+{
+	if (atomic_load(&closing)) {
 		http_unavailable(r, "shutting down");
-		return;
+		return HTTP_ANSWERED;
 	}
-	if (strcmp(r->method, "OPTIONS") == 0) {
-		preflight(r);
-		return;
+	if (r->nul_in_target) {
+		http_error(r, 400, "bad_request", "NUL in the request target");
+		return HTTP_ANSWERED;
 	}
-	if (r->body_too_large) {
-		http_error(r, 413, "too_large", "request body too large");
-		return;
+	if (strcmp(r->method, "OPTIONS") == 0 && cors_is_preflight(r->conn)) {
+		http_finish(r, 204, cors_preflight(r->conn));
+		return HTTP_ANSWERED;
 	}
-	if (!discovery_serve(r))
-		paywall_handle(r);
-}
-
-static void client_ip(struct MHD_Connection *c, char *out, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	if (sa && sa->sa_family == AF_INET
-	    && inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len))
-		return;
-	if (sa && sa->sa_family == AF_INET6
-	    && inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len))
-		return;
-	snprintf(out, len, "unknown");
-}
-
-/* Behind a reverse proxy we run, the client is the last address it
- * appended to X-Forwarded-For. */
-static void forwarded_ip(struct MHD_Connection *c, char *out, size_t len)
-{
-	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
-	if (!xff)
-		return;
-	const char *last = strrchr(xff, ',');
-	last = last ? last + 1 : xff;
-	while (*last == ' ' || *last == '\t')
-		last++;
-	size_t n = strcspn(last, " \t");
-	if (n == 0 || n >= len || n > 45)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF.:", last[i]))
-			return;
-	memcpy(out, last, n);
-	out[n] = '\0';
+	enum http_outcome o = http_locked(documents, r);
+	return o == HTTP_CONTINUE ? paywall_handle(r) : o;
 }
 
 static enum MHD_Result queue(struct req *r)
@@ -205,53 +182,121 @@ static enum MHD_Result queue(struct req *r)
 	return ret;
 }
 
-/* libmicrohttpd calls this from its threads. A request belongs to its
- * connection's thread except while it is suspended, when only the loop
- * (holding the lock) may finish it, and the resume hands it back: so the
- * loop's lock is needed only to handle the request, where plugin state is
- * read and changed. */
+/* Bytes of request bodies buffered, across every connection. */
+static atomic_size_t body_bytes;
+
+void http_serve(struct req *r)
+{
+	if (!r->route.backend->reads_body || !r->body_expected) {
+		r->served = true;
+		r->route.backend->serve(r);
+		return;
+	}
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+		http_error(r, 413, "too_large", "request body too large");
+		return;
+	}
+	/* Now the body is worth reading (Expect: 100-continue gets its 100). */
+	r->serve_after_body = true;
+	strbuf_init(&r->body, HTTP_MAX_BODY);
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static void take_body(struct req *r, const char *data, size_t n)
+{
+	if (!r->serve_after_body || r->body_refused)
+		return; /* a body nobody reads: the connection closes after the answer */
+	if (atomic_fetch_add(&body_bytes, n) + n > HTTP_BODY_BUDGET
+	    || !strbuf_append(&r->body, data, n)) {
+		atomic_fetch_sub(&body_bytes, n);
+		r->body_refused = true;
+		return;
+	}
+	r->body_counted += n;
+}
+
+/* A request whose body is in: its backend, or why not. */
+static void serve_body(struct req *r)
+{
+	r->served = true;
+	if (r->body_refused)
+		http_retry_later(r, 413, "too_large", "request body too large, or the node is "
+				 "busy with others; retry shortly", 5);
+	else
+		r->route.backend->serve(r);
+}
+
+/* Before anything else, with the request line as sent: refuse a NUL,
+ * which percent-decoding would hide by cutting the path short. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (r)
+		r->nul_in_target = strstr(uri, "%00") != NULL;
+	return r;
+}
+
+static void start_request(struct req *r, struct MHD_Connection *c, const char *url,
+			  const char *method)
+{
+	r->conn = c;
+	/* No printf here: this runs for every request. */
+	size_t ml = strnlen(method, sizeof(r->method) - 1);
+	memcpy(r->method, method, ml);
+	r->path = strdup(url);
+	client_addr_of(c, l402.cfg.trust_proxy, &r->client);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	r->body_expected = (cl && strtoull(cl, NULL, 10) > 0)
+			   || MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+}
+
+/* libmicrohttpd calls this from its threads: once the headers are in
+ * (the decision is made then, before any body is read), with each piece
+ * of a body, and once more at the end or after a resume. A request
+ * belongs to its connection's thread except while it is suspended, when
+ * only the loop (holding the lock) may finish it, and the resume hands it
+ * back: the loop's lock is taken only where plugin state is read. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload, size_t *upload_size, void **ctx)
 {
 	struct req *r = *ctx;
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
-		r->conn = c;
-		/* No printf here: this runs for every request. */
-		size_t ml = strnlen(method, sizeof(r->method) - 1);
-		memcpy(r->method, method, ml);
-		r->path = strdup(url);
-		strbuf_init(&r->body, HTTP_MAX_BODY);
-		client_ip(c, r->client_ip, sizeof(r->client_ip));
-		if (l402.cfg.trust_proxy)
-			forwarded_ip(c, r->client_ip, sizeof(r->client_ip));
-		*ctx = r;
-		return MHD_YES;
-	}
+	bool first = false;
+	if (!r)
+		return MHD_NO;
 	if (r->response)
 		return queue(r);
 	if (*upload_size) {
-		if (!strbuf_append(&r->body, upload, *upload_size))
-			r->body_too_large = true;
+		take_body(r, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (r->started)
-		return MHD_YES;
-	r->started = true;
-	loop_lock();
-	if (r->path)
-		handle(r);
-	else
+	if (!r->conn) {
+		start_request(r, c, url, method);
+		conn_guard_request_started(c);
+		first = true;
+	} else if (!r->serve_after_body || r->served) {
+		return MHD_YES; /* waiting on the loop, or done */
+	}
+	enum http_outcome o;
+	if (!r->path) {
 		http_error(r, 500, "internal", "out of memory");
-	/* Answered now, or suspended: then the loop answers it later, and
-	 * r is not ours to look at once the lock is released. */
-	bool answered = r->response != NULL;
-	loop_unlock();
-	return answered ? queue(r) : MHD_YES;
+		o = HTTP_ANSWERED;
+	} else {
+		o = first ? handle(r) : http_locked(serve_body, r);
+	}
+	if (o == HTTP_CONTINUE) {
+		/* Every step answers or hands r on: this is a bug, not a hang. */
+		http_error(r, 500, "internal", "the request was not answered");
+		o = HTTP_ANSWERED;
+	}
+	/* Answered now, or waiting: then the loop answers it later, and r
+	 * is not ours to look at. */
+	return o == HTTP_ANSWERED ? queue(r) : MHD_YES;
 }
 
 /* Not under the loop's lock: a finished request is its thread's alone. */
@@ -259,10 +304,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *ctx;
+	conn_guard_request_done(c);
 	if (!r)
 		return;
 	if (r->response)
 		MHD_destroy_response(r->response);
+	atomic_fetch_sub(&body_bytes, r->body_counted);
 	free(r->path);
 	strbuf_free(&r->body);
 	free(r);
@@ -274,13 +321,16 @@ bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_
 	if (!backends_start(why, whylen))
 		return false;
 	verdict_cache_start();
+	conn_guard_start(l402.cfg.max_conns_per_client, l402.cfg.header_timeout);
 	for (size_t i = 0; i < n; i++) {
 		struct MHD_Daemon *d = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
 				| MHD_USE_ERROR_LOG,
-			0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, l[i].fd,
+			0, conn_guard_accept, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, l[i].fd,
 			MHD_OPTION_THREAD_POOL_SIZE, threads,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, NULL,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
 			/* libmicrohttpd zeroes this pool between requests: keep it small
@@ -307,6 +357,7 @@ void http_stop(void)
 		MHD_stop_daemon(daemons[i]);
 	loop_lock();
 	ndaemons = 0;
-	closing = false;
+	atomic_store(&closing, false);
 	verdict_cache_stop();
+	conn_guard_stop();
 }

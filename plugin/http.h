@@ -1,6 +1,6 @@
 /* The HTTP server: libmicrohttpd on its own thread pool, suspend/resume
  * for answers that wait on lightningd or a backend, the answers
- * themselves (with CORS), and the client's address. What to answer is
+ * themselves (with CORS). What to answer is
  * decided elsewhere: discovery_serve() and paywall_handle(). */
 #ifndef L402_HTTP_H
 #define L402_HTTP_H
@@ -8,12 +8,18 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
-#include "label.h"
+#include "client_addr.h"
+#include "l402.h"
 #include "route_spec.h"
+#include "routes.h"
 #include "state.h"
 #include "strbuf.h"
 
+/* The largest request body a backend is handed, and all request bodies
+ * buffered at once: bodies are read only for requests already paid for
+ * (or free), whose backend takes one. */
 #define HTTP_MAX_BODY (8u * 1024 * 1024)
+#define HTTP_BODY_BUDGET (64u * 1024 * 1024)
 
 struct backend;
 
@@ -21,25 +27,36 @@ struct req {
 	struct MHD_Connection *conn;
 	char method[ROUTE_MAX_METHOD];
 	char *path;		/* percent-decoded by libmicrohttpd */
-	char client_ip[64];
+	struct client_addr client;
 	struct strbuf body;
-	bool body_too_large;
-	bool started, suspended;
+	size_t body_counted;	/* its share of HTTP_BODY_BUDGET */
+	bool nul_in_target;	/* "%00" in the request line: refused */
+	bool body_expected;	/* Content-Length > 0, or chunked */
+	bool serve_after_body;	/* decided: read the body, then serve */
+	bool body_refused;	/* too large, or over the budget */
+	bool served, suspended;
 	bool public_doc;	/* discovery documents: CORS for everyone */
 	struct MHD_Response *response;
 	unsigned status;
 
 	/* The paywall's: the route that matched, copied (routes may change
-	 * under us), and while a challenge's invoice is being made, why and
-	 * the invoice's label. */
-	struct route_spec spec;
-	const struct backend *backend;
-	uint64_t route_id;
-	char route_tag[9];
+	 * under us), and while a challenge's invoice is being made, why. */
+	struct route_view route;
 	const char *reason;
 	char detail[192];
-	char label[LABEL_MAX];
+	struct l402_verdict verdict;
+	bool path_known;	/* no route matched, but one for another method */
+	bool serve_unlocked;	/* passed; its backend serves without the lock */
 };
+
+/* What became of a request after a step: answered (r->response set),
+ * pending (waiting on the loop, or reading its body: not ours to touch),
+ * passed, to be served by a backend that needs no lock, or nothing yet
+ * (the caller carries on). */
+enum http_outcome { HTTP_ANSWERED, HTTP_PENDING, HTTP_SERVE_UNLOCKED, HTTP_CONTINUE };
+
+/* Run step(r) holding the loop's lock, and say what became of r. */
+enum http_outcome http_locked(void (*step)(struct req *r), struct req *r);
 
 bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_t whylen);
 void http_stop(void);
@@ -61,7 +78,15 @@ void http_unavailable(struct req *r, const char *why);
 /* Park r until a backend or lightningd answers. */
 void http_wait(struct req *r);
 
+/* Hand r to its backend: at once, or once its body is read when the
+ * backend takes one. Called holding the loop's lock. */
+void http_serve(struct req *r);
+
 /* The part of the request path under a prefix route ("" for exact). */
 const char *req_subpath(const struct req *r);
+/* Whether that part is plain names: no "." or ".." segment, no
+ * backslash (the path is already percent-decoded, so "%2e%2e" and "%2f"
+ * are caught too). Backends that map it onto something refuse others. */
+bool req_subpath_plain(const struct req *r);
 
 #endif

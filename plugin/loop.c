@@ -3,13 +3,16 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_FDS 64
-#define MAX_TIMERS 1024
+/* Timers grow with what is in flight (a deadline per RPC call, a timer
+ * per waiting challenge), never with history; this only stops a runaway. */
+#define MAX_TIMERS (1u << 20)
 
 struct fd_entry {
 	int fd;
@@ -55,8 +58,8 @@ static void wake(void)
 
 static struct fd_entry fds[MAX_FDS];
 static size_t nfds;
-static struct timer timers[MAX_TIMERS];
-static size_t ntimers;
+static struct timer *timers;
+static size_t ntimers, timers_cap;
 static uint64_t next_timer_id = 1;
 static bool stopping;
 /* Set by loop_stop so that the fds of the current round are not served. */
@@ -97,8 +100,14 @@ void loop_del_fd(int fd)
 
 uint64_t loop_add_timer(int64_t delay_ms, loop_timer_cb cb, void *arg)
 {
-	if (ntimers == MAX_TIMERS)
-		return 0;
+	if (ntimers == timers_cap) {
+		size_t nc = timers_cap ? timers_cap * 2 : 256;
+		struct timer *nt = nc > MAX_TIMERS ? NULL : realloc(timers, nc * sizeof(*nt));
+		if (!nt)
+			return 0;
+		timers = nt;
+		timers_cap = nc;
+	}
 	uint64_t id = next_timer_id++;
 	timers[ntimers++] = (struct timer){ id, loop_now_ms() + delay_ms, cb, arg };
 	wake();

@@ -23,7 +23,8 @@ bool loop_add_fd(int fd, short events, loop_fd_cb cb, void *arg);
 void loop_set_events(int fd, short events);
 void loop_del_fd(int fd);
 
-/* Returns a timer id (never 0), or 0 if the table is full. */
+/* Returns a timer id (never 0), or 0 when memory runs out: then cb will
+ * never run, and the caller must do without it. */
 uint64_t loop_add_timer(int64_t delay_ms, loop_timer_cb cb, void *arg);
 void loop_cancel_timer(uint64_t id);
 

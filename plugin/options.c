@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include "cors.h"
 #include "listen.h"
 #include "route_spec.h"
 
@@ -26,6 +27,8 @@ static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, 
 static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
 	const char *name;
@@ -77,6 +80,12 @@ static const struct opt_def {
 	{ "l402-http-threads", OPT_INT, "0",
 	  "Threads serving HTTP; 0 means one per CPU core", false, false, set_http_threads,
 	  0, 64 },
+	{ "l402-max-client-connections", OPT_INT, "64",
+	  "Open connections one client (an IPv4 address, an IPv6 /64) may hold", false, false,
+	  set_max_conns, 1, 4000 },
+	{ "l402-header-timeout", OPT_INT, "10",
+	  "Seconds a request has to send its headers before its connection is closed",
+	  false, false, set_header_timeout, 1, 3600 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -152,7 +161,7 @@ static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, b
 
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (!*v || strlen(v) > 1024 || has_ctl(v))
+	if (!*v || strlen(v) > CORS_MAX_ORIGIN || has_ctl(v))
 		return fail("l402-cors-origin", "'%.80s' is not a usable header value", v);
 	free(c->cors_origin);
 	c->cors_origin = strdup(v);
@@ -246,6 +255,18 @@ static const char *set_http_threads(struct l402_config *c, const char *v, int64_
 	return NULL;
 }
 
+static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->max_conns_per_client = (unsigned)n;
+	return NULL;
+}
+
+static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->header_timeout = (unsigned)n;
+	return NULL;
+}
+
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	uint32_t cnt, per;
@@ -320,6 +341,8 @@ const char *options_init(const struct json_doc *doc, int options,
 	cfg->challenge_n = 30;
 	cfg->challenge_per = 60;
 	cfg->catalog = strdup("/");
+	cfg->max_conns_per_client = 64;
+	cfg->header_timeout = 10;
 	if (!json_is_object(doc, options))
 		return "init: options is not an object";
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {

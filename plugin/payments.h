@@ -1,31 +1,27 @@
-/* The plugin's local knowledge of which invoices are paid, so that a paid
- * request is checked without an RPC round trip. Fed by the invoice_payment
- * notification and by waitanyinvoice (catch-up from the last pay index we
- * persisted, then a long poll), persisted in lightningd's datastore under
- * ["l402","paid",HASH] so a restart of either side loses nothing. */
-#ifndef L402_PAID_H
-#define L402_PAID_H
+/* Following the node's payments. Nothing here decides whether a request
+ * is paid: the preimage in a credential proves its invoice was paid
+ * (lightningd reveals it only when the payment settles), so the paywall
+ * needs no record per token. This follows lightningd's invoice payments
+ * to count each route's sales and revenue and to stop counting a paid
+ * invoice against l402-max-unpaid: from the invoice_payment
+ * notification, and from waitanyinvoice (catching up from the pay index
+ * persisted under ["l402","pay-index"], then a long poll), so a payment
+ * made while the plugin was down is counted once it is back. */
+#ifndef L402_PAYMENTS_H
+#define L402_PAYMENTS_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
-/* A comp token (l402-mint): its hash counts as paid, persisted. */
-void paid_add_minted(const uint8_t hash[32]);
+/* Start (or restart after a reconnection) catching up, then follow. */
+void payments_sync(void);
+void payments_on_notification(const char *label, const char *preimage_hex);
 
-/* Start (or restart after a reconnection) loading and catching up. */
-void paid_sync(void);
-/* True once the persisted set is loaded: before that, a miss means
- * "don't know yet", not "unpaid". */
-bool paid_loaded(void);
-bool paid_lookup(const uint8_t hash[32], uint64_t *msat);
-void paid_on_notification(const char *label, const char *preimage_hex, uint64_t msat);
-struct paid_status {
-	bool loaded;
-	uint64_t count;		/* paid hashes known */
+struct payments_status {
+	bool caught_up;		/* every payment up to pay_index is counted */
+	uint64_t counted;	/* payments to our invoices counted since start */
 	uint64_t pay_index;	/* lightningd's, caught up to */
 };
-void paid_status(struct paid_status *st);
-void paid_free(void);
+void payments_status(struct payments_status *st);
 
 #endif

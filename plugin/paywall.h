@@ -5,10 +5,11 @@
 #ifndef L402_PAYWALL_H
 #define L402_PAYWALL_H
 
-struct req;
+#include "http.h"
 
-/* Decide and answer r (at once, or later after http_wait). Called holding
- * the loop's lock. */
-void paywall_handle(struct req *r);
+/* Decide and answer r (at once, or later after http_wait). Called
+ * without the loop's lock: verification runs without it, and it is taken
+ * only for what needs plugin state (the checks, the challenge). */
+enum http_outcome paywall_handle(struct req *r);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "http.h"
 #include "state.h"
 #include "listen.h"
@@ -22,7 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "options.h"
-#include "paid.h"
+#include "payments.h"
 #include "protocol.h"
 #include "discovery.h"
 #include "unpaid.h"
@@ -84,7 +85,7 @@ static void on_rpc_connect(void)
 	secret_start();
 	routes_sync();
 	tokens_sync();
-	paid_sync();
+	payments_sync();
 	unpaid_start();
 	discovery_sync();
 }
@@ -114,6 +115,7 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		reply_disable(cmd, err);
 		return;
 	}
+	cors_set_origin(l402.cfg.cors_origin);
 	if (!json_get_string(doc, json_get(doc, conf, "lightning-dir"), dir, sizeof(dir), NULL)
 	    || !json_get_string(doc, json_get(doc, conf, "rpc-file"), file, sizeof(file), NULL)) {
 		reply_disable(cmd, "init: configuration lacks lightning-dir or rpc-file");
@@ -166,6 +168,7 @@ static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int pa
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", err);
 		return;
 	}
+	cors_set_origin(l402.cfg.cors_origin);
 	plugin_log(LOG_INFO, "%s changed", name);
 	discovery_changed();
 	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
@@ -179,12 +182,10 @@ static void handle_notification(const struct json_doc *doc, const char *method,
 	} else if (strcmp(method, "invoice_payment") == 0) {
 		int p = json_get(doc, params, "invoice_payment");
 		char label[256], pre[80];
-		uint64_t msat = 0;
 		l402.invoices_paid++;
-		json_get_u64(doc, json_get(doc, p, "msat"), &msat);
 		if (json_get_string(doc, json_get(doc, p, "label"), label, sizeof(label), NULL)
 		    && json_get_string(doc, json_get(doc, p, "preimage"), pre, sizeof(pre), NULL))
-			paid_on_notification(label, pre, msat);
+			payments_on_notification(label, pre);
 	}
 }
 
@@ -281,7 +282,6 @@ int main(int argc, char **argv)
 	http_stop();
 	listeners_close(l402.listeners, l402.nlisteners);
 	routes_free();
-	paid_free();
 	tokens_free();
 	unpaid_free();
 	discovery_free();

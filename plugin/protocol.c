@@ -141,7 +141,16 @@ bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 				char key[128];
 				if (!json_get_string(doc, t, key, sizeof(key), NULL))
 					snprintf(key, sizeof(key), "(unreadable)");
-				cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "unknown parameter: %s", key);
+				/* lightning-cli sends an argument holding '=' as
+				 * name=value: a route with valid=60 arrives so. */
+				if (strchr(key, ' ') && strchr(key, '/'))
+					cmd_fail(cmd, JSONRPC2_INVALID_PARAMS,
+						 "unknown parameter: %s (lightning-cli sent your route as "
+						 "name=value because it holds '='; name it instead: "
+						 "lightning-cli -k %s route=\"METHOD PATH PRICE BACKEND "
+						 "key=value ...\")", key, cmd->method);
+				else
+					cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "unknown parameter: %s", key);
 				return false;
 			}
 			tok[i] = json_is_null(doc, t + 1) ? -1 : t + 1;

@@ -18,17 +18,26 @@ struct bucket {
 
 static struct bucket table[SETS][WAYS];
 
-unsigned rate_take(char kind, uint64_t route_id, const char *subject,
-		     uint32_t n, uint32_t per, uint32_t burst)
+/* Which set a key lands in is keyed with a secret made at start, so
+ * nobody can pick subjects that evict a victim's bucket on purpose. */
+static uint8_t hash_key[crypto_shorthash_KEYBYTES];
+static bool hash_key_ready;
+
+unsigned rate_take(char kind, uint64_t route_id, const void *subject, size_t len,
+		   uint32_t n, uint32_t per, uint32_t burst)
 {
-	uint8_t h[32];
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)&kind, 1);
-	crypto_hash_sha256_update(&st, (const uint8_t *)&route_id, sizeof(route_id));
-	crypto_hash_sha256_update(&st, (const uint8_t *)subject, strlen(subject));
-	crypto_hash_sha256_final(&st, h);
+	uint8_t msg[1 + sizeof(route_id) + 64], h[crypto_shorthash_BYTES];
 	uint64_t key;
+	if (!hash_key_ready) {
+		randombytes_buf(hash_key, sizeof(hash_key));
+		hash_key_ready = true;
+	}
+	if (len > 64)
+		len = 64;
+	msg[0] = (uint8_t)kind;
+	memcpy(msg + 1, &route_id, sizeof(route_id));
+	memcpy(msg + 1 + sizeof(route_id), subject, len);
+	crypto_shorthash(h, msg, 1 + sizeof(route_id) + len, hash_key);
 	memcpy(&key, h, sizeof(key));
 	key |= 1; /* 0 marks an empty slot */
 	struct bucket *set = table[(key >> 1) % SETS], *b = NULL, *oldest = &set[0];

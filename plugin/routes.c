@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@
 
 static struct route *routes[MAX_ROUTES];
 static size_t nroutes;
+/* The table is changed only by the loop (holding its lock) and read by
+ * it freely; HTTP threads match and copy routes without the loop's lock,
+ * under this one (routes_lookup), so the loop changes the table and the
+ * routes' specs holding it for writing. */
+static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static uint64_t next_id = 1;
 static struct ds_load load = { routes_sync, false, false, 0 };
 static uint64_t flush_timer;
@@ -72,34 +78,58 @@ static bool check_spec(const struct route_spec *s, char *why, size_t whylen)
 	return true;
 }
 
+/* Whether two specs say the same, by their canonical text. */
+static bool same_spec(const struct route_spec *a, const struct route_spec *b)
+{
+	char ta[ROUTE_MAX_SPEC + 64], tb[ROUTE_MAX_SPEC + 64];
+	return route_spec_format(a, ta, sizeof(ta)) && route_spec_format(b, tb, sizeof(tb))
+	       && strcmp(ta, tb) == 0;
+}
+
+static bool load_config(char *const *specs, size_t n, char *why, size_t whylen);
+
 bool routes_load(char *const *specs, size_t n, char *why, size_t whylen)
 {
-	char err[256];
 	routes_free();
+	pthread_rwlock_wrlock(&table_lock);
+	bool ok = load_config(specs, n, why, whylen);
+	pthread_rwlock_unlock(&table_lock);
+	if (!ok)
+		routes_free();
+	return ok;
+}
+
+static bool load_config(char *const *specs, size_t n, char *why, size_t whylen)
+{
+	char err[256];
 	for (size_t i = 0; i < n; i++) {
 		struct route_spec s;
 		if (!route_spec_parse(specs[i], &s, err, sizeof(err))
 		    || !check_spec(&s, err, sizeof(err))) {
 			snprintf(why, whylen, "l402-route=%.200s: %s", specs[i], err);
-			routes_free();
 			return false;
 		}
 		char key[ROUTE_KEY_LEN];
+		struct route *dup;
 		route_key(&s, key, sizeof(key));
-		if (routes_by_key(key)) {
+		if ((dup = routes_by_key(key))) {
+			/* lightningd hands a restarted plugin its startup options
+			 * again, plus those given to `plugin start`: the same route
+			 * twice is one route. Two for one key is a mistake. */
+			if (same_spec(&dup->spec, &s)) {
+				plugin_log(LOG_DEBUG, "l402-route=%s given twice", specs[i]);
+				continue;
+			}
 			snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route", specs[i]);
-			routes_free();
 			return false;
 		}
 		if (nroutes == MAX_ROUTES) {
 			snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
-			routes_free();
 			return false;
 		}
 		struct route *r = calloc(1, sizeof(*r));
 		if (!r) {
 			snprintf(why, whylen, "out of memory");
-			routes_free();
 			return false;
 		}
 		fill(r, &s);
@@ -122,6 +152,21 @@ static bool better(const struct route *a, const struct route *b)
 	if (la != lb)
 		return la > lb;
 	return strcmp(b->spec.method, "*") == 0 && strcmp(a->spec.method, "*") != 0;
+}
+
+bool routes_lookup(const char *method, const char *path, struct route_view *out,
+		   bool *path_known)
+{
+	pthread_rwlock_rdlock(&table_lock);
+	const struct route *r = routes_match(method, path, path_known);
+	if (r) {
+		out->spec = r->spec;
+		out->backend = r->backend;
+		out->id = r->id;
+		memcpy(out->tag, r->tag, sizeof(out->tag));
+	}
+	pthread_rwlock_unlock(&table_lock);
+	return r != NULL;
 }
 
 struct route *routes_match(const char *method, const char *path, bool *path_known)
@@ -202,7 +247,17 @@ static void persist(const char *key, const char *value)
 
 /* Install without persisting (used when loading). A "-" value is a
  * tombstone: the config route of that key was removed at runtime. */
+static bool install_locked(const char *key, const char *value, char *why, size_t whylen);
+
 static bool install(const char *key, const char *value, char *why, size_t whylen)
+{
+	pthread_rwlock_wrlock(&table_lock);
+	bool ok = install_locked(key, value, why, whylen);
+	pthread_rwlock_unlock(&table_lock);
+	return ok;
+}
+
+static bool install_locked(const char *key, const char *value, char *why, size_t whylen)
 {
 	struct route *old = routes_by_key(key);
 	struct route_spec s;
@@ -272,7 +327,9 @@ bool routes_remove(const char *key, char *why, size_t whylen)
 		snprintf(why, whylen, "no route %s", key);
 		return false;
 	}
+	pthread_rwlock_wrlock(&table_lock);
 	r->active = false;
+	pthread_rwlock_unlock(&table_lock);
 	discovery_changed();
 	/* A config route stays removed across restarts through a tombstone. */
 	persist(key, r->from_config ? "-" : NULL);
@@ -406,9 +463,11 @@ void routes_flush_stats(void)
 
 void routes_free(void)
 {
+	pthread_rwlock_wrlock(&table_lock);
 	for (size_t i = 0; i < nroutes; i++)
 		free(routes[i]);
 	nroutes = 0;
+	pthread_rwlock_unlock(&table_lock);
 	if (flush_timer)
 		loop_cancel_timer(flush_timer);
 	flush_timer = 0;

@@ -38,7 +38,19 @@ bool routes_load(char *const *specs, size_t n, char *why, size_t whylen);
 void routes_sync(void);
 bool routes_synced(void);
 
+/* The route a request matches, for the loop (holding its lock). */
 struct route *routes_match(const char *method, const char *path, bool *path_known);
+
+/* The same for HTTP threads, without the loop's lock: a copy of what the
+ * request needs. */
+struct route_view {
+	struct route_spec spec;
+	const struct backend *backend;
+	uint64_t id;
+	char tag[9];
+};
+bool routes_lookup(const char *method, const char *path, struct route_view *out,
+		   bool *path_known);
 struct route *routes_by_id(uint64_t id);
 struct route *routes_by_key(const char *key);
 struct route *routes_by_tag(const char *tag);

@@ -109,13 +109,14 @@ static void drop_connection(const char *why)
 	schedule_reconnect();
 }
 
-static void handle_response(const char *js, size_t len)
+/* False when the reply cannot be read at all: its call cannot be told
+ * apart, so the caller drops the connection (which fails every call in
+ * flight, each exactly once) rather than leave one waiting forever. */
+static bool handle_response(const char *js, size_t len)
 {
 	struct json_doc doc;
-	if (!json_parse_alloc(&doc, js, len, RPC_MAX_TOKENS)) {
-		plugin_log(LOG_BROKEN, "unparsable RPC response dropped");
-		return;
-	}
+	if (!json_parse_alloc(&doc, js, len, RPC_MAX_TOKENS))
+		return false;
 	int idt = json_get(&doc, 0, "id");
 	size_t idlen;
 	const char *id = json_raw(&doc, idt, &idlen);
@@ -123,7 +124,7 @@ static void handle_response(const char *js, size_t len)
 	if (!p) {
 		plugin_log(LOG_UNUSUAL, "RPC response to an unknown id");
 		json_doc_free(&doc);
-		return;
+		return true;
 	}
 	struct rpc_result r = { RPC_OK, &doc, json_get(&doc, 0, "result"), 0, "" };
 	int err = json_get(&doc, 0, "error");
@@ -137,6 +138,7 @@ static void handle_response(const char *js, size_t len)
 	}
 	finish(p, &r);
 	json_doc_free(&doc);
+	return true;
 }
 
 static void on_io(void *arg, short revents)
@@ -186,8 +188,12 @@ static void on_io(void *arg, short revents)
 			}
 			memcpy(msg, in.data + st, en - st);
 			strbuf_consume(&in, en);
-			handle_response(msg, en - st);
+			bool ok = handle_response(msg, en - st);
 			free(msg);
+			if (!ok) {
+				drop_connection("unreadable reply on the RPC socket");
+				return;
+			}
 			if (fd < 0)
 				return;
 		}
@@ -260,6 +266,12 @@ static void fail_later(void *arg)
 	finish(p, &r);
 }
 
+static void free_pending(struct pending *p)
+{
+	free(p->id);
+	free(p);
+}
+
 bool rpc_call(const char *method, const char *params_json, const char *parent_id,
 	      int timeout_ms, rpc_cb cb, void *arg)
 {
@@ -278,27 +290,42 @@ bool rpc_call(const char *method, const char *params_json, const char *parent_id
 	p->id = strbuf_steal(&id);
 	p->cb = cb;
 	p->arg = arg;
+	if (!p->id) {
+		free(p);
+		return false;
+	}
 	if (!rpc_connected()) {
 		/* Answer on the next loop round, never from inside the call. */
-		p->timer = 0;
-		loop_add_timer(0, fail_later, p);
+		if (!loop_add_timer(0, fail_later, p)) {
+			free_pending(p);
+			return false;
+		}
 		return true;
 	}
+	if (timeout_ms > 0 && !(p->timer = loop_add_timer(timeout_ms, on_timeout, p))) {
+		free_pending(p);
+		return false;
+	}
 	/* Method names and our ids never need escaping; the id may hold
-	 * lightningd's, which are plain too, but escape it all the same. */
+	 * lightningd's, which are plain too, but escape it all the same. A
+	 * request that does not fit is taken back whole: half of one would
+	 * corrupt the next. */
+	size_t before = out.len;
 	strbuf_printf(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	json_escape_string(&out, p->id, strlen(p->id));
 	strbuf_printf(&out, ",\"method\":\"%s\",\"params\":%s}\n\n", method, params_json);
 	if (out.failed) {
-		free(p->id);
-		free(p);
+		out.len = before;
+		if (out.data)
+			out.data[before] = '\0';
 		out.failed = false;
+		if (p->timer)
+			loop_cancel_timer(p->timer);
+		free_pending(p);
 		return false;
 	}
 	p->next = pending;
 	pending = p;
-	if (timeout_ms > 0)
-		p->timer = loop_add_timer(timeout_ms, on_timeout, p);
 	loop_set_events(fd, POLLIN | POLLOUT);
 	return true;
 }

@@ -27,11 +27,13 @@ typedef void (*rpc_cb)(void *arg, const struct rpc_result *r);
 void rpc_init(const char *path, void (*on_connect)(void));
 bool rpc_connected(void);
 /* params_json must be a JSON object or array. parent_id (may be NULL) is
- * the id of the request that caused this call. cb always runs exactly
- * once, never from inside rpc_call. Returns false only if params_json is
- * too large. */
+ * the id of the request that caused this call; timeout_ms 0 means no
+ * deadline (long polls). Returns true when the call is made: cb then runs
+ * exactly once, never from inside rpc_call (with the reply, a timeout, or
+ * a lost connection). Returns false when it cannot be made (params too
+ * large, no memory): cb never runs, and the caller answers for it now. */
 bool rpc_call(const char *method, const char *params_json, const char *parent_id,
-	      int timeout_ms, rpc_cb cb, void *arg);
+	      int timeout_ms, rpc_cb cb, void *arg) __attribute__((warn_unused_result));
 /* Fail every call in flight with RPC_DISCONNECTED and close (shutdown). */
 void rpc_close(void);
 /* Requests in flight that have a deadline (long polls excluded). */

@@ -3,6 +3,7 @@
  * is stored, and restoring the node from its seed restores every token.
  * The generation key is created with must-create, so two plugin starts
  * racing each other both end up reading the same generation. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,35 +21,60 @@
 #define GEN_GROUP "secret-generation"
 #define RPC_TIMEOUT_MS 30000
 
+/* What HTTP threads read without the loop's lock: the secret in use and
+ * its generation, under this lock, written only by install(). */
+static pthread_mutex_t published_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *secret;	/* sodium_malloc'd: guarded, locked, wiped */
-static bool ready, busy;
+static bool ready;
+static uint64_t published_generation;
+
+/* The loop's own: the generation being derived, and the work under way. */
+static bool busy;
 static uint64_t generation;
 static uint64_t retry_timer;
 
 bool secret_ready(void)
 {
-	return ready;
+	pthread_mutex_lock(&published_mu);
+	bool r = ready;
+	pthread_mutex_unlock(&published_mu);
+	return r;
 }
 
 uint64_t secret_generation(void)
 {
-	return generation;
+	pthread_mutex_lock(&published_mu);
+	uint64_t g = published_generation;
+	pthread_mutex_unlock(&published_mu);
+	return g;
+}
+
+bool secret_get_generation(uint8_t out[32], uint64_t *gen)
+{
+	pthread_mutex_lock(&published_mu);
+	bool r = ready;
+	if (r) {
+		memcpy(out, secret, 32);
+		if (gen)
+			*gen = published_generation;
+	}
+	pthread_mutex_unlock(&published_mu);
+	return r;
 }
 
 bool secret_get(uint8_t out[32])
 {
-	if (!ready)
-		return false;
-	memcpy(out, secret, 32);
-	return true;
+	return secret_get_generation(out, NULL);
 }
 
 void secret_wipe(void)
 {
+	pthread_mutex_lock(&published_mu);
 	if (secret)
 		sodium_free(secret);
 	secret = NULL;
 	ready = false;
+	pthread_mutex_unlock(&published_mu);
 }
 
 static void retry(void *arg)
@@ -78,14 +104,18 @@ static bool secret_from_reply(const struct rpc_result *r, uint8_t out[32])
 /* Install a freshly derived secret of generation gen. */
 static bool install(const uint8_t fresh[32], uint64_t gen)
 {
+	pthread_mutex_lock(&published_mu);
 	if (!secret)
 		secret = sodium_malloc(32);
-	if (!secret)
-		return false;
-	memcpy(secret, fresh, 32);
+	bool ok = secret != NULL;
+	if (ok) {
+		memcpy(secret, fresh, 32);
+		published_generation = gen;
+		ready = true;
+	}
+	pthread_mutex_unlock(&published_mu);
 	generation = gen;
-	ready = true;
-	return true;
+	return ok;
 }
 
 static void got_secret(void *arg, const struct rpc_result *r)
@@ -116,7 +146,8 @@ static void makesecret(uint64_t gen, rpc_cb cb, void *arg)
 	snprintf(params, sizeof(params),
 		 "{\"string\":\"cln-l402 token secret generation %llu\"}",
 		 (unsigned long long)gen);
-	rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, cb, arg);
+	if (!rpc_call("makesecret", params, NULL, RPC_TIMEOUT_MS, cb, arg))
+		cb(arg, &(struct rpc_result){ RPC_ERROR, NULL, -1, -1, "cannot ask for makesecret" });
 }
 
 /* The stored generation: a decimal string, and the datastore entry's own
@@ -251,7 +282,7 @@ void secret_rotate(void (*done)(void *arg, const char *err), void *arg)
 
 void secret_start(void)
 {
-	if (ready || busy)
+	if (busy || secret_ready())
 		return;
 	busy = true;
 	ds_write(GEN_GROUP, NULL, "0", DS_MUST_CREATE, NULL, created_generation, NULL);

@@ -8,8 +8,10 @@
 
 void secret_start(void);
 bool secret_ready(void);
-/* Copies the secret; false if not yet derived. */
+/* Copies the secret; false if not yet derived. Callable from any thread. */
 bool secret_get(uint8_t out[32]);
+/* The same, with its generation, read together. */
+bool secret_get_generation(uint8_t out[32], uint64_t *gen);
 uint64_t secret_generation(void);
 void secret_wipe(void);
 /* Bump the generation and derive the new secret: every token sold before

@@ -27,6 +27,8 @@ struct l402_config {
 	char *index_token;	/* 402index domain proof */
 	uint32_t challenge_n, challenge_per;	/* new challenges per client IP */
 	unsigned http_threads;	/* 0: one per core */
+	unsigned max_conns_per_client;	/* open connections one client may hold */
+	unsigned header_timeout;	/* seconds a request has to send its headers */
 };
 
 struct listener {

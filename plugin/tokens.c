@@ -1,6 +1,5 @@
 #include "tokens.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,28 +12,63 @@
 #include "rpc.h"
 
 #define MAX_WAITERS 32
+#define NBUCKETS 65536
+/* Entries kept in memory; past it, idle ones are dropped (and read again
+ * from the datastore when next needed). Revoked ones always stay. */
+#ifndef MAX_ENTRIES
+#define MAX_ENTRIES (1u << 20)
+#endif
 
 struct waiter {
 	void (*done)(void *arg, enum use_result);
 	void *arg;
-	uint64_t limit;
+	uint64_t limit;		/* 0: a lookup, not a use */
+};
+
+struct waiters {
+	unsigned n;
+	struct waiter w[MAX_WAITERS];
 };
 
 struct tok {
 	struct tok *next;
 	uint8_t id[32];
-	bool revoked;
-	uint64_t used, reserved;
-	bool writing;
+	uint64_t used, reserved;	/* reserved: persisted, acknowledged */
 	uint64_t writing_to;
-	struct waiter waiters[MAX_WAITERS];
-	unsigned nwaiters;
+	struct waiters *waiting;	/* NULL when nobody waits */
+	bool revoked;
+	bool known;		/* used/reserved read from the datastore */
+	bool reading, writing;
 };
 
-#define NBUCKETS 4096
 static struct tok *buckets[NBUCKETS];
+static size_t nentries, evict_cursor;
 static uint64_t nrevoked;
 static struct ds_load load = { tokens_sync, false, false, 0 };
+
+static bool idle(const struct tok *t)
+{
+	return !t->revoked && !t->waiting && !t->reading && !t->writing;
+}
+
+/* Drop idle entries, a bucket at a time, until under the cap. */
+static void evict(void)
+{
+	for (size_t scanned = 0; nentries >= MAX_ENTRIES && scanned < NBUCKETS; scanned++) {
+		struct tok **pp = &buckets[evict_cursor];
+		evict_cursor = (evict_cursor + 1) % NBUCKETS;
+		while (*pp) {
+			struct tok *t = *pp;
+			if (idle(t)) {
+				*pp = t->next;
+				free(t);
+				nentries--;
+			} else {
+				pp = &t->next;
+			}
+		}
+	}
+}
 
 static struct tok *find(const uint8_t id[32], bool create)
 {
@@ -46,12 +80,15 @@ static struct tok *find(const uint8_t id[32], bool create)
 			return t;
 	if (!create)
 		return NULL;
+	if (nentries >= MAX_ENTRIES)
+		evict();
 	struct tok *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	memcpy(t->id, id, 32);
 	t->next = *b;
 	*b = t;
+	nentries++;
 	return t;
 }
 
@@ -66,10 +103,10 @@ uint64_t tokens_revoked_count(void)
 	return nrevoked;
 }
 
-uint64_t token_used(const uint8_t id[32])
+uint64_t token_use_block(uint64_t limit)
 {
-	struct tok *t = find(id, false);
-	return t ? t->used : 0;
+	uint64_t b = limit / 10;
+	return b < 1 ? 1 : b > USE_BLOCK_MAX ? USE_BLOCK_MAX : b;
 }
 
 static void stored(void *arg, const struct rpc_result *r)
@@ -78,54 +115,72 @@ static void stored(void *arg, const struct rpc_result *r)
 		plugin_log(LOG_UNUSUAL, "saving token state failed: %s", r->message);
 }
 
-static void put(const char *kind, const uint8_t id[32], const char *value,
-		rpc_cb cb, void *arg)
+static void hex_id(const uint8_t id[32], char hex[65])
 {
-	char hex[65];
-	hex_encode(id, 32, hex, sizeof(hex));
-	ds_put(kind, hex, value, cb, arg, NULL);
+	hex_encode(id, 32, hex, 65);
 }
 
 bool token_revoke(const uint8_t id[32])
 {
 	struct tok *t = find(id, true);
-	char when[32];
+	char when[32], hex[65];
 	if (!t || t->revoked)
 		return false;
 	t->revoked = true;
 	nrevoked++;
 	snprintf(when, sizeof(when), "%lld", (long long)time(NULL));
-	put("revoked", id, when, stored, NULL);
+	hex_id(id, hex);
+	ds_put("revoked", hex, when, stored, NULL, NULL);
+	return true;
+}
+
+static bool add_waiter(struct tok *t, void (*done)(void *arg, enum use_result), void *arg,
+		       uint64_t limit)
+{
+	if (!t->waiting && !(t->waiting = calloc(1, sizeof(*t->waiting))))
+		return false;
+	if (t->waiting->n == MAX_WAITERS)
+		return false;
+	t->waiting->w[t->waiting->n++] = (struct waiter){ done, arg, limit };
 	return true;
 }
 
 static void reserve(struct tok *t, uint64_t limit);
+static void read_uses(struct tok *t);
 
-/* Waiters are served in order once a reservation lands (or fails). */
+/* Serve the waiters, in order, after a read or a reservation landed (ok)
+ * or failed. Those a full block leaves waiting wait for the next one. */
 static void wake(struct tok *t, bool ok)
 {
-	struct waiter w[MAX_WAITERS];
-	unsigned n = t->nwaiters;
-	memcpy(w, t->waiters, sizeof(w[0]) * n);
-	t->nwaiters = 0;
-	for (unsigned i = 0; i < n; i++) {
+	struct waiters *ws = t->waiting;
+	if (!ws)
+		return;
+	struct waiters now = *ws;
+	ws->n = 0;
+	for (unsigned i = 0; i < now.n; i++) {
+		struct waiter *w = &now.w[i];
 		enum use_result r;
 		if (!ok)
 			r = USE_FAIL;
-		else if (t->used >= w[i].limit)
+		else if (w->limit == 0)
+			r = USE_OK;	/* a lookup: the count is known now */
+		else if (t->used >= w->limit)
 			r = USE_EXHAUSTED;
 		else if (t->used < t->reserved) {
 			t->used++;
 			r = USE_OK;
 		} else {
-			/* This block is used up too: queue again for the next. */
-			t->waiters[t->nwaiters++] = w[i];
+			ws->w[ws->n++] = *w;
 			continue;
 		}
-		w[i].done(w[i].arg, r);
+		w->done(w->arg, r);
 	}
-	if (t->nwaiters && !t->writing)
-		reserve(t, t->waiters[0].limit);
+	if (ws->n && !t->writing)
+		reserve(t, ws->w[0].limit);
+	if (!ws->n) {
+		free(ws);
+		t->waiting = NULL;
+	}
 }
 
 static void reserved_cb(void *arg, const struct rpc_result *r)
@@ -141,61 +196,20 @@ static void reserved_cb(void *arg, const struct rpc_result *r)
 
 static void reserve(struct tok *t, uint64_t limit)
 {
-	char v[32];
-	uint64_t to = t->used + USE_BLOCK;
+	char v[32], hex[65];
+	uint64_t to = t->used + token_use_block(limit);
 	if (to > limit)
 		to = limit;
 	t->writing = true;
 	t->writing_to = to;
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)to);
-	put("uses", t->id, v, reserved_cb, t);
-}
-
-enum use_result token_use(const uint8_t id[32], uint64_t limit,
-			  void (*done)(void *arg, enum use_result), void *arg)
-{
-	struct tok *t = find(id, true);
-	if (!t)
-		return USE_FAIL;
-	if (t->used >= limit)
-		return USE_EXHAUSTED;
-	if (t->used < t->reserved && !t->writing) {
-		t->used++;
-		return USE_OK;
-	}
-	if (t->nwaiters == MAX_WAITERS || !rpc_connected())
-		return USE_FAIL;
-	t->waiters[t->nwaiters++] = (struct waiter){ done, arg, limit };
-	if (!t->writing)
-		reserve(t, limit);
-	return USE_WAIT;
-}
-
-/* The token a record of ours is about, by its hex id. */
-static struct tok *entry_token(const struct ds_entry *e)
-{
-	uint8_t id[32];
-	size_t n;
-	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n))
-		return NULL;
-	return find(id, true);
-}
-
-static void got_revoked(void *arg, const struct ds_entry *e)
-{
-	struct tok *t = entry_token(e);
-	if (!t)
-		return;
-	if (!t->revoked)
-		nrevoked++;
-	t->revoked = true;
+	hex_id(t->id, hex);
+	ds_put("uses", hex, v, reserved_cb, t, NULL);
 }
 
 static void got_uses(void *arg, const struct ds_entry *e)
 {
-	struct tok *t = entry_token(e);
-	if (!t)
-		return;
+	struct tok *t = arg;
 	uint64_t v = strtoull(e->value, NULL, 10);
 	/* What was reserved may have been used: count it so. */
 	if (v > t->reserved)
@@ -204,17 +218,82 @@ static void got_uses(void *arg, const struct ds_entry *e)
 		t->used = v;
 }
 
-/* Revocations, then uses; a failure of either starts both again. */
-static void uses_loaded(void *arg, const struct rpc_result *r)
+static void uses_read(void *arg, const struct rpc_result *r)
 {
-	if (!ds_load_failed(&load, r))
-		ds_load_finish(&load);
+	struct tok *t = arg;
+	t->reading = false;
+	if (r->status == RPC_OK)
+		t->known = true;
+	else
+		plugin_log(LOG_UNUSUAL, "reading token uses failed: %s", r->message);
+	wake(t, t->known);
+}
+
+static void read_uses(struct tok *t)
+{
+	char hex[65];
+	t->reading = true;
+	hex_id(t->id, hex);
+	ds_get("uses", hex, got_uses, uses_read, t);
+}
+
+/* Wait for t's count to be read, or for a reservation to cover a use. */
+static enum use_result wait_for(struct tok *t, uint64_t limit,
+				void (*done)(void *arg, enum use_result), void *arg)
+{
+	if (!rpc_connected() || !add_waiter(t, done, arg, limit))
+		return USE_FAIL;
+	if (!t->known && !t->reading)
+		read_uses(t);
+	else if (t->known && !t->writing && limit)
+		reserve(t, limit);
+	return USE_WAIT;
+}
+
+enum use_result token_use(const uint8_t id[32], uint64_t limit,
+			  void (*done)(void *arg, enum use_result), void *arg)
+{
+	struct tok *t = find(id, true);
+	if (!t)
+		return USE_FAIL;
+	if (t->known && t->used >= limit)
+		return USE_EXHAUSTED;
+	if (t->known && t->used < t->reserved && !t->writing && !t->waiting) {
+		t->used++;
+		return USE_OK;
+	}
+	return wait_for(t, limit, done, arg);
+}
+
+enum use_result token_used(const uint8_t id[32], uint64_t *used,
+			   void (*done)(void *arg, enum use_result), void *arg)
+{
+	struct tok *t = find(id, true);
+	if (!t)
+		return USE_FAIL;
+	if (t->known) {
+		*used = t->used;
+		return USE_OK;
+	}
+	return done ? wait_for(t, 0, done, arg) : USE_FAIL;
+}
+
+static void got_revoked(void *arg, const struct ds_entry *e)
+{
+	uint8_t id[32];
+	size_t n;
+	struct tok *t;
+	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n) || !(t = find(id, true)))
+		return;
+	if (!t->revoked)
+		nrevoked++;
+	t->revoked = true;
 }
 
 static void revoked_loaded(void *arg, const struct rpc_result *r)
 {
 	if (!ds_load_failed(&load, r))
-		ds_list("uses", got_uses, uses_loaded, NULL, NULL);
+		ds_load_finish(&load);
 }
 
 void tokens_sync(void)
@@ -234,9 +313,11 @@ void tokens_free(void)
 		while (buckets[i]) {
 			struct tok *t = buckets[i];
 			buckets[i] = t->next;
+			free(t->waiting);
 			free(t);
 		}
 	}
+	nentries = 0;
 	nrevoked = 0;
 	load.done = load.running = false;
 }

@@ -1,21 +1,28 @@
-/* What the plugin remembers per token: revocations, and uses for tokens
- * with a use limit. Uses are counted in memory and persisted as a
- * reservation ahead of them: before the use that passes the reserved
- * count, the next block of USE_BLOCK is written to the datastore and the
- * request waits for lightningd's acknowledgement. After a crash the
- * reserved count is taken as used: a client may lose at most
- * USE_BLOCK - 1 uses of a token; a token never serves more than its limit
- * and a paid token is never lost (its payment lives in the paid state). */
+/* What the plugin itself must remember per token, the only per-token
+ * state there is (payment is proven by the preimage): revocations, and
+ * uses of tokens with a use limit.
+ *
+ * Revocations are read at start and kept in memory. Use counts are read
+ * from the datastore the first time a token is used after a start, and
+ * persisted as a reservation ahead of the uses: before the use that
+ * passes the reserved count, the next block is written and the request
+ * waits for lightningd's acknowledgement. After a crash the reserved
+ * count is taken as used. A block is a tenth of the token's uses (at
+ * least 1, at most USE_BLOCK_MAX), so a crash costs a client less than a
+ * tenth of a token, never serves a token more than its limit, and never
+ * loses a paid token. Entries are evicted when idle past a cap (they are
+ * read again when needed): memory does not grow with history. */
 #ifndef L402_TOKENS_H
 #define L402_TOKENS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define USE_BLOCK 10
+#define USE_BLOCK_MAX 10
 
 enum use_result { USE_OK, USE_EXHAUSTED, USE_WAIT, USE_FAIL };
 
+/* Read the revocations (at start, after each RPC connection). */
 void tokens_sync(void);
 bool tokens_synced(void);
 
@@ -28,8 +35,15 @@ uint64_t tokens_revoked_count(void);
  * called later with the outcome (never from inside this call). */
 enum use_result token_use(const uint8_t id[32], uint64_t limit,
 			  void (*done)(void *arg, enum use_result), void *arg);
-/* Uses counted so far (the reservation after a restart). */
-uint64_t token_used(const uint8_t id[32]);
+/* Uses counted so far (the reservation after a restart) in *used:
+ * USE_OK when known; USE_WAIT when it is being read from the datastore
+ * (done gets USE_OK when it is known, or USE_FAIL, never from inside this
+ * call: ask again then); USE_FAIL when it cannot be read now, or is not
+ * known and done is NULL. */
+enum use_result token_used(const uint8_t id[32], uint64_t *used,
+			   void (*done)(void *arg, enum use_result), void *arg);
+/* The size of the reservation written ahead of a token's uses. */
+uint64_t token_use_block(uint64_t limit);
 void tokens_free(void);
 
 #endif

@@ -2,6 +2,7 @@
 (after a price change too), hides unlisted routes, is signed by the node,
 and reads the way directories and agents read it; the HTML catalog works
 in a real headless browser."""
+import hashlib
 import json
 import os
 import re
@@ -75,10 +76,11 @@ def test_manifest_shape_and_signature(shop):
     assert res["path"] == "/v1/price/*" and res["method"] == "GET"
     assert res["pricing"] == {"model": "fixed", "price_msat": 10000}
     assert m["openapi"] == "https://api.example.com/openapi.json"
-    # The signature: the node key over the document without that member.
+    # The signature: the node key over the hex SHA-256 of the document
+    # without that member (test_real_node.py checks it from the served bytes).
     sig = m.pop("signature")
-    assert sig["type"] == "signmessage" and sig["pubkey"] == node_id
-    signed = json.dumps(m, separators=(",", ":"), ensure_ascii=False)
+    assert sig["type"] == "signmessage-sha256" and sig["pubkey"] == node_id
+    signed = hashlib.sha256(json.dumps(m, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
     assert n.rpc.checkmessage(message=signed, zbase=sig["zbase"]) == {"pubkey": node_id, "verified": True}
     assert n.rpc.checkmessage(message=signed + " ", zbase=sig["zbase"])["pubkey"] != node_id
     # The command returns the same document.
@@ -154,8 +156,8 @@ def test_live_change_shows_everywhere(shop):
     assert price["pricing"]["price_msat"] == 21000
     assert m["signature"] != before
     sig = m.pop("signature")
-    assert n.rpc.checkmessage(message=json.dumps(m, separators=(",", ":"), ensure_ascii=False),
-                              zbase=sig["zbase"])["verified"] is True
+    signed = hashlib.sha256(json.dumps(m, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+    assert n.rpc.checkmessage(message=signed, zbase=sig["zbase"])["verified"] is True
     svc = get_json(web, "/.well-known/l402-services")[0]
     assert next(s for s in svc["services"] if s["endpoint"] == "/v1/price/*")["pricing"]["amount"] == 21
     api = get_json(web, "/openapi.json")[0]

@@ -75,6 +75,10 @@ static void test_config_errors(void)
 	char why[256];
 	char *dup[] = { "GET /a 1sat text:a", "GET /a 2sat text:b" };
 	CHECK(!routes_load(dup, 2, why, sizeof(why)) && strstr(why, "duplicates"));
+	/* The same route twice (a restarted plugin's options) is one. */
+	char *twice[] = { "GET /a 1sat text:a", "GET  /a  1sat  \"text:a\"" };
+	CHECK(routes_load(twice, 2, why, sizeof(why)) && routes_total() == 1);
+	routes_free();
 	char *bad[] = { "GET /a 1sat nope:a" };
 	CHECK(!routes_load(bad, 1, why, sizeof(why)) && strstr(why, "no backend nope"));
 	CHECK_EQ_INT(routes_total(), 0);

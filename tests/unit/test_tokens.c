@@ -1,5 +1,7 @@
-/* Use counting with reservations persisted ahead of the uses, and
- * revocations: what is written, when a request waits, and the load. */
+/* Use counting: counts read lazily, reservations sized to the token and
+ * persisted ahead of the uses, waiting and failing, eviction; and
+ * revocations. */
+#define MAX_ENTRIES 64
 #include "../../plugin/datastore.c"
 #include "../../plugin/tokens.c"
 
@@ -23,37 +25,53 @@ static long long reserved_value(const struct fake_call *c)
 		       ? atoll(s + 10) : -1;
 }
 
+static bool is_read(const struct fake_call *c)
+{
+	return c && strcmp(c->method, "listdatastore") == 0 && strstr(c->params, "\"uses\",\"");
+}
+
+static void test_block_size(void)
+{
+	CHECK_EQ_INT(token_use_block(1), 1);
+	CHECK_EQ_INT(token_use_block(5), 1);
+	CHECK_EQ_INT(token_use_block(25), 2);
+	CHECK_EQ_INT(token_use_block(100), 10);
+	CHECK_EQ_INT(token_use_block(1000000), USE_BLOCK_MAX);
+}
+
 static void test_reservations(void)
 {
 	uint8_t id[32] = { 1 };
-	/* The first use waits for a reservation written ahead of it. */
+	/* The first use reads the count, then reserves ahead of itself. */
 	CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_WAIT);
 	struct fake_call *c = fake_pending();
-	CHECK_EQ_INT(reserved_value(c), USE_BLOCK);
-	CHECK_EQ_INT(callbacks, 0);
-	/* Others arriving meanwhile queue behind the same write. */
+	CHECK(is_read(c));
+	/* Others arriving meanwhile queue behind the same read and write. */
 	CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_WAIT);
+	fake_answer(c, "{\"datastore\":[]}", 0);
+	c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 2);
+	CHECK_EQ_INT(callbacks, 0);
 	fake_answer(c, "{}", 0);
 	CHECK_EQ_INT(callbacks, 2);
 	CHECK_EQ_INT(last_result, USE_OK);
-	CHECK_EQ_INT(token_used(id), 2);
-	/* Inside the reservation: at once, nothing written. */
-	for (int i = 2; i < USE_BLOCK; i++)
-		CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_OK);
-	CHECK(fake_pending() == NULL);
-	/* The next block; the last one stops at the limit. */
-	CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_WAIT);
-	c = fake_pending();
-	CHECK_EQ_INT(reserved_value(c), 2 * USE_BLOCK);
-	fake_answer(c, "{}", 0);
-	while (token_used(id) < 20)
-		CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_OK);
-	CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_WAIT);
-	c = fake_pending();
-	CHECK_EQ_INT(reserved_value(c), 25);
-	fake_answer(c, "{}", 0);
-	while (token_used(id) < 25)
-		CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_OK);
+	uint64_t used = 0;
+	CHECK(token_used(id, &used, NULL, NULL) == USE_OK && used == 2);
+	/* Block after block of 2, each written before its uses, to the limit. */
+	int writes = 1;
+	while (used < 25) {
+		enum use_result r = token_use(id, 25, done, NULL);
+		if (r == USE_WAIT) {
+			c = fake_pending();
+			CHECK_EQ_INT(reserved_value(c), (long long)(used + 2 > 25 ? 25 : used + 2));
+			fake_answer(c, "{}", 0);
+			writes++;
+		} else {
+			CHECK_EQ_INT(r, USE_OK);
+		}
+		token_used(id, &used, NULL, NULL);
+	}
+	CHECK_EQ_INT(writes, 13);
 	/* Never more than the limit; a lower limit (an attenuated token)
 	 * is already used up. */
 	CHECK_EQ_INT(token_use(id, 25, done, NULL), USE_EXHAUSTED);
@@ -61,15 +79,50 @@ static void test_reservations(void)
 	CHECK(fake_pending() == NULL);
 }
 
-static void test_failed_reservation(void)
+static void test_read_after_restart(void)
+{
+	/* A reservation read back counts as used: a crash after 2 uses of a
+	 * 5-use token with blocks of 1 left 2 reserved, so 3 remain. */
+	uint8_t id[32] = { 7 };
+	CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_WAIT);
+	fake_answer(fake_pending(), "{\"datastore\":[{\"key\":[\"l402\",\"uses\",\"07\"],"
+				    "\"generation\":3,\"string\":\"2\"}]}", 0);
+	struct fake_call *c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 3);
+	fake_answer(c, "{}", 0);
+	CHECK_EQ_INT(last_result, USE_OK);
+	uint64_t used;
+	CHECK(token_used(id, &used, NULL, NULL) == USE_OK && used == 3);
+	/* A lookup of a token not read yet waits for the read. */
+	uint8_t other[32] = { 8 };
+	int before = callbacks;
+	CHECK_EQ_INT(token_used(other, &used, NULL, NULL), USE_FAIL);
+	CHECK_EQ_INT(token_used(other, &used, done, NULL), USE_WAIT);
+	CHECK_EQ_INT(callbacks, before);
+	fake_answer(fake_pending(), "{\"datastore\":[{\"key\":[\"l402\",\"uses\",\"08\"],"
+				    "\"string\":\"4\"}]}", 0);
+	CHECK_EQ_INT(callbacks, before + 1);
+	CHECK(token_used(other, &used, NULL, NULL) == USE_OK && used == 4);
+	CHECK(fake_pending() == NULL);
+}
+
+static void test_failures(void)
 {
 	uint8_t id[32] = { 2 };
 	int before = callbacks;
+	/* A failed read fails the waiters; the next use reads again. */
 	CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_WAIT);
 	fake_answer(fake_pending(), NULL, -1);
 	CHECK_EQ_INT(callbacks, before + 1);
 	CHECK_EQ_INT(last_result, USE_FAIL);
-	CHECK_EQ_INT(token_used(id), 0);
+	CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_WAIT);
+	CHECK(is_read(fake_pending()));
+	fake_answer(fake_pending(), "{\"datastore\":[]}", 0);
+	/* A failed reservation fails them too, and counts nothing. */
+	fake_answer(fake_pending(), NULL, -1);
+	CHECK_EQ_INT(last_result, USE_FAIL);
+	uint64_t used;
+	CHECK(token_used(id, &used, NULL, NULL) == USE_OK && used == 0);
 	/* Without lightningd nothing can be reserved: fail at once. */
 	fake_connected = false;
 	CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_FAIL);
@@ -78,14 +131,14 @@ static void test_failed_reservation(void)
 	for (int i = 0; i < MAX_WAITERS; i++)
 		CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_WAIT);
 	CHECK_EQ_INT(token_use(id, 5, done, NULL), USE_FAIL);
-	fake_answer(fake_pending(), "{}", 0);
-	/* 5 were served, the others found it used up, and no more writes. */
-	CHECK_EQ_INT(token_used(id), 5);
+	while (fake_pending())
+		fake_answer(fake_pending(), "{}", 0);
+	/* 5 were served, the others found it used up. */
+	CHECK(token_used(id, &used, NULL, NULL) == USE_OK && used == 5);
 	CHECK_EQ_INT(last_result, USE_EXHAUSTED);
-	CHECK(fake_pending() == NULL);
 }
 
-static void test_revoke(void)
+static void test_revoke_and_evict(void)
 {
 	uint8_t id[32] = { 3 };
 	CHECK(!token_revoked(id));
@@ -94,7 +147,18 @@ static void test_revoke(void)
 	CHECK(token_revoked(id));
 	struct fake_call *c = fake_pending();
 	CHECK(c && strcmp(c->method, "datastore") == 0 && strstr(c->params, "\"revoked\""));
-	fake_drain("datastore");
+	fake_drain("-");
+	/* Past the cap, idle entries go (and are read again); revoked ones stay. */
+	for (int i = 0; i < 3 * MAX_ENTRIES; i++) {
+		uint8_t t[32] = { 0x40 };
+		uint64_t used;
+		memcpy(t + 1, &i, sizeof(i));
+		if (token_used(t, &used, done, NULL) == USE_WAIT)
+			fake_answer(fake_pending(), "{\"datastore\":[]}", 0);
+		fake_drain("-");
+	}
+	CHECK(nentries <= MAX_ENTRIES);
+	CHECK(token_revoked(id));
 }
 
 static void test_load(void)
@@ -108,22 +172,14 @@ static void test_load(void)
 		       "0404040404040404040404040404040404040404040404040404040404040404\"],"
 		       "\"string\":\"1700000000\"},{\"key\":[\"l402\",\"revoked\",\"short\"],"
 		       "\"string\":\"1\"}]}", 0);
-	c = fake_pending();
-	CHECK(c && strstr(c->params, "\"uses\""));
-	fake_answer(c, "{\"datastore\":[{\"key\":[\"l402\",\"uses\",\""
-		       "0505050505050505050505050505050505050505050505050505050505050505\"],"
-		       "\"string\":\"30\"}]}", 0);
 	CHECK(tokens_synced());
-	uint8_t revoked[32], used[32];
+	CHECK(fake_pending() == NULL);	/* no use counts read at start */
+	uint8_t revoked[32];
 	memset(revoked, 4, 32);
-	memset(used, 5, 32);
 	CHECK(token_revoked(revoked));
 	CHECK_EQ_INT(tokens_revoked_count(), 1);
-	/* A reservation read back counts as used: never more than paid for. */
-	CHECK_EQ_INT(token_used(used), 30);
-	CHECK_EQ_INT(token_use(used, 30, done, NULL), USE_EXHAUSTED);
 	/* A failed load is tried again a second later. */
-	load.done = false;
+	tokens_free();
 	tokens_sync();
 	fake_answer(fake_pending(), NULL, -1);
 	CHECK(!tokens_synced() && fake_pending() == NULL);
@@ -134,9 +190,11 @@ static void test_load(void)
 
 int main(void)
 {
+	test_block_size();
 	test_reservations();
-	test_failed_reservation();
-	test_revoke();
+	test_read_after_restart();
+	test_failures();
+	test_revoke_and_evict();
 	test_load();
 	tokens_free();
 	return test_done("test_tokens");

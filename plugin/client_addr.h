@@ -1,0 +1,24 @@
+/* Who a request comes from: the address as connected (or, behind a
+ * proxy the node runner trusts, as its X-Forwarded-For says), and the
+ * group that rate limits and connection caps count it in. An IPv6 client
+ * is grouped by its /64, since one subscriber usually holds a whole /64
+ * (2^64 addresses would otherwise be 2^64 identities); an IPv4 client is
+ * its address. */
+#ifndef L402_CLIENT_ADDR_H
+#define L402_CLIENT_ADDR_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct client_addr {
+	char text[64];		/* as people read it ("unknown" if not known) */
+	uint8_t group[16];	/* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits zero */
+};
+
+void client_addr_of(struct MHD_Connection *c, bool trust_proxy, struct client_addr *out);
+/* The group of a socket address; false for other families. */
+bool client_group(const struct sockaddr *sa, uint8_t group[16]);
+
+#endif

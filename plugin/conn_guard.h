@@ -1,0 +1,26 @@
+/* Keeping connections for everyone: at most so many open connections per
+ * client (an IPv6 /64 is one client) and, for a request, a deadline to
+ * send its headers, after which its connection is shut down. Thousands
+ * of idle or trickling connections from one place then cannot take every
+ * other client's room. All of it runs on libmicrohttpd's threads under
+ * its own small lock, and on the loop for the deadline sweep. */
+#ifndef L402_CONN_GUARD_H
+#define L402_CONN_GUARD_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* For MHD_start_daemon: its accept policy and connection notifier. */
+enum MHD_Result conn_guard_accept(void *cls, const struct sockaddr *addr, socklen_t len);
+void conn_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		       enum MHD_ConnectionNotificationCode code);
+/* A request's headers are in; it is done (the next one's deadline runs). */
+void conn_guard_request_started(struct MHD_Connection *c);
+void conn_guard_request_done(struct MHD_Connection *c);
+
+/* Start the deadline sweep (holding the loop's lock); stop it. */
+void conn_guard_start(unsigned max_per_client, unsigned header_timeout_s);
+void conn_guard_stop(void);
+
+#endif

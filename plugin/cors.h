@@ -1,0 +1,24 @@
+/* CORS, so that browser apps and wallets (Alby's fetchWithL402) can pay:
+ * the headers every answer carries, and preflights. A preflight is an
+ * OPTIONS with Origin and Access-Control-Request-Method (the Fetch
+ * standard); any other OPTIONS is an ordinary request for the routes. */
+#ifndef L402_CORS_H
+#define L402_CORS_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+/* The longest l402-cors-origin. */
+#define CORS_MAX_ORIGIN 1024
+
+/* l402-cors-origin, at start and whenever it changes. */
+void cors_set_origin(const char *origin);
+/* The headers of every answer; public documents are open to every origin. */
+void cors_add(struct MHD_Response *resp, bool public_doc);
+/* Whether the request on c is a preflight. */
+bool cors_is_preflight(struct MHD_Connection *c);
+/* The answer to a preflight: every method, and the headers it asks for
+ * (when they read as header names; otherwise the ones clients send). */
+struct MHD_Response *cors_preflight(struct MHD_Connection *c);
+
+#endif
