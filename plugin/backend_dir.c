@@ -101,8 +101,7 @@ static void serve(struct req *r)
 }
 
 const struct backend backend_dir = {
-	.name = "dir",
-	.usage = "dir:PATH",
+	.name = "dir", .usage = "dir:PATH",
 	.check = check,
 	.serve = serve,
 	.lockless = true,

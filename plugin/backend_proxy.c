@@ -552,8 +552,7 @@ static bool check(const struct route_spec *s, char *why, size_t whylen)
 }
 
 const struct backend backend_proxy = {
-	.name = "proxy",
-	.usage = "proxy:URL",
+	.name = "proxy", .usage = "proxy:URL",
 	.takes_timeout = true,
 	.reads_body = true,
 	.check = check,

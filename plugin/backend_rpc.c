@@ -77,8 +77,7 @@ static void serve(struct req *r)
 }
 
 const struct backend backend_rpc = {
-	.name = "rpc",
-	.usage = "rpc:METHOD",
+	.name = "rpc", .usage = "rpc:METHOD",
 	.check = check,
 	.serve = serve,
 };

@@ -14,8 +14,7 @@ static void serve(struct req *r)
 }
 
 const struct backend backend_text = {
-	.name = "text",
-	.usage = "text:BODY",
+	.name = "text", .usage = "text:BODY",
 	.serve = serve,
 	.lockless = true,
 };

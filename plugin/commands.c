@@ -12,6 +12,7 @@
 #include "discovery.h"
 #include "unpaid.h"
 #include "log.h"
+#include "loop.h"
 #include "options.h"
 #include "label.h"
 #include "payments.h"
@@ -183,6 +184,14 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 	json_add_u64(&r.j, "unpaid_outstanding", unpaid_count());
 	json_add_u64(&r.j, "expired_invoices_deleted", unpaid_deleted_count());
 	json_object_end(&r.j);
+	if (getenv("L402_LOCK_STATS")) {
+		uint64_t n, ns;
+		loop_lock_stats(&n, &ns);
+		json_object_start(&r.j, "lock");
+		json_add_u64(&r.j, "http_acquisitions", n);
+		json_add_u64(&r.j, "http_held_ns", ns);
+		json_object_end(&r.j);
+	}
 	result_send(cmd, &r);
 }
 

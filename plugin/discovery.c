@@ -845,7 +845,38 @@ static void build_catalog(struct strbuf *sb)
 	strbuf_puts(sb, "</script></body></html>\n");
 }
 
+/* Built documents, kept until something published changes (a route, an
+ * option, the node's alias): serving one costs a copy, not a walk of the
+ * routes and reads of schema files. */
+#define NDOCS (DOC_INDEX_VERIFY + 1)
+static struct {
+	uint64_t version;	/* 0: none */
+	bool exists;
+	char *text;
+	size_t len;
+} built[NDOCS];
+
+static bool build(enum doc_kind k, struct strbuf *out);
+
 bool discovery_build(enum doc_kind k, struct strbuf *out)
+{
+	if ((unsigned)k >= NDOCS)
+		return false;
+	if (built[k].version != version) {
+		struct strbuf sb;
+		strbuf_init(&sb, 0);
+		free(built[k].text);
+		built[k].exists = build(k, &sb);
+		built[k].len = sb.len;
+		built[k].text = strbuf_steal(&sb);
+		built[k].version = version;
+	}
+	if (built[k].exists)
+		strbuf_append(out, built[k].text, built[k].len);
+	return built[k].exists;
+}
+
+static bool build(enum doc_kind k, struct strbuf *out)
 {
 	switch (k) {
 	case DOC_MANIFEST:
@@ -1013,6 +1044,11 @@ void discovery_listing(struct strbuf *out)
 
 void discovery_free(void)
 {
+	for (size_t i = 0; i < NDOCS; i++) {
+		free(built[i].text);
+		built[i].text = NULL;
+		built[i].version = 0;
+	}
 	free(signed_doc);
 	signed_doc = NULL;
 	answer_all(NULL, 0);

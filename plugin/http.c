@@ -187,18 +187,21 @@ static atomic_size_t body_bytes;
 
 void http_serve(struct req *r)
 {
-	if (!r->route.backend->reads_body || !r->body_expected) {
+	if (!r->body_expected) {
 		r->served = true;
 		r->route.backend->serve(r);
 		return;
 	}
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-	if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+	if (r->route.backend->reads_body && cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
 		http_error(r, 413, "too_large", "request body too large");
 		return;
 	}
-	/* Now the body is worth reading (Expect: 100-continue gets its 100). */
+	/* Now the body is worth reading (Expect: 100-continue gets its 100):
+	 * kept for a backend that takes it, passed over for one that does
+	 * not, so that the connection stays open for the next request. */
 	r->serve_after_body = true;
+	r->keep_body = r->route.backend->reads_body;
 	strbuf_init(&r->body, HTTP_MAX_BODY);
 	if (r->suspended) {
 		r->suspended = false;
@@ -208,8 +211,10 @@ void http_serve(struct req *r)
 
 static void take_body(struct req *r, const char *data, size_t n)
 {
-	if (!r->serve_after_body || r->body_refused)
+	if (!r->serve_after_body)
 		return; /* a body nobody reads: the connection closes after the answer */
+	if (!r->keep_body || r->body_refused)
+		return; /* read, and passed over */
 	if (atomic_fetch_add(&body_bytes, n) + n > HTTP_BODY_BUDGET
 	    || !strbuf_append(&r->body, data, n)) {
 		atomic_fetch_sub(&body_bytes, n);
@@ -265,7 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *upload, size_t *upload_size, void **ctx)
 {
 	struct req *r = *ctx;
-	bool first = false;
+	bool decide = false;
 	if (!r)
 		return MHD_NO;
 	if (r->response)
@@ -278,7 +283,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!r->conn) {
 		start_request(r, c, url, method);
 		conn_guard_request_started(c);
-		first = true;
+		/* An answer queued in this first call closes the connection:
+		 * right for a body we will not read, wasteful otherwise, so a
+		 * request without a body is decided in the next call. */
+		if (!r->body_expected)
+			return MHD_YES;
+		decide = true;
+	} else if (!r->decided) {
+		decide = true;
 	} else if (!r->serve_after_body || r->served) {
 		return MHD_YES; /* waiting on the loop, or done */
 	}
@@ -287,7 +299,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		http_error(r, 500, "internal", "out of memory");
 		o = HTTP_ANSWERED;
 	} else {
-		o = first ? handle(r) : http_locked(serve_body, r);
+		r->decided |= decide;
+		o = decide ? handle(r) : http_locked(serve_body, r);
 	}
 	if (o == HTTP_CONTINUE) {
 		/* Every step answers or hands r on: this is a bug, not a hang. */

@@ -33,7 +33,9 @@ struct req {
 	bool nul_in_target;	/* "%00" in the request line: refused */
 	bool body_expected;	/* Content-Length > 0, or chunked */
 	bool serve_after_body;	/* decided: read the body, then serve */
+	bool keep_body;		/* for the backend (else it is passed over) */
 	bool body_refused;	/* too large, or over the budget */
+	bool decided;		/* handle() ran */
 	bool served, suspended;
 	bool public_doc;	/* discovery documents: CORS for everyone */
 	struct MHD_Response *response;

@@ -36,15 +36,51 @@ static pthread_t loop_thread;
 static bool have_loop_thread;
 static int wakefd = -1;
 
+/* How long threads other than the loop's hold the lock: measured only
+ * when L402_LOCK_STATS is set in the environment (for the benchmarks),
+ * so that the clock is not read twice a request otherwise. */
+static bool measure_lock;
+static uint64_t lock_acquisitions, lock_held_ns;
+static _Thread_local int64_t locked_at_ns;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool measured(void)
+{
+	return measure_lock && have_loop_thread && !pthread_equal(pthread_self(), loop_thread);
+}
+
+void loop_measure_lock(bool on)
+{
+	measure_lock = on;
+}
+
+void loop_lock_stats(uint64_t *acquisitions, uint64_t *held_ns)
+{
+	*acquisitions = lock_acquisitions;
+	*held_ns = lock_held_ns;
+}
+
 /* Not recursive: nothing takes it twice, and http_stop() relies on one
  * unlock releasing it while libmicrohttpd's threads are joined. */
 void loop_lock(void)
 {
 	pthread_mutex_lock(&big);
+	if (measured())
+		locked_at_ns = now_ns();
 }
 
 void loop_unlock(void)
 {
+	if (measured()) {
+		lock_held_ns += (uint64_t)(now_ns() - locked_at_ns);
+		lock_acquisitions++;
+	}
 	pthread_mutex_unlock(&big);
 }
 

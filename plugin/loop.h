@@ -16,6 +16,11 @@ typedef void (*loop_timer_cb)(void *arg);
 void loop_lock(void);
 void loop_unlock(void);
 
+/* For benchmarks: count the acquisitions of the lock by threads other
+ * than the loop's, and the nanoseconds they held it (read holding it). */
+void loop_measure_lock(bool on);
+void loop_lock_stats(uint64_t *acquisitions, uint64_t *held_ns);
+
 /* Milliseconds on the monotonic clock. */
 int64_t loop_now_ms(void);
 

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	loop_measure_lock(getenv("L402_LOCK_STATS") != NULL);
 	loop_lock();
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();

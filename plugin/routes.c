@@ -88,6 +88,26 @@ static bool same_spec(const struct route_spec *a, const struct route_spec *b)
 
 static bool load_config(char *const *specs, size_t n, char *why, size_t whylen);
 
+/* A new active route at the end of the table (holding it for writing). */
+static bool add_route(const struct route_spec *s, bool from_config, char *why, size_t whylen)
+{
+	struct route *r;
+	if (nroutes == MAX_ROUTES) {
+		snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
+		return false;
+	}
+	if (!(r = calloc(1, sizeof(*r)))) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	fill(r, s);
+	r->id = next_id++;
+	r->from_config = from_config;
+	r->active = true;
+	routes[nroutes++] = r;
+	return true;
+}
+
 bool routes_load(char *const *specs, size_t n, char *why, size_t whylen)
 {
 	routes_free();
@@ -123,20 +143,8 @@ static bool load_config(char *const *specs, size_t n, char *why, size_t whylen)
 			snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route", specs[i]);
 			return false;
 		}
-		if (nroutes == MAX_ROUTES) {
-			snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
+		if (!add_route(&s, true, why, whylen))
 			return false;
-		}
-		struct route *r = calloc(1, sizeof(*r));
-		if (!r) {
-			snprintf(why, whylen, "out of memory");
-			return false;
-		}
-		fill(r, &s);
-		r->id = next_id++;
-		r->from_config = true;
-		r->active = true;
-		routes[nroutes++] = r;
 	}
 	return true;
 }
@@ -284,20 +292,7 @@ static bool install_locked(const char *key, const char *value, char *why, size_t
 		old->since_start = b;
 		return true;
 	}
-	if (nroutes == MAX_ROUTES) {
-		snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
-		return false;
-	}
-	struct route *r = calloc(1, sizeof(*r));
-	if (!r) {
-		snprintf(why, whylen, "out of memory");
-		return false;
-	}
-	fill(r, &s);
-	r->id = next_id++;
-	r->active = true;
-	routes[nroutes++] = r;
-	return true;
+	return add_route(&s, false, why, whylen);
 }
 
 bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)

@@ -25,6 +25,7 @@ static pthread_mutex_t stripes[STRIPES];
  * runs on every paid request: one context per thread. */
 static EVP_MD *sha256;
 static pthread_key_t ctx_key;
+static bool started;
 
 static EVP_MD_CTX *thread_ctx(void)
 {
@@ -98,11 +99,15 @@ void verdict_cache_start(void)
 		pthread_mutex_init(&stripes[i], NULL);
 	pthread_key_create(&ctx_key, free_ctx);
 	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	started = true;
 }
 
 /* After the HTTP threads stopped (each freed its context on exit). */
 void verdict_cache_stop(void)
 {
+	if (!started)
+		return;
+	started = false;
 	free_ctx(pthread_getspecific(ctx_key));
 	pthread_setspecific(ctx_key, NULL);
 	pthread_key_delete(ctx_key);

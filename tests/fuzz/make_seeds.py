@@ -103,4 +103,12 @@ route_seeds = {
 }
 for k, v in route_seeds.items():
     write("fuzz_route_spec", k, v.encode())
+
+for k, v in {
+    "plain": "l402-0a1b2c3d-0-0-" + "00" * 32,
+    "limits": "l402-cafe0001-1900000000-25-" + "ab" * 32,
+    "other": "invoice-from-elsewhere",
+    "negative": "l402-0a1b2c3d--5-3-" + "11" * 32,
+}.items():
+    write("fuzz_label", k, v.encode())
 print("seeds written to", out)

@@ -345,3 +345,26 @@ def test_an_unreadable_reply_fails_its_call_once(node_factory):
         assert time.time() < deadline
         time.sleep(0.1)
     assert web.get("/node")[0] == 200
+
+
+def test_connections_are_kept_alive(node_factory):
+    """Decisions made early (for requests with bodies) must not cost every
+    other request its keep-alive connection."""
+    n, web = paywall(node_factory, "GET /f 0 text:f", "GET /p 1sat text:p", "POST /p 1sat text:p")
+    auth, _ = buy(n, web, "/p")
+    wait_status(web, "/p", {"Authorization": auth}, 200)
+    host, port = web.addr
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    for path, hdrs in (("/f", {}), ("/p", {"Authorization": auth}), ("/p", {}), ("/nope", {})):
+        for _ in range(3):
+            c.request("GET", path, headers=hdrs)
+            r = c.getresponse()
+            r.read()
+            assert r.status in (200, 402, 404)
+            assert (r.getheader("Connection") or "").lower() != "close", (path, r.status)
+    # A paid POST with a body is read and served on a kept connection too.
+    c.request("POST", "/p", body=b"x" * 1000, headers={"Authorization": auth})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and (r.getheader("Connection") or "").lower() != "close"
+    c.close()

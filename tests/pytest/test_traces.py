@@ -89,3 +89,89 @@ def test_replay_rpc_traces(node_factory):
                 problems.append((name, "id", ours.get("id"), theirs.get("id")))
     assert replayed >= 25
     assert not problems, "\n".join(json.dumps(p)[:600] for p in problems)
+
+
+def trace_records(name):
+    path = os.path.join(TRACES, name)
+    return [json.loads(l) for l in open(path)] if os.path.exists(path) else None
+
+
+@pytest.mark.skipif(trace_records("80-signmessage-raw-token.jsonl") is None,
+                    reason="no trace 80 in ../shared")
+def test_replay_signmessage_raw_token(node_factory):
+    """Trace 80: signmessage and checkmessage work on the message's string
+    token as sent. The double's key is not the traced node's: its own
+    signatures stand in for the trace's, and every verdict must match."""
+    node = node_factory.get_node([("bind-addr", "127.0.0.1:19847")], plugin=None)
+    ours_for, replayed = {}, 0
+    recs = trace_records("80-signmessage-raw-token.jsonl")
+    reqs = [r for r in recs if r["dir"] == "rpc-request"]
+    resps = [r for r in recs if r["dir"] == "rpc-response"]
+    for req, resp in zip(reqs, resps):
+        raw = req["raw"]
+        for theirs_val, ours_val in ours_for.items():
+            raw = raw.replace(theirs_val, ours_val)
+        ours, _ = node.rpc.raw(raw.encode())
+        theirs = json.loads(resp["raw"])
+        assert shape(ours["result"]) == shape(theirs["result"]), (raw, ours, theirs)
+        assert keys_in_order(ours["result"]) == keys_in_order(theirs["result"])
+        method = json.loads(req["raw"])["method"]
+        if method == "signmessage":
+            ours_for[theirs["result"]["zbase"]] = ours["result"]["zbase"]
+        elif method == "getinfo":
+            ours_for[theirs["result"]["id"]] = ours["result"]["id"]
+        elif method == "checkmessage":
+            assert ours["result"]["verified"] == theirs["result"]["verified"], raw
+            node_id = node.rpc.getinfo()["id"]
+            assert (ours["result"]["pubkey"] == node_id) == \
+                (theirs["result"]["pubkey"] == ours_for_inverse(ours_for, node_id)), raw
+        replayed += 1
+    # The same text with and without escapes signs differently (t1, t2).
+    zs = [v for k, v in ours_for.items() if len(k) > 100]
+    assert len(zs) == len(set(zs)) >= 3
+    assert replayed == len(reqs) >= 7
+
+
+def ours_for_inverse(mapping, ours):
+    return next((k for k, v in mapping.items() if v == ours), None)
+
+
+@pytest.mark.skipif(trace_records("81-plugin-restart-keeps-startup-options.jsonl") is None,
+                    reason="no trace 81 in ../shared")
+def test_replay_plugin_restart_keeps_startup_options(node_factory, directory):
+    """Trace 81: a plugin stopped and started again gets its startup options
+    again; options given to `plugin start` are appended to multi options
+    and replace single ones, and listconfigs says where each came from."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    plugin = os.path.join(here, "trace_plugin.py")
+    inits = os.path.join(directory, "inits.jsonl")
+    os.environ["TRACE_PLUGIN_INITS"] = inits
+    try:
+        # As the traced lightningd was started (its first init shows it).
+        node = node_factory.get_node([("trace-multi", "m1"), ("trace-multi", "m2"),
+                                      ("trace-str", "abc"), ("trace-int", "7"),
+                                      ("trace-bool", "true")], plugin=plugin)
+        recs = trace_records("81-plugin-restart-keeps-startup-options.jsonl")
+        reqs = [r for r in recs if r["dir"] == "rpc-request"]
+        resps = [r for r in recs if r["dir"] == "rpc-response"]
+        for req, resp in zip(reqs, resps):
+            raw = req["raw"].replace("/opt/plugins/trace-plugin.py", plugin) \
+                .replace('"trace-plugin.py"', json.dumps(os.path.basename(plugin)))
+            ours, _ = node.rpc.raw(raw.encode())
+            theirs = json.loads(resp["raw"])
+            assert "result" in ours, (raw, ours)
+            if json.loads(raw)["method"] == "listconfigs":
+                for name, c in theirs["result"]["configs"].items():
+                    mine = dict(ours["result"]["configs"][name])
+                    mine["plugin"] = c["plugin"]
+                    assert mine == c, (name, mine, c)
+        # The inits the plugin got: the traced ones, after the first start's.
+        traced = [json.loads(r["raw"])["params"]["options"] for r in recs
+                  if r["dir"] == "lightningd->plugin" and '"method":"init"' in r["raw"]]
+        with open(inits) as f:
+            got = [json.loads(l) for l in f][1:]
+        for g, t in zip(got, traced[-len(got):]):
+            assert {k: g[k] for k in t} == t, (g, t)
+        assert len(got) == 2
+    finally:
+        del os.environ["TRACE_PLUGIN_INITS"]
