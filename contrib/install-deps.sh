@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install everything cln-l402 needs to build, test and fuzz on a fresh Debian/Ubuntu.
+# prometheus brings promtool, which checks the metrics the plugin serves.
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libssl-dev \
 libcurl4-openssl-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
-chromium"
+chromium prometheus"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""
@@ -16,6 +17,16 @@ if [ -z "$missing" ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Packages like prometheus start a service when installed: not here, where
+# only their tools are wanted (policy-rc.d is Debian's way to say so).
+POLICY=/usr/sbin/policy-rc.d
+added_policy=""
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod +x "$POLICY"
+	added_policy=1
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+[ -z "$added_policy" ] || $SUDO rm -f "$POLICY"

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "options.h"
 #include "label.h"
+#include "metrics.h"
 #include "payments.h"
 #include "protocol.h"
 #include "routes.h"
@@ -161,6 +162,8 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 		json_add_string(&r.j, NULL, l402.listeners[i].addr);
 	json_array_end(&r.j);
 	json_add_u64(&r.j, "http_threads", l402.http_threads);
+	if (*metrics_addr())
+		json_add_string(&r.j, "metrics_bind", metrics_addr());
 	json_add_u64(&r.j, "routes", routes_count());
 	json_add_u64(&r.j, "invoice_expiry", (uint64_t)l402.cfg.invoice_expiry);
 	json_add_string(&r.j, "cors_origin", l402.cfg.cors_origin);

@@ -33,6 +33,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct guarded *open_list;
 static struct group_count *counts[NBUCKETS];
 static unsigned max_per_client = 64, header_timeout_ms = 10000;
+static unsigned open_count;
 static uint64_t sweep_timer;
 
 static struct group_count **count_slot(const uint8_t group[16])
@@ -81,6 +82,7 @@ static void opened(struct MHD_Connection *c, void **socket_context)
 	if (open_list)
 		open_list->prev = g;
 	open_list = g;
+	open_count++;
 	pthread_mutex_unlock(&mu);
 	*socket_context = g;
 	return;
@@ -104,6 +106,7 @@ static void closed(struct guarded *g)
 		open_list = g->next;
 	if (g->next)
 		g->next->prev = g->prev;
+	open_count--;
 	pthread_mutex_unlock(&mu);
 	free(g);
 }
@@ -182,4 +185,12 @@ void conn_guard_stop(void)
 	if (sweep_timer)
 		loop_cancel_timer(sweep_timer);
 	sweep_timer = 0;
+}
+
+unsigned conn_guard_open(void)
+{
+	pthread_mutex_lock(&mu);
+	unsigned n = open_count;
+	pthread_mutex_unlock(&mu);
+	return n;
 }

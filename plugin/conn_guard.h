@@ -19,6 +19,9 @@ void conn_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 void conn_guard_request_started(struct MHD_Connection *c);
 void conn_guard_request_done(struct MHD_Connection *c);
 
+/* Connections open now. */
+unsigned conn_guard_open(void);
+
 /* Start the deadline sweep (holding the loop's lock); stop it. */
 void conn_guard_start(unsigned max_per_client, unsigned header_timeout_s);
 void conn_guard_stop(void);

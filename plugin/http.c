@@ -11,6 +11,7 @@
 #include "client_addr.h"
 #include "conn_guard.h"
 #include "cors.h"
+#include "metrics.h"
 #include "discovery.h"
 #include "json_out.h"
 #include "loop.h"
@@ -249,6 +250,7 @@ static void start_request(struct req *r, struct MHD_Connection *c, const char *u
 			  const char *method)
 {
 	r->conn = c;
+	r->started_ns = loop_now_ns();
 	/* No printf here: this runs for every request. */
 	size_t ml = strnlen(method, sizeof(r->method) - 1);
 	memcpy(r->method, method, ml);
@@ -320,6 +322,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	conn_guard_request_done(c);
 	if (!r)
 		return;
+	if (r->status)
+		metrics_request_done(r, r->status, loop_now_ns() - r->started_ns);
 	if (r->response)
 		MHD_destroy_response(r->response);
 	atomic_fetch_sub(&body_bytes, r->body_counted);

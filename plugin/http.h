@@ -40,6 +40,7 @@ struct req {
 	bool public_doc;	/* discovery documents: CORS for everyone */
 	struct MHD_Response *response;
 	unsigned status;
+	int64_t started_ns;	/* when its headers were in */
 
 	/* The paywall's: the route that matched, copied (routes may change
 	 * under us), and while a challenge's invoice is being made, why. */

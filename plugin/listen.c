@@ -45,26 +45,27 @@ bool parse_hostport(const char *s, char *host, size_t hostlen, char *port,
 	return true;
 }
 
-static bool open_one(const char *spec, struct listener *l, char *why, size_t whylen)
+bool listener_open(const char *option, const char *spec, struct listener *l, char *why,
+		   size_t whylen)
 {
 	char host[256], port[16];
 	struct addrinfo hints = { 0 }, *res = NULL;
 	int fd = -1, one = 1, rc;
 
 	if (!parse_hostport(spec, host, sizeof(host), port, sizeof(port))) {
-		snprintf(why, whylen, "l402-bind=%s: not HOST:PORT", spec);
+		snprintf(why, whylen, "%s=%s: not HOST:PORT", option, spec);
 		return false;
 	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(why, whylen, "l402-bind=%s: %s", spec, gai_strerror(rc));
+		snprintf(why, whylen, "%s=%s: %s", option, spec, gai_strerror(rc));
 		return false;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(why, whylen, "l402-bind=%s: %s", spec, strerror(errno));
+		snprintf(why, whylen, "%s=%s: %s", option, spec, strerror(errno));
 		freeaddrinfo(res);
 		return false;
 	}
@@ -72,7 +73,7 @@ static bool open_one(const char *spec, struct listener *l, char *why, size_t why
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-		snprintf(why, whylen, "l402-bind=%s: %s", spec, strerror(errno));
+		snprintf(why, whylen, "%s=%s: %s", option, spec, strerror(errno));
 		close(fd);
 		freeaddrinfo(res);
 		return false;
@@ -96,7 +97,7 @@ bool listeners_open(const struct l402_config *cfg, struct listener *out,
 {
 	*n = 0;
 	for (size_t i = 0; i < cfg->nbind; i++) {
-		if (!open_one(cfg->bind[i], &out[*n], why, whylen)) {
+		if (!listener_open("l402-bind", cfg->bind[i], &out[*n], why, whylen)) {
 			listeners_close(out, *n);
 			*n = 0;
 			return false;

@@ -12,6 +12,9 @@
 bool listeners_open(const struct l402_config *cfg, struct listener *out,
 		    size_t *n, char *why, size_t whylen);
 void listeners_close(struct listener *l, size_t n);
+/* One, for the option named (for the reason when it fails). */
+bool listener_open(const char *option, const char *spec, struct listener *l, char *why,
+		   size_t whylen);
 /* Parse HOST:PORT or [V6]:PORT into host and port (copied, NUL-terminated). */
 bool parse_hostport(const char *s, char *host, size_t hostlen, char *port,
 		    size_t portlen);

@@ -43,7 +43,7 @@ static bool measure_lock;
 static uint64_t lock_acquisitions, lock_held_ns;
 static _Thread_local int64_t locked_at_ns;
 
-static int64_t now_ns(void)
+int64_t loop_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -72,13 +72,13 @@ void loop_lock(void)
 {
 	pthread_mutex_lock(&big);
 	if (measured())
-		locked_at_ns = now_ns();
+		locked_at_ns = loop_now_ns();
 }
 
 void loop_unlock(void)
 {
 	if (measured()) {
-		lock_held_ns += (uint64_t)(now_ns() - locked_at_ns);
+		lock_held_ns += (uint64_t)(loop_now_ns() - locked_at_ns);
 		lock_acquisitions++;
 	}
 	pthread_mutex_unlock(&big);

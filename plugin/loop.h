@@ -21,8 +21,9 @@ void loop_unlock(void);
 void loop_measure_lock(bool on);
 void loop_lock_stats(uint64_t *acquisitions, uint64_t *held_ns);
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds, and nanoseconds, on the monotonic clock. */
 int64_t loop_now_ms(void);
+int64_t loop_now_ns(void);
 
 bool loop_add_fd(int fd, short events, loop_fd_cb cb, void *arg);
 void loop_set_events(int fd, short events);

@@ -29,6 +29,7 @@ static const char *set_challenge_rate(struct l402_config *c, const char *v, int6
 static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
 	const char *name;
@@ -86,6 +87,9 @@ static const struct opt_def {
 	{ "l402-header-timeout", OPT_INT, "10",
 	  "Seconds a request has to send its headers before its connection is closed",
 	  false, false, set_header_timeout, 1, 3600 },
+	{ "l402-metrics-bind", OPT_STRING, NULL,
+	  "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)",
+	  false, false, set_metrics_bind, 0, 0 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -267,6 +271,16 @@ static const char *set_header_timeout(struct l402_config *c, const char *v, int6
 	return NULL;
 }
 
+static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	char host[256], port[16];
+	if (!parse_hostport(v, host, sizeof(host), port, sizeof(port)))
+		return fail("l402-metrics-bind", "'%s' is not HOST:PORT", v);
+	free(c->metrics_bind);
+	c->metrics_bind = strdup(v);
+	return NULL;
+}
+
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	uint32_t cnt, per;
@@ -392,5 +406,6 @@ void options_free(struct l402_config *cfg)
 	free(cfg->public_url);
 	free(cfg->catalog);
 	free(cfg->index_token);
+	free(cfg->metrics_bind);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -16,6 +16,7 @@
 
 #include "cors.h"
 #include "http.h"
+#include "metrics.h"
 #include "state.h"
 #include "listen.h"
 #include "commands.h"
@@ -143,8 +144,10 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		threads = cores < 1 ? 1 : cores > 16 ? 16 : (unsigned)cores;
 	}
 	l402.http_threads = threads;
-	if (!http_start(l402.listeners, l402.nlisteners, threads, why, sizeof(why))) {
+	if (!metrics_start(l402.cfg.metrics_bind, why, sizeof(why))
+	    || !http_start(l402.listeners, l402.nlisteners, threads, why, sizeof(why))) {
 		http_stop();
+		metrics_stop();
 		listeners_close(l402.listeners, l402.nlisteners);
 		reply_disable(cmd, why);
 		return;
@@ -153,6 +156,8 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
 	for (size_t i = 0; i < l402.nlisteners; i++)
 		plugin_log(LOG_INFO, "listening on %s", l402.listeners[i].addr);
+	if (*metrics_addr())
+		plugin_log(LOG_INFO, "metrics on http://%s/metrics", metrics_addr());
 	rpc_init(l402.rpc_path, on_rpc_connect);
 }
 
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
 	flush_state();
 	rpc_close();
 	http_stop();
+	metrics_stop();
 	listeners_close(l402.listeners, l402.nlisteners);
 	routes_free();
 	tokens_free();

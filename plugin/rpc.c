@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "json_out.h"
+#include "metrics.h"
 #include "strbuf.h"
 
 /* A response bigger than this (say a listinvoices of a huge node) is
@@ -26,6 +27,7 @@ struct pending {
 	rpc_cb cb;
 	void *arg;
 	uint64_t timer;
+	int64_t sent_ns;	/* 0 for long polls, which metrics leave out */
 };
 
 static char sock_path[108];
@@ -68,6 +70,8 @@ static struct pending *take(const char *id, size_t len)
 
 static void finish(struct pending *p, const struct rpc_result *r)
 {
+	if (p->sent_ns)
+		metrics_rpc_done((int)r->status, loop_now_ns() - p->sent_ns);
 	if (p->timer)
 		loop_cancel_timer(p->timer);
 	p->cb(p->arg, r);
@@ -326,6 +330,8 @@ bool rpc_call(const char *method, const char *params_json, const char *parent_id
 	}
 	p->next = pending;
 	pending = p;
+	if (timeout_ms > 0)
+		p->sent_ns = loop_now_ns();
 	loop_set_events(fd, POLLIN | POLLOUT);
 	return true;
 }

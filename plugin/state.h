@@ -29,6 +29,7 @@ struct l402_config {
 	unsigned http_threads;	/* 0: one per core */
 	unsigned max_conns_per_client;	/* open connections one client may hold */
 	unsigned header_timeout;	/* seconds a request has to send its headers */
+	char *metrics_bind;	/* HOST:PORT of the metrics listener, or NULL */
 };
 
 struct listener {

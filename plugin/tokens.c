@@ -103,6 +103,11 @@ uint64_t tokens_revoked_count(void)
 	return nrevoked;
 }
 
+size_t tokens_in_memory(void)
+{
+	return nentries;
+}
+
 uint64_t token_use_block(uint64_t limit)
 {
 	uint64_t b = limit / 10;

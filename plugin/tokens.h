@@ -16,6 +16,7 @@
 #define L402_TOKENS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define USE_BLOCK_MAX 10
@@ -30,6 +31,8 @@ bool token_revoked(const uint8_t id[32]);
 /* Returns false if it already was revoked. */
 bool token_revoke(const uint8_t id[32]);
 uint64_t tokens_revoked_count(void);
+/* Entries kept (revoked tokens, and tokens whose uses are counted). */
+size_t tokens_in_memory(void);
 
 /* Count one use of a token limited to `limit`. USE_WAIT: done will be
  * called later with the outcome (never from inside this call). */
