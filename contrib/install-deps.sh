@@ -20,13 +20,11 @@ export DEBIAN_FRONTEND=noninteractive
 # Packages like prometheus start a service when installed: not here, where
 # only their tools are wanted (policy-rc.d is Debian's way to say so).
 POLICY=/usr/sbin/policy-rc.d
-added_policy=""
 if [ ! -e "$POLICY" ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
 	$SUDO chmod +x "$POLICY"
-	added_policy=1
+	trap '$SUDO rm -f "$POLICY"' EXIT
 fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
-[ -z "$added_policy" ] || $SUDO rm -f "$POLICY"
