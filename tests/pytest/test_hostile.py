@@ -24,6 +24,12 @@ def raw_get(web, path, headers=()):
     for k, v in headers:
         req += "%s: %s\r\n" % (k, v)
     s.sendall((req + "\r\n").encode("latin-1"))
+    head, _, body = read_to_end(s).partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def read_to_end(s):
+    """Everything the server sends until it closes, then close."""
     data = b""
     while True:
         chunk = s.recv(65536)
@@ -31,8 +37,7 @@ def raw_get(web, path, headers=()):
             break
         data += chunk
     s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
+    return data
 
 
 def plugin_pid(node):
@@ -207,13 +212,7 @@ def test_unpaid_uploads_are_not_read(node_factory, upstream):
               b"Expect: 100-continue\r\nAuthorization: " + auth.encode() + b"\r\n\r\n")
     assert s.recv(4096).startswith(b"HTTP/1.1 100")
     s.sendall(b"hello world")
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
+    data = read_to_end(s)
     assert data.startswith(b"HTTP/1.1 201") and seen[-1]["body"] == b"hello world"
     # Too large for a paid request too: refused before it is read.
     s = socket.create_connection((host, port), timeout=10)
