@@ -388,7 +388,7 @@ bool route_spec_set_backend(struct route_spec *r, const char *b, char *why, size
 	for (size_t i = 0; name_ok && i < kl; i++)
 		name_ok = b[i] >= 'a' && b[i] <= 'z';
 	if (!name_ok)
-		return fail(why, whylen, "backend '%.200s' must be NAME:TARGET (proxy:URL, dir:PATH, rpc:METHOD, text:BODY)", b);
+		return fail(why, whylen, "backend '%.200s' must be NAME:TARGET (proxy:URL, dir:PATH, rpc:METHOD, text:BODY, upstream:NAME)", b);
 	if (strlen(colon + 1) >= sizeof(r->target))
 		return fail(why, whylen, "backend target too long%s", "");
 	memcpy(r->backend, b, kl);

@@ -23,6 +23,9 @@ struct backend {
 	/* Whether serve may run without the loop's lock: it touches no
 	 * plugin state besides the request (and answers at once). */
 	bool lockless;
+	/* Whether only a front proxy serves its routes: the paywall decides
+	 * for it through forward-auth, and refuses direct requests. */
+	bool front_only;
 	/* The route's target and keys, when a route is added; NULL: any
 	 * target will do. False with a reason refuses the route. */
 	bool (*check)(const struct route_spec *s, char *why, size_t whylen);
@@ -34,7 +37,8 @@ struct backend {
 	void (*stop)(void);
 };
 
-extern const struct backend backend_proxy, backend_dir, backend_rpc, backend_text;
+extern const struct backend backend_proxy, backend_dir, backend_rpc, backend_text,
+	backend_upstream;
 
 /* For checks: the reason in why, and false. */
 bool backend_refuse(char *why, size_t whylen, const char *fmt, ...)

@@ -9,6 +9,7 @@ static const struct backend *const table[] = {
 	&backend_dir,
 	&backend_rpc,
 	&backend_text,
+	&backend_upstream,
 };
 #define NBACKENDS (sizeof(table) / sizeof(table[0]))
 

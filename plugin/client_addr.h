@@ -17,7 +17,21 @@ struct client_addr {
 	uint8_t group[16];	/* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits zero */
 };
 
-void client_addr_of(struct MHD_Connection *c, bool trust_proxy, struct client_addr *out);
+/* An address block the node runner trusts to say who its clients are:
+ * IPv4 as ::ffff:a.b.c.d with bits counted from the IPv6 top. */
+struct addr_block {
+	uint8_t addr[16];
+	unsigned bits;
+};
+#define MAX_TRUSTED_PROXIES 16
+
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6. */
+bool addr_block_parse(const char *s, struct addr_block *out);
+
+/* X-Forwarded-For is believed from every peer when trust_all, else only
+ * from peers inside one of the trusted blocks. */
+void client_addr_of(struct MHD_Connection *c, bool trust_all, const struct addr_block *trusted,
+		    size_t ntrusted, struct client_addr *out);
 /* The group of a socket address; false for other families. */
 bool client_group(const struct sockaddr *sa, uint8_t group[16]);
 

@@ -50,6 +50,14 @@ struct req {
 	struct l402_verdict verdict;
 	bool path_known;	/* no route matched, but one for another method */
 	bool serve_unlocked;	/* passed; its backend serves without the lock */
+	int64_t uses_left;	/* of a token with a use limit, once counted; else -1 */
+
+	/* A front proxy's question (forward_auth.h): method and path above
+	 * are the original request's; passing answers 200 instead of
+	 * serving, and deny_status (401 or 403, for nginx), when set,
+	 * replaces every other answer, without minting an invoice. */
+	bool forward_auth;
+	unsigned deny_status;
 };
 
 /* What became of a request after a step: answered (r->response set),

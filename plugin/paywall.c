@@ -335,6 +335,12 @@ static void unpaid_request(struct req *r, const char *reason, const char *detail
 		serve(r);
 		return;
 	}
+	if (r->deny_status) {
+		/* nginx asks again for the full answer: no invoice, nothing
+		 * counted, until then. */
+		http_error(r, r->deny_status, "payment_required", r->reason);
+		return;
+	}
 	if (r->route.spec.rate_n && (wait = take_for_client(r, 'i', r->route.id, r->route.spec.rate_n,
 						      r->route.spec.rate_per, r->route.spec.burst))) {
 		too_many(r, wait, "rate limit of this route reached for this address");
@@ -343,11 +349,22 @@ static void unpaid_request(struct req *r, const char *reason, const char *detail
 	challenge(r, reason, detail);
 }
 
+/* After a counted use: what is left, for the answer's headers. */
+static void note_uses_left(struct req *r)
+{
+	uint64_t used;
+	if (token_used(r->verdict.id.token_id, &used, NULL, NULL) == USE_OK)
+		r->uses_left = used >= r->verdict.grant.uses ? 0
+			       : (int64_t)(r->verdict.grant.uses - used);
+}
+
 static void on_use(void *arg, enum use_result res)
 {
 	struct req *r = arg;
-	if (res == USE_OK)
+	if (res == USE_OK) {
+		note_uses_left(r);
 		serve(r);
+	}
 	else if (res == USE_EXHAUSTED)
 		unpaid_request(r, "used_up", "this token has no uses left");
 	else
@@ -429,6 +446,7 @@ static void paid_checks(struct req *r)
 	if (v->grant.uses > 0) {
 		switch (token_use(v->id.token_id, v->grant.uses, on_use, r)) {
 		case USE_OK:
+			note_uses_left(r);
 			break;
 		case USE_EXHAUSTED:
 			unpaid_request(r, "used_up", "this token has no uses left");
@@ -489,6 +507,10 @@ enum http_outcome paywall_handle(struct req *r)
 	if (!routes_lookup(r->method, r->path, &r->route, &known)) {
 		r->path_known = known;
 		return http_locked(no_route, r);
+	}
+	if (r->route.backend->front_only && !r->forward_auth) {
+		http_error(r, 404, "not_found", "this path is served by the node's front proxy");
+		return HTTP_ANSWERED;
 	}
 	if (r->route.spec.price_msat == 0)
 		return http_locked(free_route, r);
