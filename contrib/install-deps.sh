@@ -3,8 +3,8 @@
 # prometheus brings promtool, which checks the metrics the plugin serves.
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libssl-dev \
-libcurl4-openssl-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
-chromium prometheus"
+libcurl4-openssl-dev libgnutls28-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
+chromium prometheus caddy nginx"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""

@@ -13,6 +13,7 @@
 #include "unpaid.h"
 #include "log.h"
 #include "loop.h"
+#include "tls.h"
 #include "options.h"
 #include "label.h"
 #include "metrics.h"
@@ -158,9 +159,14 @@ static void cmd_status(struct cmd *cmd, const struct json_doc *doc, int params)
 	result_start(&r);
 	json_add_string(&r.j, "version", L402_VERSION);
 	json_array_start(&r.j, "bind");
-	for (size_t i = 0; i < l402.nlisteners; i++)
-		json_add_string(&r.j, NULL, l402.listeners[i].addr);
+	for (size_t i = 0; i < l402.nlisteners; i++) {
+		char b[96];
+		snprintf(b, sizeof(b), "%s%s", l402.listeners[i].tls ? "https://" : "",
+			 l402.listeners[i].addr);
+		json_add_string(&r.j, NULL, b);
+	}
 	json_array_end(&r.j);
+	tls_describe(&r.j);
 	json_add_u64(&r.j, "http_threads", l402.http_threads);
 	if (*metrics_addr())
 		json_add_string(&r.j, "metrics_bind", metrics_addr());
@@ -633,6 +639,28 @@ static bool get_token_id(struct cmd *cmd, const struct json_doc *doc, int tok, u
 	return true;
 }
 
+static void cmd_tls_reload(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	char why[512];
+	struct result r;
+	if (!param_bind(cmd, doc, params, NULL, 0, NULL))
+		return;
+	if (!l402.cfg.tls_cert) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "no l402-tls-cert is configured");
+		return;
+	}
+	if (!tls_load(l402.cfg.tls_cert, l402.cfg.tls_key, why, sizeof(why))) {
+		plugin_log(LOG_UNUSUAL, "TLS reload refused: %s", why);
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s (the previous certificate stays)", why);
+		return;
+	}
+	plugin_log(LOG_INFO, "TLS certificate reloaded from %s", l402.cfg.tls_cert);
+	result_start(&r);
+	json_add_bool(&r.j, "reloaded", true);
+	tls_describe(&r.j);
+	result_send(cmd, &r);
+}
+
 static void cmd_revoke(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	int tok[1];
@@ -978,6 +1006,7 @@ const struct command commands[] = {
 	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify },
 	{ "l402-stats", "[route]", "Challenges, payments, requests and revenue per route, since start and all time", cmd_stats },
 	{ "l402-rotate-secret", "confirm", "Rotate the L402 secret: every token issued before stops working", cmd_rotate },
+	{ "l402-tls-reload", "", "Read l402-tls-cert and l402-tls-key again (after a renewal); on any problem the old ones stay", cmd_tls_reload },
 	{ "l402-manifest", "", "The signed discovery manifest served at /.well-known/l402.json", cmd_manifest },
 	{ "l402-listing", "", "Per listed route, the fields directories ask for when registering an endpoint", cmd_listing },
 };

@@ -96,7 +96,8 @@ static void base_url(char *out, size_t len)
 	if (l402.cfg.public_url)
 		snprintf(out, len, "%s", l402.cfg.public_url);
 	else if (l402.nlisteners)
-		snprintf(out, len, "http://%s", l402.listeners[0].addr);
+		snprintf(out, len, "%s://%s", l402.listeners[0].tls ? "https" : "http",
+			 l402.listeners[0].addr);
 	else
 		snprintf(out, len, "http://127.0.0.1:8402");
 }

@@ -13,9 +13,11 @@
 #include "cors.h"
 #include "metrics.h"
 #include "discovery.h"
+#include "forward_auth.h"
 #include "json_out.h"
 #include "loop.h"
 #include "paywall.h"
+#include "tls.h"
 #include "verdict_cache.h"
 
 /* libmicrohttpd runs its own threads (a pool per listener, one per core
@@ -41,6 +43,8 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 		status = 500;
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	}
+	if (r->deny_status && (status < 200 || status > 299))
+		status = r->deny_status;
 	cors_add(resp, r->public_doc);
 	r->status = status;
 	r->response = resp;
@@ -167,6 +171,10 @@ static enum http_outcome handle(struct req *r)
 		http_error(r, 400, "bad_request", "NUL in the request target");
 		return HTTP_ANSWERED;
 	}
+	if (forward_auth_take(r, l402.cfg.auth_path)) {
+		/* The route table alone decides for a front proxy. */
+		return r->response ? HTTP_ANSWERED : paywall_handle(r);
+	}
 	if (strcmp(r->method, "OPTIONS") == 0 && cors_is_preflight(r->conn)) {
 		http_finish(r, 204, cors_preflight(r->conn));
 		return HTTP_ANSWERED;
@@ -188,6 +196,12 @@ static atomic_size_t body_bytes;
 
 void http_serve(struct req *r)
 {
+	if (r->forward_auth) {
+		/* The front proxy serves it; a body it sent us is passed over. */
+		r->served = true;
+		forward_auth_allow(r);
+		return;
+	}
 	if (!r->body_expected) {
 		r->served = true;
 		r->route.backend->serve(r);
@@ -255,7 +269,8 @@ static void start_request(struct req *r, struct MHD_Connection *c, const char *u
 	size_t ml = strnlen(method, sizeof(r->method) - 1);
 	memcpy(r->method, method, ml);
 	r->path = strdup(url);
-	client_addr_of(c, l402.cfg.trust_proxy, &r->client);
+	r->uses_left = -1;
+	client_addr_of(c, l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted, &r->client);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	r->body_expected = (cl && strtoull(cl, NULL, 10) > 0)
 			   || MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
@@ -339,10 +354,11 @@ bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_
 		return false;
 	verdict_cache_start();
 	conn_guard_start(l402.cfg.max_conns_per_client, l402.cfg.header_timeout);
+	static const struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
 	for (size_t i = 0; i < n; i++) {
 		struct MHD_Daemon *d = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-				| MHD_USE_ERROR_LOG,
+				| MHD_USE_ERROR_LOG | (l[i].tls ? MHD_USE_TLS : 0),
 			0, conn_guard_accept, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, l[i].fd,
 			MHD_OPTION_THREAD_POOL_SIZE, threads,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -353,6 +369,7 @@ bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_
 			/* libmicrohttpd zeroes this pool between requests: keep it small
 			 * (16 KiB still holds about 14 KiB of request headers). */
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+			MHD_OPTION_ARRAY, l[i].tls ? tls_daemon_options() : plain,
 			MHD_OPTION_END);
 		if (!d) {
 			snprintf(why, whylen, "cannot start the HTTP server on %s", l[i].addr);

@@ -45,6 +45,14 @@ bool parse_hostport(const char *s, char *host, size_t hostlen, char *port,
 	return true;
 }
 
+const char *bind_hostport(const char *bind, bool *tls)
+{
+	bool https = strncmp(bind, "https://", 8) == 0;
+	if (tls)
+		*tls = https;
+	return https ? bind + 8 : strncmp(bind, "http://", 7) == 0 ? bind + 7 : bind;
+}
+
 bool listener_open(const char *option, const char *spec, struct listener *l, char *why,
 		   size_t whylen)
 {
@@ -97,7 +105,10 @@ bool listeners_open(const struct l402_config *cfg, struct listener *out,
 {
 	*n = 0;
 	for (size_t i = 0; i < cfg->nbind; i++) {
-		if (!listener_open("l402-bind", cfg->bind[i], &out[*n], why, whylen)) {
+		bool tls;
+		const char *hp = bind_hostport(cfg->bind[i], &tls);
+		out[*n].tls = tls;
+		if (!listener_open("l402-bind", hp, &out[*n], why, whylen)) {
 			listeners_close(out, *n);
 			*n = 0;
 			return false;

@@ -17,6 +17,8 @@ static const char *set_route(struct l402_config *c, const char *v, int64_t n, bo
 static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_trusted_proxy(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_service_name(struct l402_config *c, const char *v, int64_t n, bool b);
@@ -30,6 +32,8 @@ static const char *set_http_threads(struct l402_config *c, const char *v, int64_
 static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_tls_cert(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_tls_key(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
 	const char *name;
@@ -41,7 +45,7 @@ static const struct opt_def {
 	int64_t min, max;	/* OPT_INT: checked before apply */
 } opts[] = {
 	{ "l402-bind", OPT_STRING, NULL,
-	  "HOST:PORT the HTTP server listens on ([V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
+	  "HOST:PORT the HTTP server listens on (https://HOST:PORT with TLS; [V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
 	  true, false, set_bind, 0, 0 },
 	{ "l402-route", OPT_STRING, NULL,
 	  "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)",
@@ -54,6 +58,12 @@ static const struct opt_def {
 	{ "l402-trust-proxy", OPT_FLAG, NULL,
 	  "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)",
 	  false, false, set_trust, 0, 0 },
+	{ "l402-trusted-proxy", OPT_STRING, NULL,
+	  "ADDR or ADDR/BITS of a reverse proxy whose X-Forwarded-For names the client (several allowed)",
+	  true, false, set_trusted_proxy, 0, 0 },
+	{ "l402-auth-path", OPT_STRING, "\"/l402/auth\"",
+	  "Path of the forward-auth endpoint front proxies ask for decisions, or off",
+	  false, false, set_auth_path, 0, 0 },
 	{ "l402-log-requests", OPT_BOOL, "false",
 	  "Log every HTTP request at debug level", false, true, set_logreq, 0, 0 },
 	{ "l402-max-unpaid", OPT_INT, "10000",
@@ -90,6 +100,12 @@ static const struct opt_def {
 	{ "l402-metrics-bind", OPT_STRING, NULL,
 	  "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)",
 	  false, false, set_metrics_bind, 0, 0 },
+	{ "l402-tls-cert", OPT_STRING, NULL,
+	  "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)",
+	  false, false, set_tls_cert, 0, 0 },
+	{ "l402-tls-key", OPT_STRING, NULL,
+	  "PEM private key of l402-tls-cert (unencrypted; keep it readable only by lightningd)",
+	  false, false, set_tls_key, 0, 0 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -141,8 +157,8 @@ static const char *set_bind(struct l402_config *c, const char *v, int64_t n, boo
 	char host[256], port[16];
 	if (c->nbind == MAX_BINDS)
 		return fail("l402-bind", "at most 8 addresses", NULL);
-	if (!parse_hostport(v, host, sizeof(host), port, sizeof(port)))
-		return fail("l402-bind", "'%s' is not HOST:PORT (or [IPV6]:PORT) with a port from 0 to 65535", v);
+	if (!parse_hostport(bind_hostport(v, NULL), host, sizeof(host), port, sizeof(port)))
+		return fail("l402-bind", "'%s' is not HOST:PORT, http://HOST:PORT or https://HOST:PORT (IPv6 in brackets) with a port from 0 to 65535", v);
 	c->bind[c->nbind++] = strdup(v);
 	return NULL;
 }
@@ -175,6 +191,26 @@ static const char *set_cors(struct l402_config *c, const char *v, int64_t n, boo
 static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	c->trust_proxy = b;
+	return NULL;
+}
+
+static const char *set_trusted_proxy(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (c->ntrusted == MAX_TRUSTED_PROXIES)
+		return fail("l402-trusted-proxy", "at most 16 addresses", NULL);
+	if (!addr_block_parse(v, &c->trusted[c->ntrusted]))
+		return fail("l402-trusted-proxy", "'%.80s' is not ADDR or ADDR/BITS", v);
+	c->ntrusted++;
+	return NULL;
+}
+
+static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	if (strcmp(v, "off") != 0 && (v[0] != '/' || strlen(v) > 200 || has_ctl(v)
+				      || strpbrk(v, " ?#%\"<>\\")))
+		return fail("l402-auth-path", "'%.80s' must be a path such as /l402/auth, or off", v);
+	free(c->auth_path);
+	c->auth_path = strcmp(v, "off") == 0 ? NULL : strdup(v);
 	return NULL;
 }
 
@@ -279,6 +315,25 @@ static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_
 	free(c->metrics_bind);
 	c->metrics_bind = strdup(v);
 	return NULL;
+}
+
+static const char *set_path(char **dst, const char *name, const char *v)
+{
+	if (!*v || strlen(v) > 1000 || has_ctl(v))
+		return fail(name, "'%.80s' is not a file path", v);
+	free(*dst);
+	*dst = strdup(v);
+	return NULL;
+}
+
+static const char *set_tls_cert(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	return set_path(&c->tls_cert, "l402-tls-cert", v);
+}
+
+static const char *set_tls_key(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	return set_path(&c->tls_key, "l402-tls-key", v);
 }
 
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b)
@@ -407,5 +462,8 @@ void options_free(struct l402_config *cfg)
 	free(cfg->catalog);
 	free(cfg->index_token);
 	free(cfg->metrics_bind);
+	free(cfg->auth_path);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }

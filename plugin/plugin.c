@@ -29,6 +29,7 @@
 #include "discovery.h"
 #include "unpaid.h"
 #include "routes.h"
+#include "tls.h"
 #include "tokens.h"
 #include "rpc.h"
 
@@ -101,6 +102,27 @@ static void flush_state(void)
 		loop_run_once(50);
 }
 
+/* The certificate and key, read now when given, so that a bad pair
+ * disables the plugin with the reason instead of failing handshakes. */
+static bool tls_configure(const struct l402_config *cfg, char *why, size_t whylen)
+{
+	bool https = false;
+	for (size_t i = 0; i < cfg->nbind; i++) {
+		bool tls;
+		bind_hostport(cfg->bind[i], &tls);
+		https |= tls;
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		snprintf(why, whylen, "l402-tls-cert and l402-tls-key go together: one is missing");
+		return false;
+	}
+	if (https && !cfg->tls_cert) {
+		snprintf(why, whylen, "l402-bind=https://...: needs l402-tls-cert and l402-tls-key");
+		return false;
+	}
+	return !cfg->tls_cert || tls_load(cfg->tls_cert, cfg->tls_key, why, whylen);
+}
+
 static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	char dir[4096], file[4096], why[512];
@@ -131,6 +153,10 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		return;
 	}
 	if (!routes_load(l402.cfg.route, l402.cfg.nroute, why, sizeof(why))) {
+		reply_disable(cmd, why);
+		return;
+	}
+	if (!tls_configure(&l402.cfg, why, sizeof(why))) {
 		reply_disable(cmd, why);
 		return;
 	}
@@ -294,6 +320,7 @@ int main(int argc, char **argv)
 	discovery_free();
 	secret_wipe();
 	options_free(&l402.cfg);
+	tls_free();
 	protocol_free();
 	loop_unlock();
 	return 0;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_addr.h"
+
 #define MAX_BINDS 8
 #define MAX_CONFIG_ROUTES 256
 #define DEFAULT_BIND "127.0.0.1:8402"
@@ -19,7 +21,10 @@ struct l402_config {
 	size_t nroute;
 	int64_t invoice_expiry;
 	char *cors_origin;
-	bool trust_proxy;
+	bool trust_proxy;	/* X-Forwarded-For from every peer */
+	struct addr_block trusted[MAX_TRUSTED_PROXIES];	/* ... or from these */
+	size_t ntrusted;
+	char *auth_path;	/* the forward-auth endpoint, or NULL when off */
 	bool log_requests;
 	int64_t max_unpaid;
 	char *service_name, *service_description, *contact, *public_url;
@@ -30,11 +35,13 @@ struct l402_config {
 	unsigned max_conns_per_client;	/* open connections one client may hold */
 	unsigned header_timeout;	/* seconds a request has to send its headers */
 	char *metrics_bind;	/* HOST:PORT of the metrics listener, or NULL */
+	char *tls_cert, *tls_key;	/* PEM files for https:// binds, or NULL */
 };
 
 struct listener {
 	int fd;
 	char addr[80];	/* what we actually bound, port resolved */
+	bool tls;	/* l402-bind=https://... */
 };
 
 struct l402 {

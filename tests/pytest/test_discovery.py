@@ -253,3 +253,12 @@ def test_catalog_in_a_real_browser(shop):
     assert os.path.getsize(shot) > 10000
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_onion_public_url_names_every_document(node_factory):
+    """The README's Tor recipe: l402-public-url with the onion address."""
+    onion = "http://" + "a" * 56 + ".onion"
+    n, web = paywall(node_factory, "GET /p 10sat text:p", options=[("l402-public-url", onion)])
+    for path in DOCS:
+        status, _, body = web.get(path)
+        assert status == 200 and onion.encode() in body, path
