@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install everything cln-l402 needs to build, test and fuzz on a fresh Debian/Ubuntu.
-# prometheus brings promtool, which checks the metrics the plugin serves.
+# prometheus brings promtool, which checks the metrics the plugin serves;
+# caddy and nginx run the forward-auth recipes; node and npm the interop clients.
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libssl-dev \
 libcurl4-openssl-dev libgnutls28-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
@@ -11,6 +12,11 @@ missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
+# node and npm run the interop clients (mppx): Debian's packages unless a
+# node is there already (a NodeSource build brings its own npm, and
+# Debian's npm package would not install beside it).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
 	exit 0

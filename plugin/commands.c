@@ -290,8 +290,10 @@ static void cmd_route_add(struct cmd *cmd, const struct json_doc *doc, int param
 static bool set_field(struct route_spec *s, const char *name, const char *val,
 		      char *why, size_t whylen)
 {
-	if (strcmp(name, "price") == 0)
+	if (strcmp(name, "price") == 0 && strncmp(val, "rpc:", 4) != 0) {
+		s->pricer[0] = '\0'; /* a fixed price again */
 		return route_spec_set_price(s, val, why, whylen);
+	}
 	if (strcmp(name, "backend") == 0)
 		return route_spec_set_backend(s, val, why, whylen);
 	return route_spec_set(s, name, val, true, why, whylen);
@@ -300,7 +302,8 @@ static bool set_field(struct route_spec *s, const char *name, const char *val,
 static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	static const char *const names[] = { "route", "?price", "?backend", "?valid", "?uses",
-					     "?desc", "?service", "?rate", "?free", "?timeout" };
+					     "?desc", "?service", "?rate", "?free", "?timeout",
+					     "?balance", "?hold" };
 	enum { N = sizeof(names) / sizeof(names[0]) };
 	int tok[N];
 	char why[300], val[ROUTE_MAX_SPEC];
@@ -331,7 +334,11 @@ static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int pa
 	}
 	if (!any) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "nothing to change: give price, backend, valid, uses, desc, "
-				      "service, rate, free or timeout");
+				      "service, rate, free, timeout, balance or hold");
+		return;
+	}
+	if (!route_spec_consistent(&s, why, sizeof(why))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
 	char key[ROUTE_KEY_LEN];
@@ -376,6 +383,7 @@ struct listed_token {
 	char inv_status[16];
 	int64_t valid_until;
 	uint64_t uses, msat, paid_at, inv_expires;
+	uint64_t balance_msat;
 	bool minted;
 };
 
@@ -424,7 +432,7 @@ static struct listed_token *add_item(struct tokens_query *q, const char *tag)
 /* Whether t's use count must be read before its status is known. */
 static bool needs_count(const struct listed_token *t)
 {
-	return t->uses && strcmp(t->inv_status, "paid") == 0;
+	return (t->uses || t->balance_msat) && strcmp(t->inv_status, "paid") == 0;
 }
 
 static const char *token_status(const struct listed_token *t, bool used_up)
@@ -446,7 +454,8 @@ static void add_token(struct json_out *j, const struct tokens_query *q,
 {
 	uint64_t used = 0;
 	bool known = !needs_count(t) || token_used(t->id, &used, NULL, NULL) == USE_OK;
-	const char *st = token_status(t, known && t->uses && used >= t->uses);
+	uint64_t limit = t->uses ? t->uses : t->balance_msat;
+	const char *st = token_status(t, known && limit && used >= limit);
 	struct route *rt = routes_by_tag(t->tag);
 	if (q->status[0] && strcmp(q->status, st) != 0)
 		return;
@@ -465,6 +474,12 @@ static void add_token(struct json_out *j, const struct tokens_query *q,
 		json_add_u64(j, "uses", t->uses);
 		if (known)
 			json_add_u64(j, "uses_left", used >= t->uses ? 0 : t->uses - used);
+	}
+	if (t->balance_msat) {
+		json_add_u64(j, "balance_msat", t->balance_msat);
+		if (known)
+			json_add_u64(j, "balance_left_msat",
+				     used >= t->balance_msat ? 0 : t->balance_msat - used);
 	}
 	if (t->inv_expires && !t->minted)
 		json_add_u64(j, "invoice_expires_at", t->inv_expires);
@@ -557,11 +572,12 @@ static void got_invoices(void *arg, const struct rpc_result *res)
 		    && created >= q->next_start)
 			q->next_start = created + 1;
 		if (!get_str(d, json_get(d, e, "label"), label, sizeof(label))
-		    || !label_parse(label, &l) || !(t = add_item(q, l.tag)))
+		    || !label_parse(label, &l) || l.charge || !(t = add_item(q, l.tag)))
 			continue;
 		memcpy(t->id, l.token_id, 32);
 		t->valid_until = l.valid_until;
 		t->uses = l.uses;
+		t->balance_msat = l.balance_msat;
 		get_str(d, json_get(d, e, "status"), t->inv_status, sizeof(t->inv_status));
 		json_get_u64(d, json_get(d, e, "amount_received_msat"), &t->msat);
 		json_get_u64(d, json_get(d, e, "paid_at"), &t->paid_at);
@@ -722,7 +738,10 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	id.version = 0;
 	crypto_hash_sha256(id.payment_hash, preimage, sizeof(preimage));
 	int64_t valid_until = valid ? (int64_t)time(NULL) + (int64_t)valid : 0;
-	struct l402_mint_params mp = { .service = rt->spec.service, .grant = { valid_until, uses } };
+	/* A comp token of a balance route gets the route's balance. */
+	uint64_t balance = uses ? 0 : rt->spec.balance_msat;
+	struct l402_mint_params mp = { .service = rt->spec.service,
+				       .grant = { valid_until, uses, balance } };
 	bool ok = l402_mint(secret, &id, &mp, mac, sizeof(mac));
 	sodium_memzero(secret, sizeof(secret));
 	if (!ok) {
@@ -756,6 +775,8 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 		json_add_s64(&r.j, "valid_until", valid_until);
 	if (uses)
 		json_add_u64(&r.j, "uses", uses);
+	if (balance)
+		json_add_u64(&r.j, "balance_msat", balance);
 	json_add_bool(&r.j, "minted", true);
 	result_send(cmd, &r);
 	strbuf_free(&auth);
@@ -794,7 +815,7 @@ static void verify_reply(struct verification *vf)
 	} else {
 		/* Verified, preimage included: its invoice is paid. */
 		revoked = token_revoked(v->id.token_id);
-		if (v->grant.uses) {
+		if (v->grant.uses || v->grant.balance_msat) {
 			enum use_result u = token_used(v->id.token_id, &used, verify_count_read, vf);
 			if (u == USE_WAIT)
 				return;
@@ -803,9 +824,12 @@ static void verify_reply(struct verification *vf)
 		if (revoked) {
 			reason = "revoked";
 			detail = "this token was revoked";
-		} else if (used_known && used >= v->grant.uses) {
+		} else if (used_known && v->grant.uses && used >= v->grant.uses) {
 			reason = "used_up";
 			detail = "this token has no uses left";
+		} else if (used_known && v->grant.balance_msat && used >= v->grant.balance_msat) {
+			reason = "balance_exhausted";
+			detail = "this token's balance is spent";
 		} else {
 			valid = true;
 		}
@@ -832,6 +856,13 @@ static void verify_reply(struct verification *vf)
 			if (used_known)
 				json_add_u64(&r.j, "uses_left",
 					     used >= v->grant.uses ? 0 : v->grant.uses - used);
+		}
+		if (v->grant.balance_msat) {
+			json_add_u64(&r.j, "balance_msat", v->grant.balance_msat);
+			if (used_known)
+				json_add_u64(&r.j, "balance_left_msat",
+					     used >= v->grant.balance_msat ? 0
+									    : v->grant.balance_msat - used);
 		}
 	}
 	result_send(vf->cmd, &r);
@@ -997,7 +1028,7 @@ const struct command commands[] = {
 	{ "l402-status", "", "Version, HTTP addresses, routes and paid-state counters of the L402 paywall", cmd_status },
 	{ "l402-routes", "[route]", "Every route with its source, price, backend, token model and counters", cmd_routes },
 	{ "l402-route-add", "route", "Add a route (METHOD PATH PRICE BACKEND [key=value ...]), persisted", cmd_route_add },
-	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout]",
+	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout] [balance] [hold]",
 	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update },
 	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove },
 	{ "l402-tokens", "[route] [status] [start] [limit]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens },

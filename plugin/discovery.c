@@ -9,6 +9,7 @@
 #include "encoding.h"
 #include "json_in.h"
 #include "json_out.h"
+#include "mpp_charge.h"
 #include "l402.h"
 #include "log.h"
 #include "routes.h"
@@ -374,6 +375,14 @@ static void add_probe_body(struct json_out *j, const char *key, const struct jso
 	json_object_end(j);
 }
 
+/* The authentication schemes a route takes: none when free; else L402
+ * (with its LSAT alias) and the Payment scheme's lightning charge. */
+static void add_schemes(struct json_out *j, const struct route *rt)
+{
+	static const char *const paid[] = { "L402", "Payment" };
+	json_add_strings(j, "schemes", paid, rt->spec.price_msat ? 2 : 0);
+}
+
 /* ---- /.well-known/l402.json ---- */
 
 static void build_manifest(struct strbuf *sb)
@@ -436,6 +445,7 @@ static void build_manifest(struct strbuf *sb)
 					json_add_s64(&j, "valid_seconds", o->spec.valid);
 				if (o->spec.uses)
 					json_add_u64(&j, "uses", o->spec.uses);
+				add_schemes(&j, o);
 				json_object_end(&j);
 			}
 		}
@@ -468,8 +478,8 @@ static void build_services(struct strbuf *sb)
 	if (node_id[0])
 		json_add_string(&j, "node_pubkey", node_id);
 	json_object_end(&j);
-	static const char *const payment_methods[] = { "L402", "bolt11" };
-	json_add_strings(&j, "payment_methods", payment_methods, 2);
+	static const char *const payment_methods[] = { "L402", "bolt11", "Payment" };
+	json_add_strings(&j, "payment_methods", payment_methods, 3);
 	json_array_start(&j, "services");
 	const struct route *rt;
 	for (size_t i = 0; (rt = next_listed(&i));) {
@@ -526,6 +536,7 @@ static void build_services(struct strbuf *sb)
 		what_it_buys(rt, buys, sizeof(buys));
 		json_add_string(&j, "buys", buys);
 		json_object_end(&j);
+		add_schemes(&j, rt);
 		if (rt->spec.rate_n) {
 			json_object_start(&j, "rate_limit");
 			json_add_u64(&j, "requests", rt->spec.rate_n);
@@ -547,7 +558,11 @@ static const char openapi_components[] =
 		"\"type\": \"apiKey\", \"in\": \"header\", \"name\": \"Authorization\","
 		"\"x-l402-scheme\": \"L402\","
 		"\"description\": \"Pay the invoice of the 402 challenge, then send "
-			"'L402 <macaroon>:<preimage hex>'\"}},"
+			"'L402 <macaroon>:<preimage hex>'\"},"
+		"\"payment\": {\"type\": \"http\", \"scheme\": \"Payment\","
+		"\"description\": \"The Payment HTTP authentication scheme (draft-httpauth-payment), "
+			"method lightning, intent charge: pay the invoice of the challenge's request, "
+			"then send the credential with payload.preimage; one request per charge\"}},"
 	"\"responses\": {\"PaymentRequired\": {"
 		"\"description\": \"Payment required: pay the invoice, then retry with the "
 			"token and the preimage\","
@@ -562,6 +577,59 @@ static const char openapi_components[] =
 			"\"invoice\": {\"type\": \"string\"}, \"macaroon\": {\"type\": \"string\"},"
 			"\"token\": {\"type\": \"string\"}, \"payment_hash\": {\"type\": \"string\"},"
 			"\"expires_at\": {\"type\": \"integer\"}}}}}}}}";
+
+/* The Payment scheme's discovery draft: x-payment-info, both offers. */
+static void add_payment_info(struct json_out *j, const struct route *o)
+{
+	char sats[24], buys[128], note[160];
+	snprintf(sats, sizeof(sats), "%llu",
+		 (unsigned long long)mpp_charge_sats(o->spec.price_msat));
+	what_it_buys(o, buys, sizeof(buys));
+	json_object_start(j, "x-payment-info");
+	json_array_start(j, "offers");
+	json_object_start(j, NULL);
+	json_add_string(j, "intent", "charge");
+	json_add_string(j, "method", "lightning");
+	json_add_string(j, "amount", sats);
+	json_add_string(j, "currency", "sat");
+	json_add_string(j, "description", "one request (Payment scheme, lightning charge)");
+	json_object_end(j);
+	json_object_start(j, NULL);
+	json_add_string(j, "intent", "charge");
+	json_add_string(j, "method", "l402");
+	json_add_string(j, "amount", sats);
+	json_add_string(j, "currency", "sat");
+	snprintf(note, sizeof(note), "an L402 token: %s", buys);
+	json_add_string(j, "description", note);
+	json_object_end(j);
+	json_array_end(j);
+	json_object_end(j);
+}
+
+/* x-service-info: the routes' categories (at most 5) and where the docs are. */
+static void add_service_info(struct json_out *j)
+{
+	const char *cats[5];
+	size_t n = 0;
+	const struct route *rt;
+	for (size_t i = 0; (rt = next_listed(&i)) && n < 5;) {
+		bool seen = !rt->spec.category[0];
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = strcmp(cats[k], rt->spec.category) == 0;
+		if (!seen)
+			cats[n++] = rt->spec.category;
+	}
+	json_object_start(j, "x-service-info");
+	if (n)
+		json_add_strings(j, "categories", cats, n);
+	json_object_start(j, "docs");
+	json_add_string(j, "apiReference", "/openapi.json");
+	json_add_string(j, "llms", "/llms.txt");
+	if (l402.cfg.catalog)
+		json_add_string(j, "homepage", l402.cfg.catalog);
+	json_object_end(j);
+	json_object_end(j);
+}
 
 static void build_openapi(struct strbuf *sb)
 {
@@ -585,6 +653,7 @@ static void build_openapi(struct strbuf *sb)
 	json_add_string(&j, "manifest", "/.well-known/l402.json");
 	json_object_end(&j);
 	json_object_end(&j);
+	add_service_info(&j);
 	json_array_start(&j, "servers");
 	json_object_start(&j, NULL);
 	json_add_string(&j, "url", base);
@@ -648,10 +717,16 @@ static void build_openapi(struct strbuf *sb)
 					json_object_end(&j);
 					json_object_end(&j);
 				}
+				if (o->spec.price_msat)
+					add_payment_info(&j, o);
 				json_array_start(&j, "security");
 				if (o->spec.price_msat) {
 					json_object_start(&j, NULL);
 					json_array_start(&j, "l402");
+					json_array_end(&j);
+					json_object_end(&j);
+					json_object_start(&j, NULL);
+					json_array_start(&j, "payment");
 					json_array_end(&j);
 					json_object_end(&j);
 				}

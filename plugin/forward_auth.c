@@ -160,7 +160,7 @@ static const char *or_empty(const char *v)
 
 void forward_auth_allow(struct req *r)
 {
-	char id[65] = "", uses[24] = "", until[24] = "", price[24];
+	char id[65] = "", uses[24] = "", until[24] = "", price[24], balance[24] = "";
 	const struct route_spec *s = &r->route.spec;
 	bool paid = s->price_msat > 0;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -168,6 +168,8 @@ void forward_auth_allow(struct req *r)
 		hex_encode(r->verdict.id.token_id, sizeof(r->verdict.id.token_id), id, sizeof(id));
 	if (r->uses_left >= 0)
 		snprintf(uses, sizeof(uses), "%" PRId64, r->uses_left);
+	if (r->balance_left >= 0)
+		snprintf(balance, sizeof(balance), "%" PRId64, r->balance_left);
 	if (paid && r->verdict.grant.valid_until > 0)
 		snprintf(until, sizeof(until), "%" PRId64, (int64_t)r->verdict.grant.valid_until);
 	snprintf(price, sizeof(price), "%" PRIu64, s->price_msat);
@@ -180,6 +182,7 @@ void forward_auth_allow(struct req *r)
 		MHD_add_response_header(resp, "X-L402-Token-Id", or_empty(id));
 		MHD_add_response_header(resp, "X-L402-Service", or_empty(paid ? s->service : ""));
 		MHD_add_response_header(resp, "X-L402-Uses-Left", or_empty(uses));
+		MHD_add_response_header(resp, "X-L402-Balance-Msat", or_empty(balance));
 		MHD_add_response_header(resp, "X-L402-Valid-Until", or_empty(until));
 		MHD_add_response_header(resp, "X-L402-Price-Msat", price);
 		MHD_add_response_header(resp, "X-L402-Route-Tag", r->route.tag);

@@ -45,6 +45,13 @@ void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 	}
 	if (r->deny_status && (status < 200 || status > 299))
 		status = r->deny_status;
+	if (r->mpp.receipt[0] && status >= 200 && status <= 299)
+		MHD_add_response_header(resp, "Payment-Receipt", r->mpp.receipt);
+	if (r->balance_left >= 0 && status >= 200 && status <= 299 && !r->forward_auth) {
+		char left[24];
+		snprintf(left, sizeof(left), "%lld", (long long)r->balance_left);
+		MHD_add_response_header(resp, "X-L402-Balance-Msat", left);
+	}
 	cors_add(resp, r->public_doc);
 	r->status = status;
 	r->response = resp;
@@ -255,8 +262,13 @@ static void serve_body(struct req *r)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct req *r = calloc(1, sizeof(*r));
-	if (r)
+	const char *q = strchr(uri, '?');
+	if (r) {
 		r->nul_in_target = strstr(uri, "%00") != NULL;
+		/* For a pricer; the path itself comes decoded from libmicrohttpd. */
+		if (q && strlen(q + 1) <= 4096)
+			r->query = strdup(q + 1);
+	}
 	return r;
 }
 
@@ -270,6 +282,7 @@ static void start_request(struct req *r, struct MHD_Connection *c, const char *u
 	memcpy(r->method, method, ml);
 	r->path = strdup(url);
 	r->uses_left = -1;
+	r->balance_left = -1;
 	client_addr_of(c, l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted, &r->client);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	r->body_expected = (cl && strtoull(cl, NULL, 10) > 0)
@@ -343,6 +356,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 		MHD_destroy_response(r->response);
 	atomic_fetch_sub(&body_bytes, r->body_counted);
 	free(r->path);
+	free(r->query);
 	strbuf_free(&r->body);
 	free(r);
 	*ctx = NULL;

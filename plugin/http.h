@@ -10,6 +10,7 @@
 
 #include "client_addr.h"
 #include "l402.h"
+#include "mpp_charge.h"
 #include "route_spec.h"
 #include "routes.h"
 #include "state.h"
@@ -27,6 +28,7 @@ struct req {
 	struct MHD_Connection *conn;
 	char method[ROUTE_MAX_METHOD];
 	char *path;		/* percent-decoded by libmicrohttpd */
+	char *query;		/* the query string as sent (after '?'), or NULL */
 	struct client_addr client;
 	struct strbuf body;
 	size_t body_counted;	/* its share of HTTP_BODY_BUDGET */
@@ -51,6 +53,11 @@ struct req {
 	bool path_known;	/* no route matched, but one for another method */
 	bool serve_unlocked;	/* passed; its backend serves without the lock */
 	int64_t uses_left;	/* of a token with a use limit, once counted; else -1 */
+	int64_t balance_left;	/* msat of a balance token after this request's
+				 * draw (or hold); else -1 */
+	uint64_t held_msat;	/* what this request took from a balance */
+	bool priced;		/* route.spec.price_msat is the pricer's answer */
+	struct mpp_state mpp;	/* a Payment scheme credential, when it came with one */
 
 	/* A front proxy's question (forward_auth.h): method and path above
 	 * are the original request's; passing answers 200 instead of

@@ -13,10 +13,15 @@ bool label_is_ours(const char *label)
 
 bool label_make(char *out, size_t len, const struct invoice_label *l)
 {
-	char hex[65];
+	char hex[65], kind[32] = "";
 	hex_encode(l->token_id, 32, hex, sizeof(hex));
-	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s", l->tag,
-				(long long)l->valid_until, (unsigned long long)l->uses, hex) < len;
+	if (l->charge)
+		snprintf(kind, sizeof(kind), "-charge");
+	else if (l->balance_msat)
+		snprintf(kind, sizeof(kind), "-b%llu", (unsigned long long)l->balance_msat);
+	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s%s", l->tag,
+				(long long)l->valid_until, (unsigned long long)l->uses, hex,
+				kind) < len;
 }
 
 bool label_parse(const char *label, struct invoice_label *l)
@@ -37,5 +42,13 @@ bool label_parse(const char *label, struct invoice_label *l)
 	if (end == p || *end != '-')
 		return false;
 	p = end + 1;
-	return strlen(p) == 64 && hex_decode(p, 64, l->token_id, 32, &n);
+	if (strnlen(p, 65) < 64 || !hex_decode(p, 64, l->token_id, 32, &n))
+		return false;
+	const char *kind = p + 64;
+	l->charge = strcmp(kind, "-charge") == 0;
+	l->balance_msat = 0;
+	if (strncmp(kind, "-b", 2) == 0 && kind[2] >= '1' && kind[2] <= '9'
+	    && strspn(kind + 2, "0123456789") == strlen(kind + 2) && strlen(kind + 2) <= 19)
+		l->balance_msat = strtoull(kind + 2, NULL, 10);
+	return !*kind || l->charge || l->balance_msat;
 }

@@ -22,6 +22,9 @@
 #include "l402.h"
 #include "label.h"
 #include "log.h"
+#include "mpp.h"
+#include "mpp_charge.h"
+#include "pricer.h"
 #include "loop.h"
 #include "rate.h"
 #include "routes.h"
@@ -60,11 +63,32 @@ static void serve(struct req *r)
 
 /* ---- the challenge ---- */
 
+/* The problem type (draft-httpauth-payment's, RFC 9457) a 402 stands for. */
+static enum mpp_err problem_of(const struct req *r)
+{
+	if (r->mpp.used)
+		return r->mpp.err;
+	if (strcmp(r->reason, "no_credentials") == 0)
+		return MPP_OK; /* payment-required */
+	if (strcmp(r->reason, "expired") == 0)
+		return MPP_EXPIRED;
+	return MPP_VERIFICATION_FAILED;
+}
+
+/* One body for every client: L402's fields, which clients in the wild
+ * read, and a problem details object (type, title, status, detail) as
+ * the Payment scheme asks for; extension members are allowed there. */
 static void add_challenge_body(struct json_out *j, const struct req *r, const char *bolt11,
 			       const char *tok, const uint8_t hash[32], uint64_t expires_at,
 			       const struct l402_grant *g)
 {
+	char type[96];
+	enum mpp_err p = problem_of(r);
 	json_object_start(j, NULL);
+	snprintf(type, sizeof(type), "https://paymentauth.org/problems/%s", mpp_problem_type(p));
+	json_add_string(j, "type", type);
+	json_add_string(j, "title", mpp_problem_title(p));
+	json_add_u64(j, "status", 402);
 	json_add_string(j, "error", "payment_required");
 	json_add_string(j, "reason", r->reason);
 	if (r->detail[0])
@@ -84,19 +108,33 @@ static void add_challenge_body(struct json_out *j, const struct req *r, const ch
 	}
 	if (g->uses > 0)
 		json_add_u64(j, "uses", g->uses);
+	if (g->balance_msat > 0)
+		json_add_u64(j, "balance_msat", g->balance_msat);
 	json_add_string(j, "hint", "Pay the invoice, then repeat the request with the header "
 				   "'Authorization: L402 <macaroon>:<preimage hex>'");
 	json_object_end(j);
 }
 
-/* A challenge's invoice being made. The client waits at most
- * INVOICE_TIMEOUT_MS and then gets a 503; lightningd may still make the
- * invoice later, and then it is tracked (and deleted when it expires) like
- * any other: the invoice call outlives the request it was made for. */
+/* An invoice asked for a challenge, and what lightningd made of it. */
+struct invoice_made {
+	char label[LABEL_MAX];
+	bool made;
+	uint8_t hash[32];
+	char bolt11[2048];
+	uint64_t expires_at;
+};
+
+/* A challenge's invoices being made: the L402 token's, and the Payment
+ * charge's unless the client's Accept-Payment refuses it. The client
+ * waits at most INVOICE_TIMEOUT_MS and then gets a 503; lightningd may
+ * still make the invoices later, and then they are tracked (and deleted
+ * when they expire) like any other: the invoice calls outlive the request
+ * they were made for. */
 struct challenge {
 	struct req *r;		/* NULL once the client was answered */
 	uint64_t timer;
-	char label[LABEL_MAX];
+	unsigned pending;	/* invoice calls not answered yet */
+	struct invoice_made token, charge;
 };
 
 static void challenge_timed_out(void *arg)
@@ -107,18 +145,19 @@ static void challenge_timed_out(void *arg)
 	ch->r = NULL;
 }
 
-/* The 402 for r: a token committing to the invoice's hash, both
- * challenge headers and the JSON body. */
-static void send_challenge(struct req *r, const struct invoice_label *l, const uint8_t hash[32],
-			   const char *bolt11, uint64_t expires_at)
+/* The 402 for r: a token committing to the invoice's hash, the L402 and
+ * LSAT challenges (first, for lnget), the Payment charge's when there is
+ * one, and the JSON body. */
+static void send_challenge(struct req *r, const struct invoice_label *l,
+			   const struct invoice_made *tokinv, const struct invoice_made *charge)
 {
 	char tok[4096];
 	uint8_t secret[L402_SECRET_LEN];
 	struct l402_identifier id = { .version = 0 };
-	memcpy(id.payment_hash, hash, 32);
+	memcpy(id.payment_hash, tokinv->hash, 32);
 	memcpy(id.token_id, l->token_id, sizeof(id.token_id));
 	struct l402_mint_params mp = { .service = r->route.spec.service,
-				       .grant = { l->valid_until, l->uses } };
+				       .grant = { l->valid_until, l->uses, l->balance_msat } };
 	if (!secret_get(secret)) {
 		http_unavailable(r, "starting up; retry shortly");
 		return;
@@ -135,18 +174,24 @@ static void send_challenge(struct req *r, const struct invoice_label *l, const u
 	strbuf_init(&hdr, 0);
 	strbuf_init(&body, 0);
 	json_out_init(&j, &body);
-	add_challenge_body(&j, r, bolt11, tok, hash, expires_at, &mp.grant);
+	add_challenge_body(&j, r, tokinv->bolt11, tok, tokinv->hash, tokinv->expires_at,
+			   &mp.grant);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
 	if (resp) {
-		l402_challenge(&hdr, tok, bolt11);
+		l402_challenge(&hdr, tok, tokinv->bolt11);
 		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
 		strbuf_reset(&hdr);
-		lsat_challenge(&hdr, tok, bolt11);
+		lsat_challenge(&hdr, tok, tokinv->bolt11);
 		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		if (charge && charge->made
+		    && mpp_charge_offer(r, charge->bolt11, charge->hash, charge->expires_at, &hdr))
+			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
 		MHD_add_response_header(resp, "Link",
 					"</.well-known/l402.json>; rel=\"l402-manifest\"");
-		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Content-Type", r->mpp.used ? "application/problem+json"
+									  : "application/json");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	}
 	strbuf_free(&hdr);
@@ -155,43 +200,53 @@ static void send_challenge(struct req *r, const struct invoice_label *l, const u
 	http_finish(r, 402, resp);
 }
 
-static void on_invoice(void *arg, const struct rpc_result *res)
+/* Both invoices are in (or failed): answer, unless the client was
+ * answered already. */
+static void challenge_complete(struct challenge *ch)
 {
-	struct challenge *ch = arg;
 	struct req *r = ch->r;
-	char bolt11[2048];
-	uint8_t hash[32];
-	uint64_t expires_at = 0;
 	struct invoice_label l;
-	const struct json_doc *d = res->doc;
-
 	if (ch->timer)
 		loop_cancel_timer(ch->timer);
-	bool made = res->status == RPC_OK
-		    && json_get_hex(d, json_get(d, res->result, "payment_hash"), hash, 32)
-		    && json_get_string(d, json_get(d, res->result, "bolt11"), bolt11, sizeof(bolt11),
-				       NULL)
-		    && json_get_u64(d, json_get(d, res->result, "expires_at"), &expires_at);
-	if (made)
-		unpaid_add(ch->label, expires_at, hash);
+	if (!r)
+		; /* its client was answered already: the invoices are just owned */
+	else if (!ch->token.made)
+		http_unavailable(r, "lightningd is unavailable; retry shortly");
+	else if (!label_parse(ch->token.label, &l))
+		http_error(r, 500, "internal", "bad invoice label");
+	else
+		send_challenge(r, &l, &ch->token, &ch->charge);
+	free(ch);
+}
+
+static void got_invoice(struct challenge *ch, struct invoice_made *m, const struct rpc_result *res)
+{
+	const struct json_doc *d = res->doc;
+	m->made = res->status == RPC_OK
+		  && json_get_hex(d, json_get(d, res->result, "payment_hash"), m->hash, 32)
+		  && json_get_string(d, json_get(d, res->result, "bolt11"), m->bolt11,
+				     sizeof(m->bolt11), NULL)
+		  && json_get_u64(d, json_get(d, res->result, "expires_at"), &m->expires_at);
+	if (m->made)
+		unpaid_add(m->label, m->expires_at, m->hash);
 	else
 		unpaid_release();
-	if (!r) {
-		/* Its client was answered already: the invoice is just owned. */
-		free(ch);
-		return;
-	}
-	if (!made) {
-		if (res->status != RPC_OK)
-			plugin_log(LOG_UNUSUAL, "invoice for a challenge failed: %s", res->message);
-		http_unavailable(r, res->status == RPC_OK ? "lightningd gave an unusable invoice"
-							  : "lightningd is unavailable; retry shortly");
-	} else if (!label_parse(ch->label, &l)) {
-		http_error(r, 500, "internal", "bad invoice label");
-	} else {
-		send_challenge(r, &l, hash, bolt11, expires_at);
-	}
-	free(ch);
+	if (res->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "invoice for a challenge failed: %s", res->message);
+	if (--ch->pending == 0)
+		challenge_complete(ch);
+}
+
+static void on_token_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->token, res);
+}
+
+static void on_charge_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->charge, res);
 }
 
 /* The route's description, or one made from it, cut on a character
@@ -211,10 +266,54 @@ static void invoice_description(const struct route_spec *s, char *out, size_t le
 	}
 }
 
-static void challenge(struct req *r, const char *reason, const char *detail)
+/* What a token costs: its balance when it buys one, else the price. */
+static uint64_t token_price(const struct route_spec *s)
+{
+	return s->balance_msat ? s->balance_msat : s->price_msat;
+}
+
+/* Ask lightningd for an invoice labelled m->label; false when the call
+ * cannot be made (its place under l402-max-unpaid is given back). */
+static bool ask_invoice(struct challenge *ch, struct invoice_made *m, uint64_t msat,
+			const char *desc, rpc_cb cb)
 {
 	struct strbuf sb;
 	struct json_out j;
+	json_out_object(&j, &sb, 0);
+	json_add_u64(&j, "amount_msat", msat);
+	json_add_string(&j, "label", m->label);
+	json_add_string(&j, "description", desc);
+	json_add_s64(&j, "expiry", l402.cfg.invoice_expiry);
+	json_object_end(&j);
+	bool asked = rpc_call("invoice", sb.data, NULL, INVOICE_RPC_TIMEOUT_MS, cb, ch);
+	strbuf_free(&sb);
+	if (asked)
+		ch->pending++;
+	else
+		unpaid_release();
+	return asked;
+}
+
+/* Whether to offer the Payment charge beside L402: unless the client's
+ * Accept-Payment gives lightning/charge no weight. */
+static bool charge_wanted(const struct req *r)
+{
+	const char *ap = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Payment");
+	return mpp_accept_weight(ap, "lightning", "charge") != 0;
+}
+
+static void challenge(struct req *r, const char *reason, const char *detail);
+
+/* A challenge once the pricer answered: r->reason and r->detail were set. */
+static void challenge_priced(struct req *r)
+{
+	char detail[sizeof(r->detail)];
+	memcpy(detail, r->detail, sizeof(detail));
+	challenge(r, r->reason, detail[0] ? detail : NULL);
+}
+
+static void challenge(struct req *r, const char *reason, const char *detail)
+{
 	char desc[sizeof(r->route.spec.desc) + ROUTE_KEY_LEN];
 	unsigned wait;
 
@@ -224,10 +323,16 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 		http_unavailable(r, "lightningd is unavailable; retry shortly");
 		return;
 	}
-	/* Strangers must not make the node create invoices without bound. */
-	if ((wait = take_for_client(r, 'c', 0, l402.cfg.challenge_n, l402.cfg.challenge_per,
-				    l402.cfg.challenge_n))) {
+	/* Strangers must not make the node create invoices (or ask its
+	 * pricer) without bound; counted once, before a pricer is asked. */
+	if (!r->priced && (wait = take_for_client(r, 'c', 0, l402.cfg.challenge_n,
+						  l402.cfg.challenge_per, l402.cfg.challenge_n))) {
 		too_many(r, wait, "too many new challenges from this address");
+		return;
+	}
+	/* A live price first (this runs again with it). */
+	if (r->route.spec.pricer[0] && !r->priced) {
+		pricer_ask(r, challenge_priced);
 		return;
 	}
 	struct challenge *ch = calloc(1, sizeof(*ch));
@@ -243,30 +348,36 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 	struct invoice_label l = {
 		.valid_until = r->route.spec.valid > 0 ? (int64_t)time(NULL) + r->route.spec.valid : 0,
 		.uses = r->route.spec.uses,
+		.balance_msat = r->route.spec.balance_msat,
 	};
 	memcpy(l.tag, r->route.tag, sizeof(l.tag));
 	randombytes_buf(l.token_id, sizeof(l.token_id));
-	label_make(ch->label, sizeof(ch->label), &l);
+	label_make(ch->token.label, sizeof(ch->token.label), &l);
 	invoice_description(&r->route.spec, desc, sizeof(desc));
 
-	json_out_object(&j, &sb, 0);
-	json_add_u64(&j, "amount_msat", r->route.spec.price_msat);
-	json_add_string(&j, "label", ch->label);
-	json_add_string(&j, "description", desc);
-	json_add_s64(&j, "expiry", l402.cfg.invoice_expiry);
-	json_object_end(&j);
 	ch->r = r;
+	/* The timer first: an invoice call never answers from inside. */
 	if (!(ch->timer = loop_add_timer(INVOICE_TIMEOUT_MS, challenge_timed_out, ch))
-	    || !rpc_call("invoice", sb.data, NULL, INVOICE_RPC_TIMEOUT_MS, on_invoice, ch)) {
+	    || !ask_invoice(ch, &ch->token, token_price(&r->route.spec), desc, on_token_invoice)) {
 		if (ch->timer)
 			loop_cancel_timer(ch->timer);
-		unpaid_release();
+		else
+			unpaid_release();
 		free(ch);
 		http_unavailable(r, "cannot ask lightningd for an invoice now");
-	} else {
-		http_wait(r);
+		return;
 	}
-	strbuf_free(&sb);
+	/* The charge's own invoice, in whole sats, when there is room for it:
+	 * without one, the 402 offers L402 alone. */
+	if (charge_wanted(r) && unpaid_reserve()) {
+		struct invoice_label c = { .uses = 1, .charge = true };
+		memcpy(c.tag, r->route.tag, sizeof(c.tag));
+		randombytes_buf(c.token_id, sizeof(c.token_id));
+		label_make(ch->charge.label, sizeof(ch->charge.label), &c);
+		(void)ask_invoice(ch, &ch->charge, mpp_charge_sats(r->route.spec.price_msat) * 1000,
+				  desc, on_charge_invoice);
+	}
+	http_wait(r);
 }
 
 /* ---- credentials ---- */
@@ -349,26 +460,88 @@ static void unpaid_request(struct req *r, const char *reason, const char *detail
 	challenge(r, reason, detail);
 }
 
-/* After a counted use: what is left, for the answer's headers. */
-static void note_uses_left(struct req *r)
+/* What a paid request spends from its token, by the token's caveats: a
+ * use of a use count, or from a balance its price (the pricer's, when the
+ * route has one), or what the route holds while a metered request runs. */
+struct spend {
+	uint64_t limit, amount, block;
+	bool balance;
+};
+
+static bool token_spends(const struct req *r, struct spend *s)
+{
+	const struct l402_grant *g = &r->verdict.grant;
+	if (g->balance_msat) {
+		s->balance = true;
+		s->limit = g->balance_msat;
+		s->amount = r->route.spec.hold_msat ? r->route.spec.hold_msat : r->route.spec.price_msat;
+		s->block = token_balance_block(s->limit, s->amount);
+		return true;
+	}
+	if (g->uses) {
+		s->balance = false;
+		s->limit = g->uses;
+		s->amount = 1;
+		s->block = token_use_block(g->uses);
+		return true;
+	}
+	return false;
+}
+
+/* After a spend: what is left, for the answer's headers. */
+static void note_left(struct req *r, const struct spend *s)
 {
 	uint64_t used;
-	if (token_used(r->verdict.id.token_id, &used, NULL, NULL) == USE_OK)
-		r->uses_left = used >= r->verdict.grant.uses ? 0
-			       : (int64_t)(r->verdict.grant.uses - used);
+	if (token_used(r->verdict.id.token_id, &used, NULL, NULL) != USE_OK)
+		return;
+	int64_t left = used >= s->limit ? 0 : (int64_t)(s->limit - used);
+	if (s->balance) {
+		r->balance_left = left;
+		r->held_msat = s->amount;
+	} else {
+		r->uses_left = left;
+	}
+}
+
+static void spent_out(struct req *r, const struct spend *s)
+{
+	if (s->balance)
+		unpaid_request(r, "balance_exhausted", "this token's balance does not cover "
+							"this request");
+	else
+		unpaid_request(r, "used_up", "this token has no uses left");
 }
 
 static void on_use(void *arg, enum use_result res)
 {
 	struct req *r = arg;
+	struct spend s = { 0, 0, 0, false };
+	token_spends(r, &s);
 	if (res == USE_OK) {
-		note_uses_left(r);
+		note_left(r, &s);
 		serve(r);
-	}
-	else if (res == USE_EXHAUSTED)
-		unpaid_request(r, "used_up", "this token has no uses left");
-	else
+	} else if (res == USE_EXHAUSTED) {
+		spent_out(r, &s);
+	} else {
 		http_unavailable(r, "cannot count this use now; retry shortly");
+	}
+}
+
+/* A Payment scheme credential: what can be checked without the lock.
+ * An intent or method not offered here is a 400, as the draft says. */
+static bool verify_charge(struct req *r, const char *auth)
+{
+	char why[sizeof(r->detail)];
+	enum mpp_err e = mpp_charge_check(r, auth, why, sizeof(why));
+	if (e == MPP_OK)
+		return true;
+	if (e == MPP_UNSUPPORTED) {
+		http_error(r, 400, "method_unsupported", why);
+		return false;
+	}
+	r->reason = mpp_problem_type(e);
+	snprintf(r->detail, sizeof(r->detail), "%s", why);
+	return false;
 }
 
 /* The cryptographic part, without the loop's lock: from the verdict
@@ -386,6 +559,8 @@ static bool verify(struct req *r, struct l402_verdict *v)
 	int64_t now = (int64_t)time(NULL);
 	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 
+	if (mpp_is_payment(auth))
+		return verify_charge(r, auth);
 	if (!secret_get_generation(secret, &generation)) {
 		http_unavailable(r, "starting up; retry shortly");
 		return false;
@@ -434,6 +609,12 @@ static void paid_checks(struct req *r)
 		unpaid_request(r, "revoked", "this token was revoked by the node");
 		return;
 	}
+	/* A balance pays each request's live price: ask before anything is
+	 * counted (this step runs again with the answer). */
+	if (v->grant.balance_msat && r->route.spec.pricer[0] && !r->priced) {
+		pricer_ask(r, paid_checks);
+		return;
+	}
 	if (r->route.spec.rate_n) {
 		unsigned wait;
 		if ((wait = rate_take('t', r->route.id, v->id.token_id, sizeof(v->id.token_id),
@@ -443,13 +624,14 @@ static void paid_checks(struct req *r)
 			return;
 		}
 	}
-	if (v->grant.uses > 0) {
-		switch (token_use(v->id.token_id, v->grant.uses, on_use, r)) {
+	struct spend sp;
+	if (token_spends(r, &sp)) {
+		switch (token_spend(v->id.token_id, sp.limit, sp.amount, sp.block, on_use, r)) {
 		case USE_OK:
-			note_uses_left(r);
+			note_left(r, &sp);
 			break;
 		case USE_EXHAUSTED:
-			unpaid_request(r, "used_up", "this token has no uses left");
+			spent_out(r, &sp);
 			return;
 		case USE_WAIT:
 			http_wait(r);
@@ -459,12 +641,46 @@ static void paid_checks(struct req *r)
 			return;
 		}
 	}
-	if (r->route.backend->lockless) {
+	/* Decided in the request's own thread: serve there, off the lock.
+	 * After a wait (a pricer), the loop serves it. */
+	if (r->route.backend->lockless && !r->suspended) {
 		routes_count_request(r->route.id);
 		r->serve_unlocked = true;
 		return;
 	}
 	serve(r);
+}
+
+static void charge_done(struct req *r, enum mpp_err e, const char *why)
+{
+	if (e == MPP_OK)
+		serve(r);
+	else if (!why)
+		http_unavailable(r, "cannot check this payment with lightningd now; retry shortly");
+	else
+		unpaid_request(r, mpp_problem_type(e), why);
+}
+
+/* Holding the loop's lock: a charge that verified is checked against
+ * lightningd and consumed, then served: one request per charge. */
+static void charge_checks(struct req *r)
+{
+	if (l402.cfg.log_requests)
+		plugin_log(LOG_DEBUG, "%s %s from %s (Payment charge)", r->method, r->path,
+			   r->client.text);
+	switch (mpp_charge_consume(r, charge_done)) {
+	case MPP_CONSUME_PENDING:
+		http_wait(r);
+		break;
+	case MPP_CONSUME_IN_USE:
+		r->mpp.err = MPP_INVALID_CHALLENGE;
+		unpaid_request(r, mpp_problem_type(r->mpp.err),
+			       "this challenge is being used by another request");
+		break;
+	case MPP_CONSUME_FAILED:
+		http_unavailable(r, "cannot check this payment now; retry shortly");
+		break;
+	}
 }
 
 static void failed_credentials(struct req *r)
@@ -516,6 +732,8 @@ enum http_outcome paywall_handle(struct req *r)
 		return http_locked(free_route, r);
 	if (!verify(r, &r->verdict))
 		return r->response ? HTTP_ANSWERED : http_locked(failed_credentials, r);
+	if (r->mpp.used)
+		return http_locked(charge_checks, r);
 	enum http_outcome o = http_locked(paid_checks, r);
 	if (o != HTTP_SERVE_UNLOCKED)
 		return o;

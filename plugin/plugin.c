@@ -29,6 +29,7 @@
 #include "discovery.h"
 #include "unpaid.h"
 #include "routes.h"
+#include "mpp_charge.h"
 #include "tls.h"
 #include "tokens.h"
 #include "rpc.h"
@@ -89,6 +90,7 @@ static void on_rpc_connect(void)
 	tokens_sync();
 	payments_sync();
 	unpaid_start();
+	mpp_charge_start();
 	discovery_sync();
 }
 
@@ -317,6 +319,7 @@ int main(int argc, char **argv)
 	routes_free();
 	tokens_free();
 	unpaid_free();
+	mpp_charge_free();
 	discovery_free();
 	secret_wipe();
 	options_free(&l402.cfg);

@@ -112,3 +112,33 @@ for k, v in {
 }.items():
     write("fuzz_label", k, v.encode())
 print("seeds written to", out)
+
+
+# The Payment scheme: credentials as mppx and aperture write them, broken
+# ones, and JCS inputs (keys and values separated by NUL bytes).
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+req = b64u(b'{"amount":"10","currency":"sat","methodDetails":{"invoice":"lnbcrt100n1x",'
+           b'"network":"regtest","paymentHash":"' + phash.hex().encode() + b'"}}')
+cred = ('{"challenge":{"id":"7auRcz6p-1_sWvlGhsM3eyd3Zg6GAM6bgbcEjU9JIo8","realm":"127.0.0.1:8402",'
+        '"method":"lightning","intent":"charge","request":"%s","expires":"2026-11-25T16:00:00Z",'
+        '"opaque":"%s"},"payload":{"preimage":"%s"},"source":"did:key:z6Mk"}'
+        % (req, b64u(b'{"route":"0a1b2c3d"}'), preimage.hex()))
+for name, text in {
+    "good": "Payment " + b64u(cred.encode()),
+    "padded": "Payment " + base64.urlsafe_b64encode(cred.encode()).decode(),
+    "bare": b64u(cred.encode()),
+    "dup": "Payment " + b64u(cred.replace('"realm"', '"id":"x","realm"').encode()),
+    "tempo": "Payment " + b64u(cred.replace('"lightning"', '"tempo"').encode()),
+    "accept": "tempo/charge, lightning/charge;q=0.5, */*;q=0",
+    "time": "2026-11-25T16:00:00.123+02:00",
+}.items():
+    write("fuzz_mpp_credential", name, text.encode())
+for name, parts in {
+    "request": [b"amount", b"10", b"currency", b"sat", b"invoice", b"lnbc1", b"paymentHash", b"00"],
+    "escapes": [b"x", b'"\\\n\x01/', b"\xe2\x82\xac", b"\xf0\x9f\x98\x80"],
+    "order": [b"\xef\xac\xb3", b"b", b"\xf0\x9f\x98\x80", b"a", b"\r", b"c"],
+}.items():
+    write("fuzz_jcs", name, b"\x00".join(parts))

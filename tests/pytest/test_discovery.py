@@ -122,7 +122,7 @@ def test_openapi(shop):
                       "x-l402-scheme": "L402", "description": scheme["description"]}
     op = api["paths"]["/v1/price/{path}"]["get"]
     assert op["x-l402-service"] == "v1-price" and op["x-l402-pricing"]["price_msat"] == 10000
-    assert op["security"] == [{"l402": []}] and "402" in op["responses"]
+    assert op["security"] == [{"l402": []}, {"payment": []}] and "402" in op["responses"]
     assert op["parameters"][0]["in"] == "path"
     ai = api["paths"]["/v1/ai"]["post"]
     assert ai["requestBody"]["content"]["application/json"]["schema"]["required"] == ["prompt"]

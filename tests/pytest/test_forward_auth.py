@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT
+from test_hostile import read_to_end
 from test_paywall import Http, buy, header_values, paywall, upstream  # noqa: F401
 
 AUTH = "/l402/auth"
@@ -104,14 +105,7 @@ def test_unclear_questions_are_400(node_factory, headers, why):
 def raw(addr, request):
     s = socket.create_connection(addr, timeout=10)
     s.sendall(request)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out
+    return read_to_end(s)
 
 
 def test_a_repeated_header_is_400(node_factory):
@@ -200,24 +194,33 @@ def wait_listening(port, proc, log):
     raise AssertionError("proxy never listened:\n" + open(log).read())
 
 
+def proxy_runner(directory, launch):
+    """Start proxies with launch(port) -> (argv, env, log); stop them after."""
+    procs = []
+
+    def start(*args):
+        port = free_port()
+        argv, env, log = launch(port, *args)
+        p = subprocess.Popen(argv, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        procs.append(p)
+        wait_listening(port, p, log)
+        return ("127.0.0.1", port)
+    return start, procs
+
+
 @pytest.fixture
 def caddy(directory):
     exe = shutil.which("caddy")
     assert exe, "caddy missing: run contrib/install-deps.sh"
-    procs = []
 
-    def start(paywall_addr, upstream_addr):
-        port = free_port()
+    def launch(port, paywall_addr, upstream_addr):
         env = dict(os.environ, SITE="http://127.0.0.1:%d" % port, PAYWALL=paywall_addr,
                    UPSTREAM=upstream_addr, CADDY_ADMIN="off",
                    XDG_DATA_HOME=directory, XDG_CONFIG_HOME=directory, HOME=directory)
-        log = os.path.join(directory, "caddy.log")
-        p = subprocess.Popen([exe, "run", "--adapter", "caddyfile", "--config",
-                              os.path.join(ROOT, "contrib", "proxy", "Caddyfile")],
-                             env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-        procs.append(p)
-        wait_listening(port, p, log)
-        return ("127.0.0.1", port)
+        return ([exe, "run", "--adapter", "caddyfile", "--config",
+                 os.path.join(ROOT, "contrib", "proxy", "Caddyfile")],
+                env, os.path.join(directory, "caddy.log"))
+    start, procs = proxy_runner(directory, launch)
     yield start
     for p in procs:
         p.terminate()
@@ -228,10 +231,8 @@ def caddy(directory):
 def nginx(directory):
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     assert os.path.exists(exe), "nginx missing: run contrib/install-deps.sh"
-    procs = []
 
-    def start(paywall_addr, upstream_addr):
-        port = free_port()
+    def launch(port, paywall_addr, upstream_addr):
         server = open(os.path.join(ROOT, "contrib", "proxy", "nginx-l402.conf")).read()
         server = (server.replace("listen 80;", "listen 127.0.0.1:%d;" % port)
                   .replace("127.0.0.1:8402", paywall_addr)
@@ -244,12 +245,9 @@ def nginx(directory):
         with open(conf, "w") as f:
             f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\ndaemon off;\n"
                     "events {}\nhttp {\naccess_log off;\n%s%s\n}\n" % (d, d, temps, server))
-        log = os.path.join(d, "out.log")
-        p = subprocess.Popen([exe, "-e", os.path.join(d, "error.log"), "-p", d, "-c", conf],
-                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-        procs.append(p)
-        wait_listening(port, p, log)
-        return ("127.0.0.1", port)
+        return ([exe, "-e", os.path.join(d, "error.log"), "-p", d, "-c", conf],
+                None, os.path.join(d, "out.log"))
+    start, procs = proxy_runner(directory, launch)
     yield start
     for p in procs:
         p.terminate()
@@ -278,10 +276,12 @@ def test_through_the_proxy(node_factory, upstream, request, proxy):  # noqa: F81
     status, hdrs, body = front.get("/api/data?q=1")
     assert status == 402, body
     www = header_values(hdrs, "WWW-Authenticate")
-    assert len(www) == 2 and www[0].startswith("L402 ") and www[1].startswith("LSAT ")
+    assert len(www) == 3 and www[0].startswith("L402 ") and www[1].startswith("LSAT ")
+    assert www[2].startswith("Payment ")
     b = json.loads(body)
     assert b["reason"] == "no_credentials" and b["price_msat"] == 10000
-    assert invoices(n) == before + 1  # one invoice per challenge, nginx too
+    # The token's invoice and the Payment charge's, once: nginx too.
+    assert invoices(n) == before + 2
     assert seen == []
     # Paid: the upstream's answer, with the token's id for the upstream.
     pre = n.rpc.dev_pay(bolt11=b["invoice"])["payment_preimage"]

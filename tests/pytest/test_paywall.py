@@ -87,7 +87,8 @@ def test_challenge_is_what_clients_expect(node_factory):
     status, hdrs, body = web.get("/v1/price")
     assert status == 402, body
     www = header_values(hdrs, "WWW-Authenticate")
-    assert len(www) == 2
+    # L402 and LSAT first (lnget takes the first), then the Payment scheme.
+    assert len(www) == 3 and www[2].startswith('Payment id="')
     assert www[0].startswith('L402 macaroon="') and www[1].startswith('LSAT macaroon="')
     mac, inv = l402util.parse_challenge(www[0])
     assert l402util.parse_challenge(www[1]) == (mac, inv)
@@ -141,7 +142,7 @@ def reason_of(web, path, headers):
     status, hdrs, body = web.get(path, headers)
     assert status == 402, (status, body)
     # Every rejection carries a fresh challenge.
-    assert len(header_values(hdrs, "WWW-Authenticate")) == 2
+    assert len(header_values(hdrs, "WWW-Authenticate")) == 3
     return json.loads(body)
 
 
@@ -236,7 +237,7 @@ def test_head_options_free_404_405(node_factory):
                      "POST /post 1sat text:x",
                      options=[("l402-cors-origin", "https://app.example")])
     status, hdrs, body = web.request("HEAD", "/paid")
-    assert status == 402 and body == b"" and len(header_values(hdrs, "WWW-Authenticate")) == 2
+    assert status == 402 and body == b"" and len(header_values(hdrs, "WWW-Authenticate")) == 3
     status, hdrs, _ = web.request("OPTIONS", "/paid", {"Origin": "https://app.example",
                                                         "Access-Control-Request-Method": "GET"})
     assert status == 204

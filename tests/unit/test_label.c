@@ -6,7 +6,7 @@
 
 int main(void)
 {
-	struct invoice_label l = { "0a1b2c3d", 1900000000, 5, { 0 } }, back;
+	struct invoice_label l = { "0a1b2c3d", 1900000000, 5, { 0 }, false, 0 }, back;
 	char s[LABEL_MAX];
 	for (int i = 0; i < 32; i++)
 		l.token_id[i] = (uint8_t)(i * 7);
@@ -48,5 +48,32 @@ int main(void)
 		CHECK(!ok);
 	}
 	CHECK(!label_is_ours("L402-x") && !label_is_ours("l40"));
+	/* A Payment charge's invoice: the same fields, marked. */
+	l.valid_until = 0;
+	l.uses = 1;
+	l.charge = true;
+	CHECK(label_make(s, sizeof(s), &l));
+	CHECK(strlen(s) > 7 && strcmp(s + strlen(s) - 7, "-charge") == 0);
+	CHECK(label_parse(s, &back) && back.charge && back.uses == 1);
+	CHECK(memcmp(back.token_id, l.token_id, 32) == 0);
+	l.charge = false;
+	CHECK(label_make(s, sizeof(s), &l) && label_parse(s, &back) && !back.charge);
+	strcat(s, "-chargeX");
+	CHECK(!label_parse(s, &back));
+	/* A balance token: its balance in the label. */
+	l.uses = 0;
+	l.balance_msat = 20000000;
+	CHECK(label_make(s, sizeof(s), &l));
+	CHECK(strlen(s) > 10 && strcmp(s + strlen(s) - 10, "-b20000000") == 0);
+	CHECK(label_parse(s, &back) && back.balance_msat == 20000000 && !back.charge);
+	static const char *const bad_kinds[] = { "-b", "-b0", "-b01", "-b1x", "-bb", "-c",
+						 "-b99999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad_kinds) / sizeof(bad_kinds[0]); i++) {
+		char t[LABEL_MAX + 32];
+		l.balance_msat = 0;
+		label_make(s, sizeof(s), &l);
+		snprintf(t, sizeof(t), "%s%s", s, bad_kinds[i]);
+		CHECK(!label_parse(t, &back));
+	}
 	return test_done("test_label");
 }

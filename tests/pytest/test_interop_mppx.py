@@ -1,0 +1,100 @@
+"""The Payment scheme against an independent implementation: mppx, its
+reference TypeScript library (npm), reads our 402 (Challenge.fromResponseList),
+writes the credential (Credential.serialize: it parses our request and
+canonicalizes it again, so a request that is not exact JCS would no
+longer match its HMAC), reads the receipt (Receipt.fromResponse), and
+validates /openapi.json with mppx/discovery. Versions are pinned in
+tests/interop/package.json; they are installed under build/interop."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from test_paywall import paywall
+
+INTEROP = os.path.join(ROOT, "tests", "interop")
+PREFIX = os.path.join(ROOT, "build", "interop")
+
+
+@pytest.fixture(scope="module")
+def mppx():
+    node = shutil.which("node")
+    npm = shutil.which("npm")
+    assert node and npm, "node/npm missing: run contrib/install-deps.sh"
+    os.makedirs(PREFIX, exist_ok=True)
+    want = open(os.path.join(INTEROP, "package.json")).read()
+    have = os.path.join(PREFIX, "package.json")
+    if not (os.path.exists(have) and open(have).read() == want
+            and os.path.isdir(os.path.join(PREFIX, "node_modules", "mppx"))):
+        shutil.copy(os.path.join(INTEROP, "package.json"), have)
+        # viem's newest releases want an mppx newer than the registry's
+        # latest: the peer ranges are ignored, the versions are pinned.
+        p = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--legacy-peer-deps",
+                            "--no-package-lock"], cwd=PREFIX, capture_output=True, text=True,
+                           timeout=600)
+        assert p.returncode == 0, p.stdout + p.stderr
+    shutil.copy(os.path.join(INTEROP, "mppx_client.mjs"), PREFIX)
+
+    def run(*args):
+        p = subprocess.run([node, os.path.join(PREFIX, "mppx_client.mjs")] + list(args),
+                           cwd=PREFIX, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+    return run
+
+
+def test_mppx_pays_a_charge(node_factory, mppx):
+    n, web = paywall(node_factory, 'GET /v1/price 10sat text:42 desc="BTC price" uses=3')
+    url = "http://%s:%d/v1/price" % web.addr
+    got = mppx("challenge", url)
+    assert got["status"] == 402
+    (ch,) = got["challenges"]
+    assert ch["method"] == "lightning" and ch["intent"] == "charge"
+    assert ch["request"]["amount"] == "10" and ch["request"]["currency"] == "sat"
+    md = ch["request"]["methodDetails"]
+    assert md["network"] == "regtest" and len(md["paymentHash"]) == 64
+    # mppx found it after L402 and LSAT in the same header list.
+    assert got["wwwAuthenticate"].startswith("L402 ")
+    pre = n.rpc.dev_pay(bolt11=md["invoice"])["payment_preimage"]
+    res = mppx("pay", url, got["wwwAuthenticate"], pre)
+    assert res["status"] == 200 and res["body"] == "42", res
+    rc = res["receipt"]
+    assert rc["status"] == "success" and rc["method"] == "lightning"
+    assert rc["reference"] == md["paymentHash"] and rc["challengeId"] == ch["id"]
+    # mppx's credential again: a replay, a fresh 402 that mppx reads.
+    res = mppx("pay", url, got["wwwAuthenticate"], pre)
+    assert res["status"] == 402
+    body = json.loads(res["body"])
+    assert body["type"].endswith("/invalid-challenge")
+
+
+def test_mppx_accept_payment_and_wrong_preimage(node_factory, mppx):
+    n, web = paywall(node_factory, "GET /p 7sat text:p")
+    url = "http://%s:%d/p" % web.addr
+    assert mppx("challenge", url, "tempo/charge")["challenges"] == []
+    got = mppx("challenge", url, "lightning/charge, tempo/charge;q=0.5")
+    assert len(got["challenges"]) == 1
+    res = mppx("pay", url, got["wwwAuthenticate"], "00" * 32)
+    assert res["status"] == 402
+    assert json.loads(res["body"])["type"].endswith("/verification-failed")
+
+
+def test_mppx_validates_our_openapi(node_factory, mppx):
+    n, web = paywall(node_factory,
+                     "GET /v1/price/* 10sat text:42 category=data valid=3600",
+                     "POST /v1/ai 100sat text:ok uses=5 category=compute",
+                     "GET /free 0 text:f")
+    got = mppx("discovery", "http://%s:%d/openapi.json" % web.addr)
+    assert got["status"] == 200
+    errors = [e for e in got["result"] if e["severity"] == "error"]
+    assert errors == [], got["result"]
+    doc = json.loads(web.get("/openapi.json")[2])
+    assert doc["x-service-info"]["categories"] == ["data", "compute"]
+    offers = doc["paths"]["/v1/price/{path}"]["get"]["x-payment-info"]["offers"]
+    assert {"intent": "charge", "method": "lightning", "amount": "10", "currency": "sat"}.items() \
+        <= offers[0].items()
+    assert offers[1]["method"] == "l402"
+    assert "x-payment-info" not in doc["paths"]["/free"]["get"]

@@ -1,0 +1,247 @@
+"""The Payment HTTP authentication scheme's lightning charge beside L402:
+the challenge as the drafts define it (checked here with an independent
+Python reading of draft-httpauth-payment and draft-lightning-charge),
+one request per charge, receipts, and every bad credential answered with
+a fresh 402 and the draft's problem type."""
+import base64
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+
+from test_paywall import header_values, paywall
+
+
+def b64u_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jcs(obj):
+    # Enough of RFC 8785 for objects of strings: sorted keys, no spaces,
+    # JSON.stringify's escapes (ensure_ascii off).
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse_payment(www):
+    """The auth-params of a 'Payment ...' challenge."""
+    assert www.startswith("Payment ")
+    params = {}
+    for m in re.finditer(r'([a-z]+)="((?:[^"\\]|\\.)*)"', www[8:]):
+        assert m.group(1) not in params
+        params[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
+    return params
+
+
+def payment_challenge(hdrs):
+    www = header_values(hdrs, "WWW-Authenticate")
+    pay = [w for w in www if w.startswith("Payment ")]
+    return www, (parse_payment(pay[0]) if pay else None)
+
+
+def credential(ch, preimage, **changes):
+    echo = {k: ch[k] for k in ("id", "realm", "method", "intent", "request", "expires", "opaque")
+            if k in ch}
+    echo.update(changes)
+    return "Payment " + b64u(json.dumps({"challenge": echo,
+                                         "payload": {"preimage": preimage}}).encode())
+
+
+def buy_charge(n, web, path):
+    status, hdrs, body = web.get(path)
+    assert status == 402, body
+    _, ch = payment_challenge(hdrs)
+    req = json.loads(b64u_decode(ch["request"]))
+    pre = n.rpc.dev_pay(bolt11=req["methodDetails"]["invoice"])["payment_preimage"]
+    return ch, req, pre
+
+
+def problem(body):
+    b = json.loads(body)
+    return b["type"].rsplit("/", 1)[1], b
+
+
+def test_challenge_follows_the_drafts(node_factory):
+    n, web = paywall(node_factory, 'GET /p 10sat text:paid desc="A price" uses=3',
+                     "GET /odd 10500msat text:odd")
+    status, hdrs, body = web.get("/p")
+    assert status == 402
+    www, ch = payment_challenge(hdrs)
+    # L402 and LSAT stay first (lnget takes the first), Payment after.
+    assert [w.split(" ")[0] for w in www] == ["L402", "LSAT", "Payment"]
+    assert ch["method"] == "lightning" and ch["intent"] == "charge"
+    assert ch["realm"] == "%s:%d" % web.addr
+    raw = b64u_decode(ch["request"])
+    req = json.loads(raw)
+    assert raw == jcs(req), "request is not JCS"
+    assert "=" not in ch["request"]
+    assert req["amount"] == "10" and req["currency"] == "sat" and req["description"] == "A price"
+    md = req["methodDetails"]
+    assert md["network"] == "regtest" and re.fullmatch(r"[0-9a-f]{64}", md["paymentHash"])
+    # Its own invoice: not the L402 token's.
+    b = json.loads(body)
+    assert md["invoice"] != b["invoice"] and md["paymentHash"] != b["payment_hash"]
+    inv = n.rpc.listinvoices(invstring=md["invoice"])["invoices"][0]
+    assert inv["amount_msat"] == 10000 and inv["label"].endswith("-charge")
+    assert inv["payment_hash"] == md["paymentHash"]
+    # expires: RFC 3339, the invoice's own expiry.
+    exp = time.mktime(time.strptime(ch["expires"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert exp == inv["expires_at"]
+    # opaque: a flat JCS map of strings.
+    op = b64u_decode(ch["opaque"])
+    assert op == jcs(json.loads(op)) and set(json.loads(op)) == {"route"}
+    # The body is problem details too, and still L402's JSON.
+    assert header_values(hdrs, "Content-Type") == ["application/json"]
+    assert b["type"] == "https://paymentauth.org/problems/payment-required"
+    assert b["status"] == 402 and b["title"] == "Payment Required" and b["macaroon"]
+    assert header_values(hdrs, "Cache-Control") == ["no-store"]
+    # A price that is not whole sats: the charge rounds up, and invoices that.
+    _, hdrs, _ = web.get("/odd")[0:3]
+    _, ch2 = payment_challenge(hdrs)
+    req2 = json.loads(b64u_decode(ch2["request"]))
+    assert req2["amount"] == "11"
+    assert n.rpc.listinvoices(invstring=req2["methodDetails"]["invoice"])["invoices"][0][
+        "amount_msat"] == 11000
+
+
+def test_one_request_per_charge_with_a_receipt(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid uses=5")
+    ch, req, pre = buy_charge(n, web, "/p")
+    cred = credential(ch, pre)
+    status, hdrs, body = web.get("/p", {"Authorization": cred})
+    assert status == 200 and body == b"paid"
+    rc = header_values(hdrs, "Payment-Receipt")
+    assert len(rc) == 1
+    receipt = json.loads(b64u_decode(rc[0]))
+    assert b64u_decode(rc[0]) == jcs(receipt)
+    assert receipt["status"] == "success" and receipt["method"] == "lightning"
+    assert receipt["challengeId"] == ch["id"]
+    assert receipt["reference"] == req["methodDetails"]["paymentHash"]
+    assert pre not in rc[0] and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", receipt["timestamp"])
+    # The same credential again: a fresh 402, invalid-challenge, no receipt.
+    status, hdrs, body = web.get("/p", {"Authorization": cred})
+    assert status == 402
+    kind, b = problem(body)
+    assert kind == "invalid-challenge" and "used already" in b["detail"]
+    assert header_values(hdrs, "Content-Type") == ["application/problem+json"]
+    assert header_values(hdrs, "Payment-Receipt") == []
+    www, fresh = payment_challenge(hdrs)
+    assert fresh["id"] != ch["id"] and www[0].startswith("L402 ")
+    # The preimage is not an L402 credential either.
+    status, _, _ = web.get("/p", {"Authorization": "L402 %s:%s" % (json.loads(body)["macaroon"], pre)})
+    assert status == 402
+    # Across a restart the charge stays spent.
+    n.restart()
+    n.wait_ready()
+    time.sleep(0.3)
+    status, _, body = web.get("/p", {"Authorization": cred})
+    assert status == 402 and problem(body)[0] == "invalid-challenge"
+    assert n.rpc.call("l402-stats", {})["total"]["all_time"]["paid"] >= 1
+
+
+def test_concurrent_uses_of_one_charge_serve_once(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid")
+    ch, _, pre = buy_charge(n, web, "/p")
+    cred = credential(ch, pre)
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        codes = list(ex.map(lambda _: web.get("/p", {"Authorization": cred})[0], range(16)))
+    assert codes.count(200) == 1 and set(codes) <= {200, 402}, codes
+
+
+def test_every_bad_credential_gets_a_fresh_402_with_its_problem(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid", "GET /q 10sat text:q")
+    ch, req, pre = buy_charge(n, web, "/p")
+    other, _, other_pre = buy_charge(n, web, "/q")
+    tampered_req = dict(req, amount="1")
+    cases = [
+        ("Payment !!!notbase64", "malformed-credential"),
+        ("Payment " + b64u(b"not json"), "malformed-credential"),
+        ("Payment " + b64u(b'{"challenge":{}}'), "malformed-credential"),
+        ("Payment " + b64u(json.dumps({"challenge": {"id": ch["id"]},
+                                       "payload": {"preimage": pre}}).encode()),
+         "malformed-credential"),
+        (credential(ch, pre.upper()), "malformed-credential"),
+        (credential(ch, pre[:-2]), "malformed-credential"),
+        (credential(ch, "00" * 32), "verification-failed"),
+        (credential(ch, pre, request=b64u(jcs(tampered_req))), "invalid-challenge"),
+        (credential(ch, pre, expires="2099-01-01T00:00:00Z"), "invalid-challenge"),
+        (credential(ch, pre, realm="elsewhere.example"), "invalid-challenge"),
+        (credential(ch, pre, id="x" + ch["id"][1:]), "invalid-challenge"),
+        (credential(ch, pre, opaque=b64u(jcs({"route": "ffffffff"}))), "invalid-challenge"),
+    ]
+    for cred, want in cases:
+        status, hdrs, body = web.get("/p", {"Authorization": cred})
+        assert status == 402, (cred, body)
+        kind, b = problem(body)
+        assert kind == want, (cred, b)
+        assert b["detail"] and b["status"] == 402
+        assert payment_challenge(hdrs)[1]["id"] != ch["id"]
+    # Another route's challenge, with its own valid preimage.
+    status, _, body = web.get("/p", {"Authorization": credential(other, other_pre)})
+    assert status == 402 and problem(body)[0] == "invalid-challenge"
+    assert "another route" in json.loads(body)["detail"]
+    # Another method or intent: 400, as the draft's table says.
+    for m, i in (("tempo", "charge"), ("lightning", "session")):
+        status, _, body = web.get("/p", {"Authorization": credential(ch, pre, method=m, intent=i)})
+        assert status == 400 and json.loads(body)["error"] == "method_unsupported"
+    # After all that, the real credential still buys its one request.
+    status, _, body = web.get("/p", {"Authorization": credential(ch, pre)})
+    assert status == 200 and body == b"paid"
+
+
+def test_unpaid_and_expired_charges(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid",
+                     options=[("l402-invoice-expiry", "10")])
+    status, hdrs, _ = web.get("/p")
+    _, ch = payment_challenge(hdrs)
+    # Not paid: a made-up preimage does not hash to the invoice's hash.
+    status, _, body = web.get("/p", {"Authorization": credential(ch, "11" * 32)})
+    assert status == 402 and problem(body)[0] == "verification-failed"
+    ch2, _, pre2 = buy_charge(n, web, "/p")
+    time.sleep(11)
+    status, _, body = web.get("/p", {"Authorization": credential(ch2, pre2)})
+    assert status == 402 and problem(body)[0] == "payment-expired"
+
+
+def test_a_dearer_route_refuses_an_older_cheaper_charge(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid")
+    ch, _, pre = buy_charge(n, web, "/p")
+    n.rpc.call("l402-route-update", {"route": "GET /p", "price": "20sat"})
+    status, _, body = web.get("/p", {"Authorization": credential(ch, pre)})
+    assert status == 402 and problem(body)[0] == "payment-insufficient"
+
+
+def test_accept_payment_preferences(node_factory):
+    n, web = paywall(node_factory, "GET /p 10sat text:paid")
+    before = len(n.rpc.listinvoices()["invoices"])
+    for value, offered in (("lightning/charge", True), ("*/*", True), ("tempo/charge", False),
+                           ("lightning/charge;q=0, */*", False), ("lightning/*;q=0.5", True),
+                           ("not a list!", True)):
+        status, hdrs, _ = web.get("/p", {"Accept-Payment": value})
+        assert status == 402
+        www, ch = payment_challenge(hdrs)
+        assert (ch is not None) == offered, value
+        assert www[0].startswith("L402 ")
+    # A refused offer makes no invoice: 6 challenges, 4 with a charge.
+    assert len(n.rpc.listinvoices()["invoices"]) == before + 6 + 4
+
+
+def test_hmac_binding_is_the_drafts(node_factory):
+    """The id is HMAC-SHA256 over the seven slots: a client that knows the
+    key could recompute it; we check the shape and that each slot counts."""
+    n, web = paywall(node_factory, "GET /p 10sat text:paid")
+    _, hdrs, _ = web.get("/p")
+    _, ch = payment_challenge(hdrs)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", ch["id"])
+    fake = hmac.new(b"wrong key", "|".join([ch["realm"], "lightning", "charge", ch["request"],
+                                            ch["expires"], "", ch["opaque"]]).encode(),
+                    hashlib.sha256).digest()
+    status, _, body = web.get("/p", {"Authorization": credential(ch, "00" * 32, id=b64u(fake))})
+    assert status == 402 and problem(body)[0] == "invalid-challenge"
