@@ -438,6 +438,20 @@ static bool mint_uses(const struct l402_mint_params *p, char *out, size_t len)
 	return mint_number((int64_t)p->grant.uses, out, len);
 }
 
+static bool mint_balance(const struct l402_mint_params *p, char *out, size_t len)
+{
+	return mint_number((int64_t)p->grant.balance_msat, out, len);
+}
+
+static enum l402_err holds_balance(struct mslice v, const struct l402_verify_req *req,
+				   struct l402_grant *g, const char **why)
+{
+	int64_t b = 0;
+	parse_unix(v, &b);
+	g->balance_msat = (uint64_t)b;
+	return L402_OK;
+}
+
 static enum l402_err holds_services(struct mslice v, const struct l402_verify_req *req,
 				    struct l402_grant *g, const char **why)
 {
@@ -483,6 +497,9 @@ static const struct l402_caveat caveats[] = {
 	{ "uses", true, "number of requests", "a later caveat may only lower it",
 	  mint_uses, positive, "not a positive number of uses",
 	  no_larger, "more uses than the caveat before it", holds_uses },
+	{ "balance_msat", true, "millisatoshis", "a later caveat may only lower it",
+	  mint_balance, positive, "not a positive balance",
+	  no_larger, "a larger balance than the caveat before it", holds_balance },
 };
 #define NCAVEATS (sizeof(caveats) / sizeof(caveats[0]))
 

@@ -72,6 +72,8 @@ void l402_root_key(const uint8_t secret[L402_SECRET_LEN],
 struct l402_grant {
 	int64_t valid_until;	/* SERVICE_valid_until, 0 for no expiry */
 	uint64_t uses;		/* SERVICE_uses, 0 for unlimited (counting is the server's) */
+	uint64_t balance_msat;	/* SERVICE_balance_msat, 0 for none: what the token
+				 * may spend, at each request's price */
 };
 
 struct l402_mint_params {

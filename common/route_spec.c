@@ -336,6 +336,78 @@ static bool fmt_service(const struct route_spec *r, char *out, size_t len)
 	return fmt_text(r->service, out, len);
 }
 
+static bool set_balance(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint64_t m;
+	if (!parse_price(v, &m) || m == 0)
+		return fail(why, whylen, "balance=%.40s must be Nsat or Nmsat, more than 0", v);
+	r->balance_msat = m;
+	return true;
+}
+
+static void clear_balance(struct route_spec *r)
+{
+	r->balance_msat = 0;
+}
+
+static bool fmt_msat(uint64_t msat, char *out, size_t len)
+{
+	if (msat % 1000 == 0)
+		snprintf(out, len, "%llusat", (unsigned long long)(msat / 1000));
+	else
+		snprintf(out, len, "%llumsat", (unsigned long long)msat);
+	return msat != 0;
+}
+
+static bool fmt_balance(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_msat(r->balance_msat, out, len);
+}
+
+static bool set_hold(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	uint64_t m;
+	if (!parse_price(v, &m) || m == 0)
+		return fail(why, whylen, "hold=%.40s must be Nsat or Nmsat, more than 0", v);
+	r->hold_msat = m;
+	return true;
+}
+
+static void clear_hold(struct route_spec *r)
+{
+	r->hold_msat = 0;
+}
+
+static bool fmt_hold(const struct route_spec *r, char *out, size_t len)
+{
+	return fmt_msat(r->hold_msat, out, len);
+}
+
+/* price=rpc:METHOD: a lightningd command name. */
+static bool set_pricer(struct route_spec *r, const char *v, char *why, size_t whylen)
+{
+	const char *m = strncmp(v, "rpc:", 4) == 0 ? v + 4 : NULL;
+	bool ok = m && *m && strlen(m) < sizeof(r->pricer);
+	for (const char *p = m; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+		     || *p == '-' || *p == '_' || *p == '.';
+	if (!ok)
+		return fail(why, whylen, "price=%.60s must be rpc:METHOD (a lightningd command)", v);
+	strcpy(r->pricer, m);
+	return true;
+}
+
+static void clear_pricer(struct route_spec *r)
+{
+	r->pricer[0] = '\0';
+}
+
+static bool fmt_pricer(const struct route_spec *r, char *out, size_t len)
+{
+	snprintf(out, len, "rpc:%s", r->pricer);
+	return r->pricer[0] != '\0';
+}
+
 /* In the order the canonical text writes them. clear: what "0" means to
  * l402-route-update (lift the limit), NULL where 0 is just a value. */
 static const struct route_key_def {
@@ -347,6 +419,9 @@ static const struct route_key_def {
 } route_keys[] = {
 	{ "valid", set_valid, clear_valid, fmt_valid },
 	{ "uses", set_uses, clear_uses, fmt_uses },
+	{ "balance", set_balance, clear_balance, fmt_balance },
+	{ "hold", set_hold, clear_hold, fmt_hold },
+	{ "price", set_pricer, clear_pricer, fmt_pricer },
 	{ "rate", set_rate, clear_rate, fmt_rate },
 	{ "free", set_free, clear_free, fmt_free },
 	{ "timeout", set_timeout, NULL, fmt_timeout },
@@ -454,6 +529,21 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 	}
 	if (!r->service[0])
 		route_service_from_path(r->path, r->service, sizeof(r->service));
+	return route_spec_consistent(r, why, whylen);
+}
+
+bool route_spec_consistent(const struct route_spec *r, char *why, size_t whylen)
+{
+	if (r->balance_msat && r->uses)
+		return fail(why, whylen, "balance= and uses= are two token models: choose one%s", "");
+	if (r->balance_msat && r->price_msat == 0)
+		return fail(why, whylen, "balance= needs a price for each request to draw%s", "");
+	if (r->balance_msat && r->balance_msat < r->price_msat)
+		return fail(why, whylen, "balance= must buy at least one request at the price%s", "");
+	if (r->hold_msat && !r->balance_msat)
+		return fail(why, whylen, "hold= applies to balance= routes%s", "");
+	if (r->pricer[0] && r->price_msat == 0)
+		return fail(why, whylen, "price=rpc: needs PRICE, the most its pricer may ask%s", "");
 	return true;
 }
 

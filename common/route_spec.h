@@ -30,6 +30,12 @@ struct route_spec {
 	int64_t valid;		/* token lifetime in seconds, 0 = no expiry */
 	int64_t timeout;	/* timeout=: a backend's deadline in seconds, 0 unset */
 	uint64_t uses;		/* requests one payment buys, 0 = unlimited */
+	uint64_t balance_msat;	/* balance=: one payment buys this much, each request
+				 * draws its price (or its metered cost) from it */
+	uint64_t hold_msat;	/* hold=: held while a metered request runs
+				 * (default: the price) */
+	char pricer[64];	/* price=rpc:METHOD: a lightningd command prices
+				 * each request, up to PRICE */
 	uint32_t rate_n, rate_per, burst;	/* rate=N/SECONDS[,burst=B] */
 	uint32_t free_n, free_per;		/* free=N/SECONDS per client IP */
 	bool unlisted;		/* unlisted=1: in no published catalog */
@@ -47,8 +53,13 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 bool route_spec_set_price(struct route_spec *r, const char *price, char *why, size_t whylen);
 bool route_spec_set_backend(struct route_spec *r, const char *backend, char *why, size_t whylen);
 
+/* Whether r's keys make sense together (a balance needs a price and is
+ * not a use count; a hold needs a balance); why says which do not. */
+bool route_spec_consistent(const struct route_spec *r, char *why, size_t whylen);
+
 /* Set one key=value of r, as a route would; zero_clears: "0" lifts a
- * limit (valid, uses, rate, free) instead of being refused. */
+ * limit (valid, uses, rate, free, balance, hold, price) instead of being
+ * refused. */
 bool route_spec_set(struct route_spec *r, const char *key, const char *value, bool zero_clears,
 		    char *why, size_t whylen);
 

@@ -28,12 +28,20 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "tokens.h"
 
 #define MAX_JOBS 64
 /* timeout= when the route does not say */
 #define DEFAULT_TIMEOUT_S 30
 #define RING_SIZE (256 * 1024)
 #define READ_BLOCK (32 * 1024)
+
+/* A request drawing on a balance: what it held, to settle when done. */
+struct meter {
+	bool on;
+	uint8_t token[32];
+	uint64_t limit, held;
+};
 
 struct job {
 	/* Set up by the loop thread, then read-only. */
@@ -60,12 +68,54 @@ struct job {
 	struct strbuf resp_headers; /* "Name: value\n" lines we keep */
 	int refs;		/* the worker, and the loop or the response */
 
+	/* Under mu: what the upstream says the request cost (a header or a
+	 * trailer), for a request drawing on a balance. */
+	bool has_cost;
+	uint64_t cost_msat;
+
 	/* Under the loop's lock. */
 	bool started;		/* a response (or error) went to the client */
 	bool counted;		/* counted in `active` */
+	struct meter meter;	/* a metered request's hold, settled when done */
 };
 
+/* The header an upstream states a request's cost in, in msat: read from
+ * the response's headers or its trailers, and not passed to the client. */
+#define COST_HEADER "X-L402-Cost-Msat"
+
 static int pipefd[2] = { -1, -1 };
+
+/* A metered request settles its hold with the cost: the upstream's word,
+ * the whole hold when it said nothing, nothing when it never answered. */
+static void meter_settle(struct meter *m, uint64_t cost)
+{
+	if (m->on)
+		token_settle(m->token, m->limit, m->held, cost);
+	m->on = false;
+}
+
+/* COST_HEADER's value in a header line, or false. */
+static bool cost_of(const char *p, size_t len, uint64_t *msat)
+{
+	size_t n = strlen(COST_HEADER);
+	char v[24];
+	if (len <= n + 1 || strncasecmp(p, COST_HEADER, n) != 0 || p[n] != ':')
+		return false;
+	p += n + 1;
+	len -= n + 1;
+	while (len && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+		len--;
+	if (len == 0 || len >= sizeof(v))
+		return false;
+	memcpy(v, p, len);
+	v[len] = '\0';
+	if (strspn(v, "0123456789") != len)
+		return false;
+	*msat = strtoull(v, NULL, 10);
+	return true;
+}
 static atomic_int active;
 static atomic_bool aborting;
 
@@ -190,11 +240,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	struct job *j = w->j;
 	size_t len = size * n;
 	const char *colon = memchr(p, ':', len);
+	uint64_t cost;
 	pthread_mutex_lock(&j->mu);
 	/* A new status line (after 100 Continue or a redirect) resets. */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
 		strbuf_reset(&j->resp_headers);
-	if (colon && !j->headers_ready) {
+	if (colon && cost_of(p, len, &cost)) {
+		/* In the headers or in a trailer: the last one counts. */
+		j->has_cost = true;
+		j->cost_msat = cost;
+	} else if (colon && !j->headers_ready) {
 		size_t nl = (size_t)(colon - p);
 		if (!hop_by_hop(p, nl) && !(nl >= 14 && strncasecmp(p, "access-control", 14) == 0))
 			strbuf_append(&j->resp_headers, p, len);
@@ -355,6 +410,8 @@ static void on_event(struct job *j)
 	bool done = j->done;
 	CURLcode code = j->code;
 	long status = j->status;
+	bool has_cost = j->has_cost;
+	uint64_t cost = j->cost_msat;
 	if (waiting)
 		j->reader_waiting = false;
 	pthread_mutex_unlock(&j->mu);
@@ -378,6 +435,8 @@ static void on_event(struct job *j)
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
+	if (done)
+		meter_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 	if (done && j->counted) {
 		j->counted = false;
 		atomic_fetch_sub(&active, 1);
@@ -421,20 +480,27 @@ static void serve(struct req *r)
 {
 	struct strbuf url;
 	char line[512];
+	struct meter m = { .on = r->held_msat && r->verdict.grant.balance_msat,
+			   .limit = r->verdict.grant.balance_msat, .held = r->held_msat };
+	memcpy(m.token, r->verdict.id.token_id, sizeof(m.token));
 	if (!req_subpath_plain(r)) {
+		meter_settle(&m, 0);
 		http_error(r, 404, "not_found", "no such path");
 		return;
 	}
 	if (atomic_load(&active) >= MAX_JOBS) {
+		meter_settle(&m, 0);
 		http_error(r, 503, "busy", "too many upstream requests in flight");
 		return;
 	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->ring = malloc(RING_SIZE))) {
 		free(j);
+		meter_settle(&m, 0);
 		http_error(r, 503, "busy", "out of memory");
 		return;
 	}
+	j->meter = m;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	j->r = r;
@@ -465,6 +531,7 @@ static void serve(struct req *r)
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query, &url);
 	if (url.failed) {
 		strbuf_free(&url);
+		meter_settle(&j->meter, 0);
 		j->refs = 1;
 		release(j);
 		http_error(r, 414, "uri_too_long", "request URI too long");
@@ -497,6 +564,7 @@ static void serve(struct req *r)
 		atomic_fetch_sub(&active, 1);
 		j->counted = false;
 		j->started = true;
+		meter_settle(&j->meter, 0);
 		j->refs = 1;
 		release(j);
 		http_error(r, 503, "busy", "cannot start an upstream request");

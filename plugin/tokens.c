@@ -23,6 +23,8 @@ struct waiter {
 	void (*done)(void *arg, enum use_result);
 	void *arg;
 	uint64_t limit;		/* 0: a lookup, not a use */
+	uint64_t amount;	/* what the use spends: 1 for a use, msat of a balance */
+	uint64_t block;		/* the reservation to write ahead */
 };
 
 struct waiters {
@@ -114,6 +116,12 @@ uint64_t token_use_block(uint64_t limit)
 	return b < 1 ? 1 : b > USE_BLOCK_MAX ? USE_BLOCK_MAX : b;
 }
 
+uint64_t token_balance_block(uint64_t balance, uint64_t amount)
+{
+	uint64_t b = balance / 10;
+	return b < amount ? amount : b;
+}
+
 static void stored(void *arg, const struct rpc_result *r)
 {
 	if (r->status != RPC_OK)
@@ -139,18 +147,18 @@ bool token_revoke(const uint8_t id[32])
 	return true;
 }
 
-static bool add_waiter(struct tok *t, void (*done)(void *arg, enum use_result), void *arg,
-		       uint64_t limit)
+static bool add_waiter(struct tok *t, const struct waiter *w)
 {
 	if (!t->waiting && !(t->waiting = calloc(1, sizeof(*t->waiting))))
 		return false;
 	if (t->waiting->n == MAX_WAITERS)
 		return false;
-	t->waiting->w[t->waiting->n++] = (struct waiter){ done, arg, limit };
+	t->waiting->w[t->waiting->n++] = *w;
 	return true;
 }
 
-static void reserve(struct tok *t, uint64_t limit);
+static void reserve(struct tok *t, const struct waiter *w);
+static void reserve_to(struct tok *t, uint64_t to);
 static void read_uses(struct tok *t);
 
 /* Serve the waiters, in order, after a read or a reservation landed (ok)
@@ -169,10 +177,10 @@ static void wake(struct tok *t, bool ok)
 			r = USE_FAIL;
 		else if (w->limit == 0)
 			r = USE_OK;	/* a lookup: the count is known now */
-		else if (t->used >= w->limit)
+		else if (w->amount > w->limit - (t->used < w->limit ? t->used : w->limit))
 			r = USE_EXHAUSTED;
-		else if (t->used < t->reserved) {
-			t->used++;
+		else if (t->used + w->amount <= t->reserved) {
+			t->used += w->amount;
 			r = USE_OK;
 		} else {
 			ws->w[ws->n++] = *w;
@@ -181,7 +189,7 @@ static void wake(struct tok *t, bool ok)
 		w->done(w->arg, r);
 	}
 	if (ws->n && !t->writing)
-		reserve(t, ws->w[0].limit);
+		reserve(t, &ws->w[0]);
 	if (!ws->n) {
 		free(ws);
 		t->waiting = NULL;
@@ -199,12 +207,16 @@ static void reserved_cb(void *arg, const struct rpc_result *r)
 	wake(t, r->status == RPC_OK);
 }
 
-static void reserve(struct tok *t, uint64_t limit)
+/* The next reservation for a waiter: a block ahead, never past its limit. */
+static void reserve(struct tok *t, const struct waiter *w)
+{
+	uint64_t to = t->used + (w->block > w->amount ? w->block : w->amount);
+	reserve_to(t, to > w->limit ? w->limit : to);
+}
+
+static void reserve_to(struct tok *t, uint64_t to)
 {
 	char v[32], hex[65];
-	uint64_t to = t->used + token_use_block(limit);
-	if (to > limit)
-		to = limit;
 	t->writing = true;
 	t->writing_to = to;
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)to);
@@ -243,31 +255,54 @@ static void read_uses(struct tok *t)
 }
 
 /* Wait for t's count to be read, or for a reservation to cover a use. */
-static enum use_result wait_for(struct tok *t, uint64_t limit,
-				void (*done)(void *arg, enum use_result), void *arg)
+static enum use_result wait_for(struct tok *t, const struct waiter *w)
 {
-	if (!rpc_connected() || !add_waiter(t, done, arg, limit))
+	if (!rpc_connected() || !add_waiter(t, w))
 		return USE_FAIL;
 	if (!t->known && !t->reading)
 		read_uses(t);
-	else if (t->known && !t->writing && limit)
-		reserve(t, limit);
+	else if (t->known && !t->writing && w->limit)
+		reserve(t, w);
 	return USE_WAIT;
+}
+
+enum use_result token_spend(const uint8_t id[32], uint64_t limit, uint64_t amount, uint64_t block,
+			    void (*done)(void *arg, enum use_result), void *arg)
+{
+	struct tok *t = find(id, true);
+	struct waiter w = { done, arg, limit, amount, block };
+	if (!t)
+		return USE_FAIL;
+	if (amount == 0 || (t->known && (t->used >= limit || amount > limit - t->used)))
+		return amount == 0 ? USE_OK : USE_EXHAUSTED;
+	if (t->known && t->used + amount <= t->reserved && !t->writing && !t->waiting) {
+		t->used += amount;
+		return USE_OK;
+	}
+	return wait_for(t, &w);
 }
 
 enum use_result token_use(const uint8_t id[32], uint64_t limit,
 			  void (*done)(void *arg, enum use_result), void *arg)
 {
-	struct tok *t = find(id, true);
-	if (!t)
-		return USE_FAIL;
-	if (t->known && t->used >= limit)
-		return USE_EXHAUSTED;
-	if (t->known && t->used < t->reserved && !t->writing && !t->waiting) {
-		t->used++;
-		return USE_OK;
+	return token_spend(id, limit, 1, token_use_block(limit), done, arg);
+}
+
+void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost)
+{
+	struct tok *t = find(id, false);
+	if (!t || !t->known)
+		return; /* evicted meanwhile: the hold stays spent, in the node's favour */
+	if (cost <= held) {
+		uint64_t back = held - cost;
+		t->used -= back < t->used ? back : t->used;
+		return;
 	}
-	return wait_for(t, limit, done, arg);
+	uint64_t extra = cost - held, room = t->used < limit ? limit - t->used : 0;
+	t->used += extra < room ? extra : room;
+	/* Served already: persist what it cost, without making anyone wait. */
+	if (t->used > t->reserved && !t->writing)
+		reserve_to(t, t->used);
 }
 
 enum use_result token_used(const uint8_t id[32], uint64_t *used,
@@ -280,7 +315,8 @@ enum use_result token_used(const uint8_t id[32], uint64_t *used,
 		*used = t->used;
 		return USE_OK;
 	}
-	return done ? wait_for(t, 0, done, arg) : USE_FAIL;
+	struct waiter w = { done, arg, 0, 0, 0 };
+	return done ? wait_for(t, &w) : USE_FAIL;
 }
 
 static void got_revoked(void *arg, const struct ds_entry *e)

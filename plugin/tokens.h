@@ -1,6 +1,7 @@
 /* What the plugin itself must remember per token, the only per-token
  * state there is (payment is proven by the preimage): revocations, and
- * uses of tokens with a use limit.
+ * what tokens with a use limit or a balance have spent (counted the same
+ * way: a use is a spend of 1, a balance is spent in msat).
  *
  * Revocations are read at start and kept in memory. Use counts are read
  * from the datastore the first time a token is used after a start, and
@@ -47,6 +48,18 @@ enum use_result token_used(const uint8_t id[32], uint64_t *used,
 			   void (*done)(void *arg, enum use_result), void *arg);
 /* The size of the reservation written ahead of a token's uses. */
 uint64_t token_use_block(uint64_t limit);
+
+/* Balances are spent the same way, in msat: token_spend takes amount
+ * out of limit, reserving block ahead (token_balance_block: a tenth of
+ * the balance, at least one request's amount). token_use is a spend of 1
+ * out of a use count. */
+enum use_result token_spend(const uint8_t id[32], uint64_t limit, uint64_t amount, uint64_t block,
+			    void (*done)(void *arg, enum use_result), void *arg);
+uint64_t token_balance_block(uint64_t balance, uint64_t amount);
+/* A metered request is done: it held `held` and cost `cost`. The
+ * difference goes back, or is taken too (never past limit: the upstream
+ * already answered), and persisted without waiting. */
+void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost);
 void tokens_free(void);
 
 #endif

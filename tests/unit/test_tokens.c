@@ -188,6 +188,52 @@ static void test_load(void)
 	fake_drain("-");
 }
 
+/* A balance of 10000 msat spent 3000 at a time, blocks of 3000 (a tenth
+ * is less than one request), a metered request settled below and above
+ * what it held, and never past the balance. */
+static void test_balance(void)
+{
+	uint8_t id[32] = { 9 };
+	uint64_t used = 0;
+	CHECK_EQ_INT(token_balance_block(10000, 3000), 3000);
+	CHECK_EQ_INT(token_balance_block(1000000, 3000), 100000);
+	CHECK_EQ_INT(token_spend(id, 10000, 3000, 3000, done, NULL), USE_WAIT);
+	fake_answer(fake_pending(), "{\"datastore\":[]}", 0);
+	struct fake_call *c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 3000);
+	fake_answer(c, "{}", 0);
+	CHECK_EQ_INT(last_result, USE_OK);
+	/* It cost 1000 of the 3000 held: 2000 back, and that much spends
+	 * again without a write. */
+	token_settle(id, 10000, 3000, 1000);
+	CHECK(token_used(id, &used, NULL, NULL) == USE_OK && used == 1000);
+	CHECK_EQ_INT(token_spend(id, 10000, 2000, 3000, done, NULL), USE_OK);
+	/* It cost 5000 of 2000 held: taken (the answer is out), and the
+	 * reservation follows without anyone waiting. */
+	token_settle(id, 10000, 2000, 5000);
+	token_used(id, &used, NULL, NULL);
+	CHECK_EQ_INT(used, 6000);
+	c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 6000);
+	fake_answer(c, "{}", 0);
+	/* 4000 left: one more at 3000, then 1000 is not enough for 3000. */
+	CHECK_EQ_INT(token_spend(id, 10000, 3000, 3000, done, NULL), USE_WAIT);
+	c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 9000);
+	fake_answer(c, "{}", 0);
+	CHECK_EQ_INT(last_result, USE_OK);
+	CHECK_EQ_INT(token_spend(id, 10000, 3000, 3000, done, NULL), USE_EXHAUSTED);
+	/* A cost beyond what is left stops at the balance. */
+	token_settle(id, 10000, 3000, 99999);
+	token_used(id, &used, NULL, NULL);
+	CHECK_EQ_INT(used, 10000);
+	c = fake_pending();
+	CHECK_EQ_INT(reserved_value(c), 10000);
+	fake_answer(c, "{}", 0);
+	CHECK_EQ_INT(token_spend(id, 10000, 1, 1, done, NULL), USE_EXHAUSTED);
+	CHECK(fake_pending() == NULL);
+}
+
 int main(void)
 {
 	test_block_size();
@@ -197,5 +243,6 @@ int main(void)
 	test_revoke_and_evict();
 	test_load();
 	tokens_free();
+	test_balance();
 	return test_done("test_tokens");
 }
