@@ -125,6 +125,44 @@ static bool lower_hex32(const char *s, uint8_t out[32])
 	return hex_decode(s, 64, out, 32, &n) && n == 32;
 }
 
+/* What the payload must hold for its intent and action. */
+static enum mpp_err payload_fields(struct mpp_credential *out, const char *intent,
+				   const char *action, const char *preimage, const char *session,
+				   const char *topup, char *why, size_t whylen)
+{
+	static const struct {
+		const char *name;
+		enum mpp_action a;
+		bool preimage, session, topup, ret;
+	} actions[] = {
+		{ "open", MPP_OPEN, true, false, false, true },
+		{ "bearer", MPP_BEARER, true, true, false, false },
+		{ "topUp", MPP_TOPUP, false, true, true, false },
+		{ "close", MPP_CLOSE, true, true, false, false },
+	};
+	if (strcmp(intent, "charge") == 0) {
+		out->action = MPP_CHARGE;
+		if (!lower_hex32(preimage, out->preimage))
+			return bad(why, whylen, "payload.preimage is not 64 lowercase hex digits");
+		return MPP_OK;
+	}
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(action, actions[i].name) != 0)
+			continue;
+		out->action = actions[i].a;
+		if (actions[i].preimage && !lower_hex32(preimage, out->preimage))
+			return bad(why, whylen, "payload.preimage is not 64 lowercase hex digits");
+		if (actions[i].topup && !lower_hex32(topup, out->preimage))
+			return bad(why, whylen, "payload.topUpPreimage is not 64 lowercase hex digits");
+		if (actions[i].session && !lower_hex32(session, out->session_id))
+			return bad(why, whylen, "payload.sessionId is not 64 lowercase hex digits");
+		if (actions[i].ret && !out->return_invoice[0])
+			return bad(why, whylen, "payload.returnInvoice is missing");
+		return MPP_OK;
+	}
+	return bad(why, whylen, "payload.action must be open, bearer, topUp or close");
+}
+
 enum mpp_err mpp_parse_credential(const char *value, size_t len, struct mpp_credential *out,
 				  char *why, size_t whylen)
 {
@@ -171,7 +209,14 @@ enum mpp_err mpp_parse_credential(const char *value, size_t len, struct mpp_cred
 		{ "opaque", c->opaque, sizeof(c->opaque), false, false },
 		{ "description", c->description, sizeof(c->description), false, false },
 	};
-	struct slot ps[] = { { "preimage", preimage, sizeof(preimage), true, false } };
+	char action[16] = "", session[80] = "", topup[80] = "";
+	struct slot ps[] = {
+		{ "preimage", preimage, sizeof(preimage), false, false },
+		{ "action", action, sizeof(action), false, false },
+		{ "sessionId", session, sizeof(session), false, false },
+		{ "topUpPreimage", topup, sizeof(topup), false, false },
+		{ "returnInvoice", out->return_invoice, sizeof(out->return_invoice), false, false },
+	};
 	if (!json_is_object(&d, 0))
 		bad(why, whylen, "the credential is not a JSON object");
 	else if (ch == -2 || pl == -2)
@@ -182,16 +227,17 @@ enum mpp_err mpp_parse_credential(const char *value, size_t len, struct mpp_cred
 		bad(why, whylen, "no 'payload' object");
 	else if (!read_slots(&d, ch, cs, sizeof(cs) / sizeof(cs[0]), why, whylen))
 		; /* why is set */
-	else if (strcmp(c->method, "lightning") != 0 || strcmp(c->intent, "charge") != 0) {
-		snprintf(why, whylen, "only method lightning with intent charge is offered here");
+	else if (strcmp(c->method, "lightning") != 0
+		 || (strcmp(c->intent, "charge") != 0 && strcmp(c->intent, "session") != 0)) {
+		snprintf(why, whylen, "only method lightning with intent charge or session is "
+				      "offered here");
 		e = MPP_UNSUPPORTED;
-	} else if (!read_slots(&d, pl, ps, 1, why, whylen))
+	} else if (!read_slots(&d, pl, ps, sizeof(ps) / sizeof(ps[0]), why, whylen))
 		; /* why is set */
-	else if (!lower_hex32(preimage, out->preimage))
-		bad(why, whylen, "payload.preimage is not 64 lowercase hex digits");
 	else
-		e = MPP_OK;
+		e = payload_fields(out, c->intent, action, preimage, session, topup, why, whylen);
 	sodium_memzero(preimage, sizeof(preimage));
+	sodium_memzero(topup, sizeof(topup));
 	sodium_memzero(raw, rawlen);
 	json_doc_free(&d);
 	free(raw);
@@ -336,6 +382,82 @@ bool mpp_charge_request_decode(const char *b64, struct mpp_charge_request *r)
 	json_doc_free(&d);
 	free(raw);
 	return ok;
+}
+
+bool mpp_session_request_encode(char *out, size_t outcap, const struct mpp_session_request *r)
+{
+	struct jcs_object req = { .n = 0 };
+	char amount[24], deposit[24], idle[24], hash[65];
+	snprintf(amount, sizeof(amount), "%llu", (unsigned long long)r->amount_sat);
+	snprintf(deposit, sizeof(deposit), "%llu", (unsigned long long)r->deposit_sat);
+	snprintf(idle, sizeof(idle), "%llu", (unsigned long long)r->idle_timeout);
+	hex_encode(r->payment_hash, 32, hash, sizeof(hash));
+	jcs_add(&req, "amount", amount);
+	jcs_add(&req, "currency", "sat");
+	jcs_add(&req, "description", r->description[0] ? r->description : NULL);
+	jcs_add(&req, "unitType", r->unit_type[0] ? r->unit_type : NULL);
+	jcs_add(&req, "depositInvoice", r->deposit_invoice);
+	jcs_add(&req, "depositAmount", deposit);
+	jcs_add(&req, "paymentHash", hash);
+	jcs_add(&req, "idleTimeout", r->idle_timeout ? idle : NULL);
+	return b64url_to(out, outcap, &req);
+}
+
+/* A positive decimal string without leading zeros, at most 15 digits. */
+static bool sat_string(const char *s, uint64_t *v)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 15 || s[0] < '1' || s[0] > '9' || strspn(s, "0123456789") != n)
+		return false;
+	*v = strtoull(s, NULL, 10);
+	return true;
+}
+
+bool mpp_session_request_decode(const char *b64, struct mpp_session_request *r)
+{
+	uint8_t *raw;
+	struct json_doc d;
+	char amount[24], deposit[24] = "", idle[24] = "", hash[80], currency[8], why[64];
+	memset(r, 0, sizeof(*r));
+	if (!decode_object(b64, MPP_MAX_REQUEST, &raw, &d))
+		return false;
+	struct slot rs[] = {
+		{ "amount", amount, sizeof(amount), true, false },
+		{ "currency", currency, sizeof(currency), true, false },
+		{ "description", r->description, sizeof(r->description), false, false },
+		{ "unitType", r->unit_type, sizeof(r->unit_type), false, false },
+		{ "depositInvoice", r->deposit_invoice, sizeof(r->deposit_invoice), false, false },
+		{ "depositAmount", deposit, sizeof(deposit), false, false },
+		{ "paymentHash", hash, sizeof(hash), true, false },
+		{ "idleTimeout", idle, sizeof(idle), false, false },
+	};
+	bool ok = read_slots(&d, 0, rs, sizeof(rs) / sizeof(rs[0]), why, sizeof(why))
+		  && strcmp(currency, "sat") == 0 && sat_string(amount, &r->amount_sat)
+		  && lower_hex32(hash, r->payment_hash)
+		  && (!deposit[0] || sat_string(deposit, &r->deposit_sat))
+		  && (!idle[0] || sat_string(idle, &r->idle_timeout));
+	json_doc_free(&d);
+	free(raw);
+	return ok;
+}
+
+bool mpp_session_receipt(struct strbuf *out, const char *challenge_id,
+			 const uint8_t session_id[32], int64_t at, uint64_t refund_sat,
+			 const char *refund_status)
+{
+	struct jcs_object o = { .n = 0 };
+	char hash[65], ts[24], refund[24];
+	hex_encode(session_id, 32, hash, sizeof(hash));
+	mpp_time_format(at, ts);
+	snprintf(refund, sizeof(refund), "%llu", (unsigned long long)refund_sat);
+	jcs_add(&o, "challengeId", challenge_id[0] ? challenge_id : NULL);
+	jcs_add(&o, "method", "lightning");
+	jcs_add(&o, "reference", hash);
+	jcs_add(&o, "status", "success");
+	jcs_add(&o, "timestamp", ts);
+	jcs_add(&o, "refundSats", refund_status ? refund : NULL);
+	jcs_add(&o, "refundStatus", refund_status);
+	return jcs_b64url(out, &o);
 }
 
 bool mpp_opaque_encode(char *out, size_t outcap, const char *route_tag)

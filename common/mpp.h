@@ -33,9 +33,17 @@ struct mpp_challenge {
 	char description[640];
 };
 
+/* The lightning session's actions (draft-lightning-session). */
+enum mpp_action { MPP_CHARGE, MPP_OPEN, MPP_BEARER, MPP_TOPUP, MPP_CLOSE };
+
 struct mpp_credential {
 	struct mpp_challenge ch;
-	uint8_t preimage[32];	/* payload.preimage, 64 lowercase hex */
+	enum mpp_action action;	/* MPP_CHARGE for intent charge */
+	/* payload.preimage (charge, open, bearer, close) or
+	 * payload.topUpPreimage (topUp): 64 lowercase hex */
+	uint8_t preimage[32];
+	uint8_t session_id[32];	/* payload.sessionId (bearer, topUp, close) */
+	char return_invoice[2048];	/* payload.returnInvoice (open) */
 };
 
 /* Why a credential was refused, as the drafts' problem types. */
@@ -51,6 +59,24 @@ enum mpp_err {
 const char *mpp_problem_type(enum mpp_err e);	/* the URI's last segment */
 const char *mpp_problem_title(enum mpp_err e);
 
+/* The session request: a unit price, and the deposit invoice. */
+struct mpp_session_request {
+	uint64_t amount_sat;	/* per unit */
+	uint64_t deposit_sat;
+	char description[640];
+	char unit_type[32];
+	char deposit_invoice[2048];
+	uint8_t payment_hash[32];
+	uint64_t idle_timeout;	/* seconds, 0: not said */
+};
+bool mpp_session_request_encode(char *out, size_t outcap, const struct mpp_session_request *r);
+bool mpp_session_request_decode(const char *b64, struct mpp_session_request *r);
+/* A session's receipt: reference is the session id; a close adds the
+ * refund (refund_status NULL otherwise). */
+bool mpp_session_receipt(struct strbuf *out, const char *challenge_id,
+			 const uint8_t session_id[32], int64_t at, uint64_t refund_sat,
+			 const char *refund_status);
+
 /* The charge request, decoded from (or encoded into) `request`. */
 struct mpp_charge_request {
 	uint64_t amount_sat;
@@ -65,7 +91,8 @@ struct mpp_charge_request {
 bool mpp_is_payment(const char *authorization);
 /* Parse "Payment <base64url JSON>" (or just the base64url). Unknown
  * members are ignored; a known one twice, of the wrong type or too long
- * is MPP_MALFORMED, with the reason in why. */
+ * is MPP_MALFORMED, with the reason in why. Method lightning, intent
+ * charge or session (with its action's fields); others MPP_UNSUPPORTED. */
 enum mpp_err mpp_parse_credential(const char *value, size_t len, struct mpp_credential *out,
 				  char *why, size_t whylen);
 

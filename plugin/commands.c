@@ -572,7 +572,7 @@ static void got_invoices(void *arg, const struct rpc_result *res)
 		    && created >= q->next_start)
 			q->next_start = created + 1;
 		if (!get_str(d, json_get(d, e, "label"), label, sizeof(label))
-		    || !label_parse(label, &l) || l.charge || !(t = add_item(q, l.tag)))
+		    || !label_parse(label, &l) || l.charge || l.session || !(t = add_item(q, l.tag)))
 			continue;
 		memcpy(t->id, l.token_id, 32);
 		t->valid_until = l.valid_until;

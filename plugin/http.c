@@ -357,6 +357,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	atomic_fetch_sub(&body_bytes, r->body_counted);
 	free(r->path);
 	free(r->query);
+	free(r->mpp.return_invoice);
 	strbuf_free(&r->body);
 	free(r);
 	*ctx = NULL;

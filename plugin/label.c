@@ -17,6 +17,8 @@ bool label_make(char *out, size_t len, const struct invoice_label *l)
 	hex_encode(l->token_id, 32, hex, sizeof(hex));
 	if (l->charge)
 		snprintf(kind, sizeof(kind), "-charge");
+	else if (l->session)
+		snprintf(kind, sizeof(kind), "-session");
 	else if (l->balance_msat)
 		snprintf(kind, sizeof(kind), "-b%llu", (unsigned long long)l->balance_msat);
 	return (size_t)snprintf(out, len, L402_LABEL_PREFIX "%.8s-%lld-%llu-%s%s", l->tag,
@@ -46,9 +48,10 @@ bool label_parse(const char *label, struct invoice_label *l)
 		return false;
 	const char *kind = p + 64;
 	l->charge = strcmp(kind, "-charge") == 0;
+	l->session = strcmp(kind, "-session") == 0;
 	l->balance_msat = 0;
 	if (strncmp(kind, "-b", 2) == 0 && kind[2] >= '1' && kind[2] <= '9'
 	    && strspn(kind + 2, "0123456789") == strlen(kind + 2) && strlen(kind + 2) <= 19)
 		l->balance_msat = strtoull(kind + 2, NULL, 10);
-	return !*kind || l->charge || l->balance_msat;
+	return !*kind || l->charge || l->session || l->balance_msat;
 }

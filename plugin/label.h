@@ -1,6 +1,7 @@
 /* The labels of the invoices the paywall creates:
  *   l402-TAG-VALIDUNTIL-USES-TOKENID		an L402 token's
  *   l402-TAG-0-1-TOKENID-charge		a Payment scheme charge's
+ *   l402-TAG-0-0-TOKENID-session		a Payment session's deposit or top-up
  *   l402-TAG-VALIDUNTIL-0-TOKENID-bMSAT	a token buying a balance
  * so that an invoice alone tells which route it paid for (TAG, 8 hex of
  * the route key's hash) and what the token buys. lightningd keeps them;
@@ -22,6 +23,7 @@ struct invoice_label {
 	uint64_t uses;		/* 0: unlimited */
 	uint8_t token_id[32];
 	bool charge;		/* a Payment charge: one request, no macaroon */
+	bool session;		/* a Payment session's deposit or top-up */
 	uint64_t balance_msat;	/* a token buying a balance, else 0 */
 };
 

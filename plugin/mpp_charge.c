@@ -13,6 +13,7 @@
 #include "label.h"
 #include "log.h"
 #include "loop.h"
+#include "mpp_session.h"
 #include "secret.h"
 
 #define DS_GROUP "charge"
@@ -27,7 +28,7 @@ uint64_t mpp_charge_sats(uint64_t price_msat)
 }
 
 /* The binding key: from the L402 secret, so it follows its rotation. */
-static bool binding_key(uint8_t key[MPP_KEY_LEN])
+bool mpp_binding_key(uint8_t key[MPP_KEY_LEN])
 {
 	static const char label[] = "cln-l402 Payment challenge binding v1";
 	uint8_t secret[32];
@@ -39,7 +40,7 @@ static bool binding_key(uint8_t key[MPP_KEY_LEN])
 }
 
 /* The realm: the public URL's authority, else the first listener's. */
-static void realm(char *out, size_t len)
+void mpp_realm(char *out, size_t len)
 {
 	const char *u = l402.cfg.public_url;
 	if (u) {
@@ -55,7 +56,7 @@ static void realm(char *out, size_t len)
 
 /* What the invoice's prefix says, in the drafts' words; "" for networks
  * they do not name (testnet). */
-static const char *network_of(const char *bolt11)
+const char *mpp_network_of(const char *bolt11)
 {
 	if (strncmp(bolt11, "lnbcrt", 6) == 0)
 		return "regtest";
@@ -78,70 +79,80 @@ bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t has
 	snprintf(q.description, sizeof(q.description), "%s", r->route.spec.desc);
 	snprintf(q.invoice, sizeof(q.invoice), "%s", bolt11);
 	memcpy(q.payment_hash, hash, 32);
-	snprintf(q.network, sizeof(q.network), "%s", network_of(bolt11));
-	realm(c.realm, sizeof(c.realm));
+	snprintf(q.network, sizeof(q.network), "%s", mpp_network_of(bolt11));
+	mpp_realm(c.realm, sizeof(c.realm));
 	strcpy(c.method, "lightning");
 	strcpy(c.intent, "charge");
 	mpp_time_format((int64_t)expires_at, c.expires);
 	if (!mpp_charge_request_encode(c.request, sizeof(c.request), &q)
-	    || !mpp_opaque_encode(c.opaque, sizeof(c.opaque), r->route.tag) || !binding_key(key))
+	    || !mpp_opaque_encode(c.opaque, sizeof(c.opaque), r->route.tag) || !mpp_binding_key(key))
 		return false;
 	mpp_challenge_id(key, &c, c.id);
 	sodium_memzero(key, sizeof(key));
 	return mpp_write_challenge(out, &c);
 }
 
-enum mpp_err mpp_charge_check(struct req *r, const char *authorization, char *why, size_t whylen)
+/* A charge's checks, the credential parsed. */
+static enum mpp_err charge_check(struct req *r, const struct mpp_credential *cred, char *why,
+				 size_t whylen)
 {
-	/* 30 KiB: one per thread, not on the stack. */
-	static __thread struct mpp_credential cred;
 	static __thread struct mpp_charge_request q;
 	uint8_t key[MPP_KEY_LEN], hash[32];
 	char tag[16];
 	int64_t expires;
 	enum mpp_err e;
 
-	r->mpp.used = true;
-	e = mpp_parse_credential(authorization, strlen(authorization), &cred, why, whylen);
-	if (e != MPP_OK)
-		goto out;
-	if (!binding_key(key)) {
+	if (!mpp_binding_key(key)) {
 		snprintf(why, whylen, "starting up");
-		e = MPP_INVALID_CHALLENGE;
-		goto out;
+		return MPP_INVALID_CHALLENGE;
 	}
-	bool bound = mpp_challenge_bound(key, &cred.ch);
+	bool bound = mpp_challenge_bound(key, &cred->ch);
 	sodium_memzero(key, sizeof(key));
 	e = MPP_INVALID_CHALLENGE;
 	if (!bound)
 		snprintf(why, whylen, "this challenge was not issued here, or was changed");
-	else if (!mpp_opaque_route(cred.ch.opaque, tag, sizeof(tag)) || strcmp(tag, r->route.tag) != 0)
+	else if (!mpp_opaque_route(cred->ch.opaque, tag, sizeof(tag)) || strcmp(tag, r->route.tag) != 0)
 		snprintf(why, whylen, "this challenge was issued for another route");
-	else if (!mpp_charge_request_decode(cred.ch.request, &q))
+	else if (!mpp_charge_request_decode(cred->ch.request, &q))
 		snprintf(why, whylen, "the challenge's request cannot be read");
-	else if (!cred.ch.expires[0] || !mpp_time_parse(cred.ch.expires, &expires)) {
+	else if (!cred->ch.expires[0] || !mpp_time_parse(cred->ch.expires, &expires)) {
 		snprintf(why, whylen, "the challenge has no readable expiry");
 	} else if (expires <= (int64_t)time(NULL)) {
 		e = MPP_EXPIRED;
-		snprintf(why, whylen, "the challenge expired at %s", cred.ch.expires);
+		snprintf(why, whylen, "the challenge expired at %s", cred->ch.expires);
 	} else if (q.amount_sat * 1000 < r->route.spec.price_msat) {
 		e = MPP_INSUFFICIENT;
 		snprintf(why, whylen, "this challenge offered %llu sat; the route now costs more",
 			 (unsigned long long)q.amount_sat);
 	} else {
-		crypto_hash_sha256(hash, cred.preimage, 32);
+		crypto_hash_sha256(hash, cred->preimage, 32);
 		if (sodium_memcmp(hash, q.payment_hash, 32) != 0) {
 			e = MPP_VERIFICATION_FAILED;
 			snprintf(why, whylen, "the preimage does not hash to the payment hash");
 		} else {
 			e = MPP_OK;
 			memcpy(r->mpp.hash, hash, 32);
-			memcpy(r->mpp.challenge_id, cred.ch.id, sizeof(r->mpp.challenge_id));
+			memcpy(r->mpp.challenge_id, cred->ch.id, sizeof(r->mpp.challenge_id));
 			r->mpp.amount_sat = q.amount_sat;
 			r->mpp.expires = expires;
 		}
 	}
-out:
+	return e;
+}
+
+enum mpp_err mpp_check(struct req *r, const char *authorization, char *why, size_t whylen)
+{
+	/* 10 KiB: one per thread, not on the stack. */
+	static __thread struct mpp_credential cred;
+	enum mpp_err e;
+
+	r->mpp.used = true;
+	e = mpp_parse_credential(authorization, strlen(authorization), &cred, why, whylen);
+	if (e == MPP_OK) {
+		r->mpp.action = cred.action;
+		e = cred.action == MPP_CHARGE ? charge_check(r, &cred, why, whylen)
+					      : mpp_session_check(r, &cred, why, whylen);
+	}
 	sodium_memzero(cred.preimage, sizeof(cred.preimage));
 	r->mpp.err = e;
 	return e;

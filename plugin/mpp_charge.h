@@ -22,10 +22,13 @@ struct req;
 struct mpp_state {
 	bool used;		/* the credential was Payment's */
 	enum mpp_err err;
+	enum mpp_action action;	/* MPP_CHARGE, or a session's action */
 	char challenge_id[48];
-	uint8_t hash[32];
-	uint64_t amount_sat;
+	uint8_t hash[32];	/* the invoice paid: a charge's, or a deposit's */
+	uint64_t amount_sat;	/* a charge's amount, or a deposit's */
 	int64_t expires;
+	uint8_t session_id[32];	/* bearer, topUp, close; open: hash */
+	char *return_invoice;	/* open: the client's, freed with the request */
 	char receipt[512];	/* Payment-Receipt of a served request */
 };
 
@@ -36,9 +39,17 @@ uint64_t mpp_charge_sats(uint64_t price_msat);
 bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
 		      uint64_t expires_at, struct strbuf *out);
 
-/* The checks that need nothing but the secret (no lock): parse, binding,
- * expiry, route, amount, preimage. MPP_OK or why not, in why. */
-enum mpp_err mpp_charge_check(struct req *r, const char *authorization, char *why, size_t whylen);
+/* The binding key, from the L402 secret; false before it is known. */
+bool mpp_binding_key(uint8_t key[MPP_KEY_LEN]);
+/* The realm every challenge names. */
+void mpp_realm(char *out, size_t len);
+/* What the invoice's prefix says, in the drafts' words ("" for testnet). */
+const char *mpp_network_of(const char *bolt11);
+
+/* A Payment credential's checks that need nothing but the secret (no
+ * lock): parse, then for a charge binding, expiry, route, amount and
+ * preimage, for a session mpp_session_check's. MPP_OK or why not. */
+enum mpp_err mpp_check(struct req *r, const char *authorization, char *why, size_t whylen);
 /* Holding the loop's lock: paid for what was offered, and consumed once.
  * PENDING: done runs later (never inside), with MPP_OK, or why not (why
  * NULL when lightningd could not be asked: a 503, nothing consumed).

@@ -33,6 +33,7 @@ static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n
 static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_cert(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_key(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
@@ -100,6 +101,9 @@ static const struct opt_def {
 	{ "l402-metrics-bind", OPT_STRING, NULL,
 	  "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)",
 	  false, false, set_metrics_bind, 0, 0 },
+	{ "l402-session-idle", OPT_INT, "300",
+	  "Seconds of inactivity after which the node closes a Payment session and refunds it",
+	  false, true, set_session_idle, 5, 2592000 },
 	{ "l402-tls-cert", OPT_STRING, NULL,
 	  "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)",
 	  false, false, set_tls_cert, 0, 0 },
@@ -314,6 +318,12 @@ static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_
 		return fail("l402-metrics-bind", "'%s' is not HOST:PORT", v);
 	free(c->metrics_bind);
 	c->metrics_bind = strdup(v);
+	return NULL;
+}
+
+static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->session_idle = n;
 	return NULL;
 }
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mpp.h"
 #include "mpp_charge.h"
+#include "mpp_session.h"
 #include "pricer.h"
 #include "loop.h"
 #include "rate.h"
@@ -134,7 +135,7 @@ struct challenge {
 	struct req *r;		/* NULL once the client was answered */
 	uint64_t timer;
 	unsigned pending;	/* invoice calls not answered yet */
-	struct invoice_made token, charge;
+	struct invoice_made token, charge, session;
 };
 
 static void challenge_timed_out(void *arg)
@@ -149,7 +150,8 @@ static void challenge_timed_out(void *arg)
  * LSAT challenges (first, for lnget), the Payment charge's when there is
  * one, and the JSON body. */
 static void send_challenge(struct req *r, const struct invoice_label *l,
-			   const struct invoice_made *tokinv, const struct invoice_made *charge)
+			   const struct invoice_made *tokinv, const struct invoice_made *charge,
+			   const struct invoice_made *session)
 {
 	char tok[4096];
 	uint8_t secret[L402_SECRET_LEN];
@@ -185,8 +187,12 @@ static void send_challenge(struct req *r, const struct invoice_label *l,
 		lsat_challenge(&hdr, tok, tokinv->bolt11);
 		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
 		strbuf_reset(&hdr);
-		if (charge && charge->made
+		if (charge->made
 		    && mpp_charge_offer(r, charge->bolt11, charge->hash, charge->expires_at, &hdr))
+			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		if (session->made
+		    && mpp_session_offer(r, session->bolt11, session->hash, session->expires_at, &hdr))
 			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
 		MHD_add_response_header(resp, "Link",
 					"</.well-known/l402.json>; rel=\"l402-manifest\"");
@@ -215,7 +221,7 @@ static void challenge_complete(struct challenge *ch)
 	else if (!label_parse(ch->token.label, &l))
 		http_error(r, 500, "internal", "bad invoice label");
 	else
-		send_challenge(r, &l, &ch->token, &ch->charge);
+		send_challenge(r, &l, &ch->token, &ch->charge, &ch->session);
 	free(ch);
 }
 
@@ -247,6 +253,12 @@ static void on_charge_invoice(void *arg, const struct rpc_result *res)
 {
 	struct challenge *ch = arg;
 	got_invoice(ch, &ch->charge, res);
+}
+
+static void on_session_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->session, res);
 }
 
 /* The route's description, or one made from it, cut on a character
@@ -294,12 +306,12 @@ static bool ask_invoice(struct challenge *ch, struct invoice_made *m, uint64_t m
 	return asked;
 }
 
-/* Whether to offer the Payment charge beside L402: unless the client's
- * Accept-Payment gives lightning/charge no weight. */
-static bool charge_wanted(const struct req *r)
+/* Whether to offer a Payment intent beside L402: unless the client's
+ * Accept-Payment gives lightning/INTENT no weight. */
+static bool intent_wanted(const struct req *r, const char *intent)
 {
 	const char *ap = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Payment");
-	return mpp_accept_weight(ap, "lightning", "charge") != 0;
+	return mpp_accept_weight(ap, "lightning", intent) != 0;
 }
 
 static void challenge(struct req *r, const char *reason, const char *detail);
@@ -369,13 +381,22 @@ static void challenge(struct req *r, const char *reason, const char *detail)
 	}
 	/* The charge's own invoice, in whole sats, when there is room for it:
 	 * without one, the 402 offers L402 alone. */
-	if (charge_wanted(r) && unpaid_reserve()) {
+	if (intent_wanted(r, "charge") && unpaid_reserve()) {
 		struct invoice_label c = { .uses = 1, .charge = true };
 		memcpy(c.tag, r->route.tag, sizeof(c.tag));
 		randombytes_buf(c.token_id, sizeof(c.token_id));
 		label_make(ch->charge.label, sizeof(ch->charge.label), &c);
 		(void)ask_invoice(ch, &ch->charge, mpp_charge_sats(r->route.spec.price_msat) * 1000,
 				  desc, on_charge_invoice);
+	}
+	/* A session's deposit, on routes that sell a balance. */
+	if (mpp_session_offered(&r->route.spec) && intent_wanted(r, "session") && unpaid_reserve()) {
+		struct invoice_label d = { .session = true };
+		memcpy(d.tag, r->route.tag, sizeof(d.tag));
+		randombytes_buf(d.token_id, sizeof(d.token_id));
+		label_make(ch->session.label, sizeof(ch->session.label), &d);
+		(void)ask_invoice(ch, &ch->session, mpp_session_deposit_msat(&r->route.spec), desc,
+				  on_session_invoice);
 	}
 	http_wait(r);
 }
@@ -505,6 +526,8 @@ static void note_left(struct req *r, const struct spend *s)
 
 static void spent_out(struct req *r, const struct spend *s)
 {
+	if (r->mpp.used)
+		r->mpp.err = MPP_INSUFFICIENT; /* a session: top it up */
 	if (s->balance)
 		unpaid_request(r, "balance_exhausted", "this token's balance does not cover "
 							"this request");
@@ -532,7 +555,7 @@ static void on_use(void *arg, enum use_result res)
 static bool verify_charge(struct req *r, const char *auth)
 {
 	char why[sizeof(r->detail)];
-	enum mpp_err e = mpp_charge_check(r, auth, why, sizeof(why));
+	enum mpp_err e = mpp_check(r, auth, why, sizeof(why));
 	if (e == MPP_OK)
 		return true;
 	if (e == MPP_UNSUPPORTED) {
@@ -661,10 +684,25 @@ static void charge_done(struct req *r, enum mpp_err e, const char *why)
 		unpaid_request(r, mpp_problem_type(e), why);
 }
 
+static void paid_checks(struct req *r);
+
+/* A session's open or bearer request may draw on it: the paid path, as
+ * for a balance token named by the session. */
+static void session_serve(struct req *r)
+{
+	r->priced = true; /* a session's unit is its challenge's amount */
+	paid_checks(r);
+}
+
 /* Holding the loop's lock: a charge that verified is checked against
- * lightningd and consumed, then served: one request per charge. */
+ * lightningd and consumed, then served: one request per charge; a
+ * session's action is carried out. */
 static void charge_checks(struct req *r)
 {
+	if (r->mpp.action != MPP_CHARGE) {
+		mpp_session_act(r, session_serve, unpaid_request);
+		return;
+	}
 	if (l402.cfg.log_requests)
 		plugin_log(LOG_DEBUG, "%s %s from %s (Payment charge)", r->method, r->path,
 			   r->client.text);
@@ -732,9 +770,7 @@ enum http_outcome paywall_handle(struct req *r)
 		return http_locked(free_route, r);
 	if (!verify(r, &r->verdict))
 		return r->response ? HTTP_ANSWERED : http_locked(failed_credentials, r);
-	if (r->mpp.used)
-		return http_locked(charge_checks, r);
-	enum http_outcome o = http_locked(paid_checks, r);
+	enum http_outcome o = http_locked(r->mpp.used ? charge_checks : paid_checks, r);
 	if (o != HTTP_SERVE_UNLOCKED)
 		return o;
 	http_serve(r);

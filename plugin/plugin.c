@@ -30,6 +30,7 @@
 #include "unpaid.h"
 #include "routes.h"
 #include "mpp_charge.h"
+#include "mpp_session.h"
 #include "tls.h"
 #include "tokens.h"
 #include "rpc.h"
@@ -91,6 +92,7 @@ static void on_rpc_connect(void)
 	payments_sync();
 	unpaid_start();
 	mpp_charge_start();
+	mpp_session_start();
 	discovery_sync();
 }
 
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
 	tokens_free();
 	unpaid_free();
 	mpp_charge_free();
+	mpp_session_free();
 	discovery_free();
 	secret_wipe();
 	options_free(&l402.cfg);

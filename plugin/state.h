@@ -36,6 +36,7 @@ struct l402_config {
 	unsigned header_timeout;	/* seconds a request has to send its headers */
 	char *metrics_bind;	/* HOST:PORT of the metrics listener, or NULL */
 	char *tls_cert, *tls_key;	/* PEM files for https:// binds, or NULL */
+	int64_t session_idle;	/* seconds before an idle Payment session is closed */
 };
 
 struct listener {

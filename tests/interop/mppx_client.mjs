@@ -6,6 +6,8 @@
 //       -> {"status", "challenges": [...], "wwwAuthenticate"}
 //   node mppx_client.mjs pay URL WWW_AUTHENTICATE PREIMAGE
 //       -> {"status", "body", "receipt"} (the credential made by mppx)
+//   node mppx_client.mjs open URL WWW_AUTHENTICATE PREIMAGE RETURN_INVOICE
+//       -> the same, opening a lightning session (draft-lightning-session)
 //   node mppx_client.mjs discovery URL
 //       -> {"valid", "errors"} from mppx/discovery's validator
 import { Challenge, Credential, Receipt } from 'mppx'
@@ -34,6 +36,17 @@ if (cmd === 'challenge') {
   let receipt = null
   if (res.status === 200) receipt = Receipt.fromResponse(res)
   out({ status: res.status, body, receipt, authorization })
+} else if (cmd === 'open') {
+  const [www, preimage, returnInvoice] = rest
+  const challenge = Challenge.deserializeList(www).find(
+    (c) => c.method === 'lightning' && c.intent === 'session')
+  const authorization = Credential.serialize(Credential.from({
+    challenge, payload: { action: 'open', preimage, returnInvoice } }))
+  const res = await fetch(url, { headers: { Authorization: authorization } })
+  const body = await res.text()
+  let receipt = null
+  if (res.status === 200) receipt = Receipt.fromResponse(res)
+  out({ status: res.status, body, receipt, challenge })
 } else if (cmd === 'discovery') {
   const res = await fetch(url)
   const doc = await res.json()

@@ -265,3 +265,25 @@ def test_plugin_breaking_protocol_is_killed(node_factory, directory):
         n.rpc.call("bad-echo", [])
     assert e.value.code == -32601
     assert n.rpc.getinfo()["network"] == "regtest"
+
+
+def test_decode_xpay_and_the_second_node(ln):
+    """decode follows lightningd's schema; xpay pays the client's node
+    (the only other node), amountless invoices with amount_msat, once."""
+    ours = ln.rpc.call("invoice", {"amount_msat": 5000, "label": "d", "description": "x"})
+    d = call_checked(ln, "decode", {"string": ours["bolt11"]})
+    assert d["valid"] and d["amount_msat"] == 5000 and d["currency"] == "bcrt"
+    assert d["payee"] == ln.rpc.getinfo()["id"]
+    theirs = ln.rpc.call("dev-client-invoice", {"label": "r"})["bolt11"]
+    d = call_checked(ln, "decode", {"string": theirs})
+    assert d["valid"] and "amount_msat" not in d and d["payee"] != ln.rpc.getinfo()["id"]
+    assert call_checked(ln, "decode", {"string": "lnbcrt1nope"})["valid"] is False
+    with pytest.raises(RpcError):
+        ln.rpc.call("xpay", {"invstring": theirs})  # amountless needs amount_msat
+    res = ln.rpc.call("xpay", {"invstring": theirs, "amount_msat": 7000})
+    assert res["amount_msat"] == 7000 and res["successful_parts"] == 1
+    assert len(res["payment_preimage"]) == 64
+    with pytest.raises(RpcError):
+        ln.rpc.call("xpay", {"invstring": theirs, "amount_msat": 7000})
+    (inv,) = ln.rpc.call("dev-client-listinvoices", {})["invoices"]
+    assert inv["received_msat"] == 7000 and inv["payments"] == 1

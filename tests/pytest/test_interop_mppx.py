@@ -98,3 +98,18 @@ def test_mppx_validates_our_openapi(node_factory, mppx):
         <= offers[0].items()
     assert offers[1]["method"] == "l402"
     assert "x-payment-info" not in doc["paths"]["/free"]["get"]
+
+
+def test_mppx_opens_a_session(node_factory, mppx):
+    n, web = paywall(node_factory, "GET /s 2sat text:streamed balance=10sat")
+    url = "http://%s:%d/s" % web.addr
+    got = mppx("challenge", url)
+    intents = sorted(c["intent"] for c in got["challenges"])
+    assert intents == ["charge", "session"]
+    (ch,) = [c for c in got["challenges"] if c["intent"] == "session"]
+    assert ch["request"]["depositAmount"] == "10" and ch["request"]["amount"] == "2"
+    pre = n.rpc.dev_pay(bolt11=ch["request"]["depositInvoice"])["payment_preimage"]
+    ret = n.rpc.call("dev-client-invoice", {"label": "mppx"})["bolt11"]
+    res = mppx("open", url, got["wwwAuthenticate"], pre, ret)
+    assert res["status"] == 200 and res["body"] == "streamed", res
+    assert res["receipt"]["reference"] == ch["request"]["paymentHash"]

@@ -188,7 +188,7 @@ def test_every_bad_credential_gets_a_fresh_402_with_its_problem(node_factory):
     assert status == 402 and problem(body)[0] == "invalid-challenge"
     assert "another route" in json.loads(body)["detail"]
     # Another method or intent: 400, as the draft's table says.
-    for m, i in (("tempo", "charge"), ("lightning", "session")):
+    for m, i in (("tempo", "charge"), ("lightning", "subscription")):
         status, _, body = web.get("/p", {"Authorization": credential(ch, pre, method=m, intent=i)})
         assert status == 400 and json.loads(body)["error"] == "method_unsupported"
     # After all that, the real credential still buys its one request.

@@ -6,7 +6,7 @@
 
 int main(void)
 {
-	struct invoice_label l = { "0a1b2c3d", 1900000000, 5, { 0 }, false, 0 }, back;
+	struct invoice_label l = { "0a1b2c3d", 1900000000, 5, { 0 }, false, false, 0 }, back;
 	char s[LABEL_MAX];
 	for (int i = 0; i < 32; i++)
 		l.token_id[i] = (uint8_t)(i * 7);
@@ -60,6 +60,11 @@ int main(void)
 	CHECK(label_make(s, sizeof(s), &l) && label_parse(s, &back) && !back.charge);
 	strcat(s, "-chargeX");
 	CHECK(!label_parse(s, &back));
+	/* A session's deposit. */
+	l.session = true;
+	CHECK(label_make(s, sizeof(s), &l) && label_parse(s, &back) && back.session && !back.charge);
+	CHECK(strcmp(s + strlen(s) - 8, "-session") == 0);
+	l.session = false;
 	/* A balance token: its balance in the label. */
 	l.uses = 0;
 	l.balance_msat = 20000000;

@@ -1,0 +1,54 @@
+/* The Payment scheme's lightning session (draft-lightning-session), the
+ * node's side. Offered on balance= routes: a deposit invoice (the route's
+ * balance), its preimage then the bearer of a session that each request
+ * draws the route's price from (counted like a balance token's: the
+ * session id is the token id), top-ups that add paid deposits, and close,
+ * on which the node pays the client's return invoice the unspent balance,
+ * once: the session is written closed before the payment is tried, and a
+ * payment whose outcome a crash hid is never tried again. Idle sessions
+ * are closed by the node the same way after l402-session-idle seconds.
+ *
+ * Records: ["l402","session",ID] = {"tag","deposit_msat","return_invoice",
+ * "status","refund_sat","refund_status","closed_at"}. Top-up challenges
+ * are consumed like charges. */
+#ifndef L402_MPP_SESSION_H
+#define L402_MPP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mpp.h"
+#include "strbuf.h"
+
+struct req;
+struct route_spec;
+
+/* Whether s offers sessions (it sells a balance), its deposit and its
+ * unit price, in whole sats as msat. */
+bool mpp_session_offered(const struct route_spec *s);
+uint64_t mpp_session_deposit_msat(const struct route_spec *s);
+uint64_t mpp_session_unit_msat(const struct route_spec *s);
+
+/* The WWW-Authenticate value offering a session for r's deposit invoice. */
+bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
+		       uint64_t expires_at, struct strbuf *out);
+
+/* Without the lock: a parsed session credential's binding, route, expiry
+ * (open and topUp) and preimage. MPP_OK fills r->mpp. */
+enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, char *why,
+			       size_t whylen);
+
+/* Holding the loop's lock: carry out r's action. For open and bearer,
+ * serve(r) runs when r may draw on the session (r->verdict then names it
+ * as a balance token); topUp and close are answered here. Otherwise r is
+ * answered, or unpaid(r, reason, detail) asks for a fresh challenge. */
+void mpp_session_act(struct req *r, void (*serve)(struct req *r),
+		     void (*unpaid)(struct req *r, const char *reason, const char *detail));
+
+/* Sessions in memory: loaded at start, idle ones closed. */
+void mpp_session_start(void);
+bool mpp_session_loaded(void);
+void mpp_session_free(void);
+size_t mpp_sessions_open(void);
+
+#endif

@@ -1,0 +1,218 @@
+"""The Payment scheme's lightning session (draft-lightning-session) on
+balance routes: a deposit opens a session whose preimage is its bearer,
+each request draws the route's unit, top-ups add paid deposits, and close
+refunds the unspent balance to the client's return invoice (a second
+node's, paid with xpay), once and only once. Idle sessions are closed by
+the node the same way."""
+import json
+import time
+
+import pytest
+
+from test_mpp import b64u, b64u_decode, jcs, problem
+from test_paywall import header_values, paywall
+
+
+def challenges(hdrs):
+    from test_mpp import parse_payment
+    return [parse_payment(w) for w in header_values(hdrs, "WWW-Authenticate")
+            if w.startswith("Payment ")]
+
+
+def session_challenge(web, path="/s"):
+    status, hdrs, body = web.get(path)
+    assert status == 402, body
+    (ch,) = [c for c in challenges(hdrs) if c["intent"] == "session"]
+    return ch, json.loads(b64u_decode(ch["request"]))
+
+
+def cred(ch, **payload):
+    echo = {k: ch[k] for k in ("id", "realm", "method", "intent", "request", "expires", "opaque")
+            if k in ch}
+    return {"Authorization": "Payment " + b64u(json.dumps({"challenge": echo,
+                                                           "payload": payload}).encode())}
+
+
+def return_invoice(n, label="refund", **kw):
+    return n.rpc.call("dev-client-invoice", dict(label=label, **kw))["bolt11"]
+
+
+def open_session(n, web, path="/s"):
+    ch, req = session_challenge(web, path)
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    ret = return_invoice(n)
+    status, hdrs, body = web.get(path, cred(ch, action="open", preimage=pre, returnInvoice=ret))
+    assert status == 200, body
+    return ch, req, pre, hdrs
+
+
+def left(hdrs):
+    return int(header_values(hdrs, "X-L402-Balance-Msat")[0])
+
+
+def client_paid(n):
+    return [i for i in n.rpc.call("dev-client-listinvoices", {})["invoices"] if i["payments"]]
+
+
+def test_a_session_from_open_to_refund(node_factory):
+    n, web = paywall(node_factory, 'GET /s 2sat text:ok balance=10sat desc="A stream"')
+    status, hdrs, _ = web.get("/s")
+    www = header_values(hdrs, "WWW-Authenticate")
+    assert [w.split(" ")[0] for w in www] == ["L402", "LSAT", "Payment", "Payment"]
+    ch, req = session_challenge(web)
+    assert b64u_decode(ch["request"]) == jcs(req)
+    assert req["amount"] == "2" and req["depositAmount"] == "10" and req["currency"] == "sat"
+    assert req["idleTimeout"] == "300" and req["unitType"] == "request"
+    inv = n.rpc.listinvoices(invstring=req["depositInvoice"])["invoices"][0]
+    assert inv["amount_msat"] == 10000 and inv["label"].endswith("-session")
+    assert inv["payment_hash"] == req["paymentHash"]
+    # Open: pays for itself, serves, draws one unit.
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    ret = return_invoice(n)
+    status, hdrs, body = web.get("/s", cred(ch, action="open", preimage=pre, returnInvoice=ret))
+    assert status == 200 and body == b"ok" and left(hdrs) == 8000, json.loads(body).get("detail")
+    rc = json.loads(b64u_decode(header_values(hdrs, "Payment-Receipt")[0]))
+    assert rc["reference"] == req["paymentHash"] and rc["status"] == "success"
+    sid = req["paymentHash"]
+    bearer = cred(ch, action="bearer", sessionId=sid, preimage=pre)
+    lefts = [left(web.get("/s", bearer)[1]) for _ in range(4)]
+    assert lefts == [6000, 4000, 2000, 0]
+    status, hdrs, body = web.get("/s", bearer)
+    assert status == 402 and problem(body)[0] == "payment-insufficient"
+    assert json.loads(body)["reason"] == "balance_exhausted"
+    # Top up with a fresh challenge's deposit.
+    ch2, req2 = session_challenge(web)
+    tpre = n.rpc.dev_pay(bolt11=req2["depositInvoice"])["payment_preimage"]
+    topup = cred(ch2, action="topUp", sessionId=sid, topUpPreimage=tpre)
+    status, hdrs, body = web.get("/s", topup)
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    assert header_values(hdrs, "Payment-Receipt")
+    # The same top-up again credits nothing.
+    status, _, body = web.get("/s", topup)
+    assert status == 402 and "credited already" in json.loads(body)["detail"]
+    assert left(web.get("/s", bearer)[1]) == 8000
+    # Close: the rest (8 sat) goes back to the return invoice, once.
+    close = cred(ch, action="close", sessionId=sid, preimage=pre)
+    status, hdrs, body = web.get("/s", close)
+    assert status == 200, body
+    assert json.loads(body) == {"status": "closed", "refundSats": 8, "refundStatus": "succeeded"}
+    rc = json.loads(b64u_decode(header_values(hdrs, "Payment-Receipt")[0]))
+    assert rc["refundSats"] == "8" and rc["refundStatus"] == "succeeded"
+    (paid,) = client_paid(n)
+    assert paid["bolt11"] == ret and paid["received_msat"] == 8000 and paid["payments"] == 1
+    # Closed is closed: a second close, a bearer, a top-up are refused.
+    for c in (close, bearer, topup):
+        status, _, body = web.get("/s", c)
+        assert status == 402 and problem(body)[0] == "invalid-challenge", body
+    assert client_paid(n)[0]["payments"] == 1
+
+
+def test_bad_session_credentials(node_factory):
+    n, web = paywall(node_factory, "GET /s 2sat text:ok balance=10sat",
+                     "GET /t 2sat text:ok balance=10sat")
+    ch, req = session_challenge(web)
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    cases = [
+        (dict(action="open", preimage=pre, returnInvoice=return_invoice(n, "a", amount_msat=5000)),
+         "malformed-credential", "without an amount"),
+        (dict(action="open", preimage=pre, returnInvoice="lnbcrt1junk"), "malformed-credential",
+         "without an amount"),
+        (dict(action="open", preimage="11" * 32, returnInvoice=return_invoice(n, "b")),
+         "verification-failed", "does not hash"),
+        (dict(action="open", preimage=pre), "malformed-credential", "returnInvoice"),
+        (dict(action="dance", preimage=pre), "malformed-credential", "action"),
+        (dict(action="bearer", sessionId="ab" * 32, preimage=pre), "verification-failed",
+         "does not open"),
+        (dict(action="topUp", sessionId=req["paymentHash"], topUpPreimage=pre),
+         "invalid-challenge", "no such session"),
+    ]
+    for payload, kind, why in cases:
+        status, hdrs, body = web.get("/s", cred(ch, **payload))
+        assert status == 402, (payload, body)
+        got, b = problem(body)
+        assert got == kind and why in b["detail"], (payload, b)
+        assert challenges(hdrs), "a fresh challenge comes with every refusal"
+    # Another route's challenge does not open a session here.
+    ch_t, req_t = session_challenge(web, "/t")
+    pre_t = n.rpc.dev_pay(bolt11=req_t["depositInvoice"])["payment_preimage"]
+    status, _, body = web.get("/s", cred(ch_t, action="open", preimage=pre_t,
+                                          returnInvoice=return_invoice(n, "c")))
+    assert status == 402 and "another route" in json.loads(body)["detail"]
+    # An unpaid deposit opens nothing.
+    ch3, req3 = session_challenge(web)
+    status, _, body = web.get("/s", cred(ch3, action="open", preimage="22" * 32,
+                                          returnInvoice=return_invoice(n, "d")))
+    assert status == 402 and problem(body)[0] == "verification-failed"
+    # After all that, the deposit still opens its session, with all of it.
+    status, hdrs, _ = web.get("/s", cred(ch, action="open", preimage=pre,
+                                          returnInvoice=return_invoice(n, "e")))
+    assert status == 200 and left(hdrs) == 8000
+
+
+def test_sessions_survive_restarts_and_refunds_are_never_paid_twice(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=20sat")
+    ch, req, pre, _ = open_session(n, web)
+    sid = req["paymentHash"]
+    bearer = cred(ch, action="bearer", sessionId=sid, preimage=pre)
+    for _ in range(3):
+        assert web.get("/s", bearer)[0] == 200
+    n.restart()
+    n.wait_ready()
+    time.sleep(0.5)
+    # Spent so far is counted from the reservation: at least 4 of 20 sat.
+    status, hdrs, _ = web.get("/s", bearer)
+    assert status == 200 and left(hdrs) <= 15000
+    status, _, body = web.get("/s", cred(ch, action="close", sessionId=sid, preimage=pre))
+    got = json.loads(body)
+    assert status == 200 and got["refundStatus"] == "succeeded" and 0 < got["refundSats"] <= 15
+    n.restart()
+    n.wait_ready()
+    time.sleep(0.5)
+    status, _, body = web.get("/s", cred(ch, action="close", sessionId=sid, preimage=pre))
+    assert status == 402 and "closed" in json.loads(body)["detail"]
+    assert client_paid(n)[0]["payments"] == 1
+
+
+def test_a_failed_refund_still_closes(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat")
+    ch, req = session_challenge(web)
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    ret = return_invoice(n, expiry=1)
+    assert web.get("/s", cred(ch, action="open", preimage=pre, returnInvoice=ret))[0] == 200
+    time.sleep(2)
+    status, _, body = web.get("/s", cred(ch, action="close", sessionId=req["paymentHash"],
+                                          preimage=pre))
+    assert status == 200
+    assert json.loads(body) == {"status": "closed", "refundSats": 9, "refundStatus": "failed"}
+    assert client_paid(n) == []
+    n.wait_for_log("refund of 9 sat for a closed session failed")
+
+
+def test_idle_sessions_are_closed_and_refunded(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat",
+                     options=[("l402-session-idle", "5")])
+    ch, req = session_challenge(web)
+    assert req["idleTimeout"] == "5"
+    ch, req, pre, _ = open_session(n, web)
+    n.wait_for_log("closing a session idle", timeout=20)
+    deadline = time.time() + 10
+    while not client_paid(n):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert client_paid(n)[0]["received_msat"] == 9000
+    status, _, body = web.get("/s", cred(ch, action="bearer", sessionId=req["paymentHash"],
+                                          preimage=pre))
+    assert status == 402 and "closed" in json.loads(body)["detail"]
+
+
+def test_accept_payment_can_refuse_sessions(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat", "GET /p 1sat text:p")
+    before = len(n.rpc.listinvoices()["invoices"])
+    _, hdrs, _ = web.get("/s", {"Accept-Payment": "lightning/charge"})
+    assert [c["intent"] for c in challenges(hdrs)] == ["charge"]
+    _, hdrs, _ = web.get("/s", {"Accept-Payment": "lightning/session"})
+    assert [c["intent"] for c in challenges(hdrs)] == ["session"]
+    # Routes without a balance offer no session.
+    _, hdrs, _ = web.get("/p")
+    assert [c["intent"] for c in challenges(hdrs)] == ["charge"]
+    assert len(n.rpc.listinvoices()["invoices"]) == before + 2 + 2 + 2
