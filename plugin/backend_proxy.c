@@ -21,13 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "encoding.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "mpp_session.h"
 #include "tokens.h"
 
 #define MAX_JOBS 64
@@ -39,8 +42,10 @@
 /* A request drawing on a balance: what it held, to settle when done. */
 struct meter {
 	bool on;
+	bool session;		/* the balance is a Payment session's deposit */
 	uint8_t token[32];
 	uint64_t limit, held;
+	uint64_t unit;		/* an event's price, for streamed answers */
 };
 
 struct job {
@@ -72,11 +77,24 @@ struct job {
 	 * trailer), for a request drawing on a balance. */
 	bool has_cost;
 	uint64_t cost_msat;
+	/* Under mu: a streamed answer (text/event-stream) drawing on a
+	 * balance pays each event past the first (the hold pays that) before
+	 * its bytes go out: the worker asks, the loop grants or pauses. */
+	bool metered;		/* set before the worker starts */
+	bool sse;
+	bool at_boundary;	/* the bytes so far end an event */
+	char last;		/* the last byte, for the blank line ending an event */
+	uint64_t units_wanted, units_granted;
+	bool paused, pause_told, stream_timeout;
+	char pause_event[256];	/* payment-need-topup or session-timeout */
 
 	/* Under the loop's lock. */
 	bool started;		/* a response (or error) went to the client */
 	bool counted;		/* counted in `active` */
 	struct meter meter;	/* a metered request's hold, settled when done */
+	uint64_t units_asked;	/* of units_wanted, asked of tokens.c */
+	int64_t paused_since;
+	bool retry_pending;	/* a timer will ask again */
 };
 
 /* The header an upstream states a request's cost in, in msat: read from
@@ -84,6 +102,113 @@ struct job {
 #define COST_HEADER "X-L402-Cost-Msat"
 
 static int pipefd[2] = { -1, -1 };
+
+static void job_retain(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->refs++;
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void release(struct job *j);
+
+/* The balance a metered request draws on now: a session's grows with
+ * its top-ups (and is 0 once it is closing). */
+static uint64_t meter_limit(const struct meter *m)
+{
+	return m->session ? mpp_session_limit(m->token) : m->limit;
+}
+
+/* ---- paying a streamed answer's events, on the loop ---- */
+
+static void ask_units(struct job *j);
+
+/* The text a paused stream shows its client (mu held). */
+static void pause_text(struct job *j, const char *event)
+{
+	uint64_t used = 0;
+	char id[65];
+	token_used(j->meter.token, &used, NULL, NULL);
+	hex_encode(j->meter.token, 32, id, sizeof(id));
+	snprintf(j->pause_event, sizeof(j->pause_event),
+		 "event: %s\ndata: {\"%s\":\"%s\",\"balanceSpent\":%llu,\"balanceRequired\":%llu}\n\n",
+		 event, j->meter.session ? "sessionId" : "tokenId", id,
+		 (unsigned long long)(used / 1000), (unsigned long long)((j->meter.unit + 999) / 1000));
+}
+
+static void retry_units(void *arg)
+{
+	struct job *j = arg;
+	j->retry_pending = false;
+	ask_units(j);
+	release(j); /* the timer's */
+}
+
+static void unit_answer(struct job *j, enum use_result r)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (r == USE_OK) {
+		j->meter.held += j->meter.unit;
+		j->paused_since = 0;
+		pthread_mutex_lock(&j->mu);
+		j->units_granted++;
+		j->paused = j->pause_told = false;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		return;
+	}
+	/* Not covered (or not countable now): pause, and ask again in a
+	 * second, as a top-up may come; past l402-session-pause, give up. */
+	j->units_asked--;
+	if (!j->paused_since)
+		j->paused_since = now;
+	bool timeout = now - j->paused_since >= l402.cfg.session_pause;
+	pthread_mutex_lock(&j->mu);
+	if (timeout && !j->stream_timeout) {
+		pause_text(j, "session-timeout");
+		j->stream_timeout = true;
+		j->pause_told = false;
+	} else if (!j->paused) {
+		pause_text(j, "payment-need-topup");
+		j->paused = true;
+	}
+	pthread_cond_broadcast(&j->cv);
+	bool done = j->done;
+	pthread_mutex_unlock(&j->mu);
+	if (!timeout && !done && !j->retry_pending) {
+		j->retry_pending = true;
+		job_retain(j);
+		if (!loop_add_timer(1000, retry_units, j)) {
+			j->retry_pending = false;
+			release(j);
+		}
+	}
+}
+
+static void unit_spent(void *arg, enum use_result r)
+{
+	struct job *j = arg;
+	unit_answer(j, r);
+	release(j); /* the spend's */
+}
+
+/* Ask tokens.c for the units the worker waits for, one at a time. */
+static void ask_units(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	bool want = j->units_wanted > j->units_asked && !j->done && !j->stream_timeout;
+	pthread_mutex_unlock(&j->mu);
+	if (!want || j->retry_pending || !j->meter.on)
+		return;
+	uint64_t limit = meter_limit(&j->meter);
+	j->units_asked++;
+	job_retain(j);
+	enum use_result r = token_spend(j->meter.token, limit, j->meter.unit,
+					token_balance_block(limit ? limit : 1, j->meter.unit),
+					unit_spent, j);
+	if (r != USE_WAIT)
+		unit_spent(j, r);
+}
 
 /* A metered request settles its hold with the cost: the upstream's word,
  * the whole hold when it said nothing, nothing when it never answered. */
@@ -200,23 +325,16 @@ struct wctx {
 	CURL *c;
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+/* Copy n bytes into the ring, waiting for room (mu held). False when
+ * the transfer must stop. */
+static bool ring_write(struct job *j, const char *p, size_t total)
 {
-	struct wctx *w = arg;
-	struct job *j = w->j;
-	size_t total = size * n, done = 0;
-	pthread_mutex_lock(&j->mu);
-	if (!j->headers_ready) {
-		mark_ready(j, w->c);
-		notify_locked(j);
-	}
+	size_t done = 0;
 	while (done < total) {
 		while (j->len == RING_SIZE && !j->cancelled && !atomic_load(&aborting))
 			pthread_cond_wait(&j->cv, &j->mu);
-		if (j->cancelled || atomic_load(&aborting)) {
-			pthread_mutex_unlock(&j->mu);
-			return 0; /* aborts the transfer */
-		}
+		if (j->cancelled || atomic_load(&aborting))
+			return false;
 		size_t tail = (j->head + j->len) % RING_SIZE;
 		size_t room = RING_SIZE - j->len;
 		size_t chunk = total - done;
@@ -230,8 +348,86 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 		/* Wake the loop: a reader may be waiting for this. */
 		notify_locked(j);
 	}
+	return true;
+}
+
+/* The next event of a streamed answer must be paid first (mu held):
+ * ask the loop, tell the client when the balance ran out, and wait for a
+ * top-up (a session's) or give up. False: stop the stream. */
+static bool pay_next_event(struct job *j)
+{
+	j->units_wanted++;
+	notify_locked(j);
+	while (j->units_granted < j->units_wanted && !j->cancelled && !atomic_load(&aborting)) {
+		if ((j->paused || j->stream_timeout) && !j->pause_told) {
+			j->pause_told = true;
+			if (!ring_write(j, j->pause_event, strlen(j->pause_event)))
+				return false;
+		}
+		if (j->stream_timeout)
+			return false;
+		pthread_cond_wait(&j->cv, &j->mu);
+	}
+	return j->units_granted >= j->units_wanted;
+}
+
+/* Whether the kept response headers say text/event-stream. */
+static bool is_event_stream(const struct strbuf *headers)
+{
+	for (const char *line = headers->data; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		if (strncasecmp(line, "Content-Type:", 13) == 0) {
+			const char *v = line + 13;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			return strncasecmp(v, "text/event-stream", 17) == 0;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct wctx *w = arg;
+	struct job *j = w->j;
+	size_t total = size * n, pos = 0;
+	pthread_mutex_lock(&j->mu);
+	if (!j->headers_ready) {
+		mark_ready(j, w->c);
+		j->sse = j->metered && is_event_stream(&j->resp_headers);
+		notify_locked(j);
+	}
+	while (pos < total) {
+		size_t end = total;
+		if (j->sse) {
+			if (j->at_boundary) {
+				if (!pay_next_event(j))
+					goto stop;
+				j->at_boundary = false;
+			}
+			/* Up to the blank line that ends this event. */
+			for (end = pos; end < total;) {
+				char c = p[end++];
+				if (c == '\r')
+					continue;
+				if (c == '\n' && j->last == '\n') {
+					j->last = 0;
+					j->at_boundary = true;
+					break;
+				}
+				j->last = c;
+			}
+		}
+		if (!ring_write(j, p + pos, end - pos))
+			goto stop;
+		pos = end;
+	}
 	pthread_mutex_unlock(&j->mu);
 	return total;
+stop:
+	pthread_mutex_unlock(&j->mu);
+	return 0; /* aborts the transfer */
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -435,6 +631,8 @@ static void on_event(struct job *j)
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
+	if (!done)
+		ask_units(j);
 	if (done)
 		meter_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 	if (done && j->counted) {
@@ -481,7 +679,9 @@ static void serve(struct req *r)
 	struct strbuf url;
 	char line[512];
 	struct meter m = { .on = r->held_msat && r->verdict.grant.balance_msat,
-			   .limit = r->verdict.grant.balance_msat, .held = r->held_msat };
+			   .session = r->mpp.used && r->mpp.action != MPP_CHARGE,
+			   .limit = r->verdict.grant.balance_msat, .held = r->held_msat,
+			   .unit = r->route.spec.price_msat };
 	memcpy(m.token, r->verdict.id.token_id, sizeof(m.token));
 	if (!req_subpath_plain(r)) {
 		meter_settle(&m, 0);
@@ -501,6 +701,7 @@ static void serve(struct req *r)
 		return;
 	}
 	j->meter = m;
+	j->metered = m.on;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	j->r = r;

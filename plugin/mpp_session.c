@@ -79,6 +79,12 @@ static struct session *find(const uint8_t id[32])
 	return NULL;
 }
 
+uint64_t mpp_session_limit(const uint8_t id[32])
+{
+	struct session *s = find(id);
+	return s && s->status == SESSION_OPEN ? s->deposit_msat : 0;
+}
+
 static void session_free(struct session *s)
 {
 	if (s) {

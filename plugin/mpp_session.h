@@ -50,5 +50,7 @@ void mpp_session_start(void);
 bool mpp_session_loaded(void);
 void mpp_session_free(void);
 size_t mpp_sessions_open(void);
+/* What session id may spend now: its deposit while open, else 0. */
+uint64_t mpp_session_limit(const uint8_t id[32]);
 
 #endif

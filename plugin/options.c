@@ -34,6 +34,7 @@ static const char *set_header_timeout(struct l402_config *c, const char *v, int6
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_cert(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_session_pause(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_key(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
@@ -104,6 +105,9 @@ static const struct opt_def {
 	{ "l402-session-idle", OPT_INT, "300",
 	  "Seconds of inactivity after which the node closes a Payment session and refunds it",
 	  false, true, set_session_idle, 5, 2592000 },
+	{ "l402-session-pause", OPT_INT, "60",
+	  "Seconds a streamed answer waits for a top-up once its balance ran out, before it ends",
+	  false, true, set_session_pause, 1, 3600 },
 	{ "l402-tls-cert", OPT_STRING, NULL,
 	  "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)",
 	  false, false, set_tls_cert, 0, 0 },
@@ -324,6 +328,12 @@ static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_
 static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	c->session_idle = n;
+	return NULL;
+}
+
+static const char *set_session_pause(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	c->session_pause = n;
 	return NULL;
 }
 

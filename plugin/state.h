@@ -37,6 +37,7 @@ struct l402_config {
 	char *metrics_bind;	/* HOST:PORT of the metrics listener, or NULL */
 	char *tls_cert, *tls_key;	/* PEM files for https:// binds, or NULL */
 	int64_t session_idle;	/* seconds before an idle Payment session is closed */
+	int64_t session_pause;	/* seconds a stream waits for a top-up */
 };
 
 struct listener {

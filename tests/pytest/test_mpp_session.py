@@ -216,3 +216,96 @@ def test_accept_payment_can_refuse_sessions(node_factory):
     _, hdrs, _ = web.get("/p")
     assert [c["intent"] for c in challenges(hdrs)] == ["charge"]
     assert len(n.rpc.listinvoices()["invoices"]) == before + 2 + 2 + 2
+
+
+@pytest.fixture
+def sse_upstream():
+    """An upstream streaming Server-Sent Events: /events?n=N sends N events."""
+    import http.server
+    import threading
+    from urllib.parse import parse_qs, urlparse
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            n = int(parse_qs(urlparse(self.path).query).get("n", ["6"])[0])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for i in range(1, n + 1):
+                    self.wfile.write(b"data: chunk %d\r\n\r\n" % i)
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % srv.server_address[1]
+    srv.shutdown()
+
+
+def stream(web, path, headers):
+    import http.client
+    c = http.client.HTTPConnection(*web.addr, timeout=30)
+    c.request("GET", path, headers=headers)
+    return c, c.getresponse()
+
+
+def test_streamed_events_are_paid_as_they_flow_and_pause_for_a_top_up(node_factory,
+                                                                      sse_upstream):
+    n, web = paywall(node_factory, "GET /sse/* 2sat proxy:%s balance=10sat" % sse_upstream)
+    ch, req = session_challenge(web, "/sse/events")
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    sid = req["paymentHash"]
+    conn, resp = stream(web, "/sse/events?n=7", cred(ch, action="open", preimage=pre,
+                                                         returnInvoice=return_invoice(n)))
+    assert resp.status == 200
+    got = []
+    # 10 sat: the hold pays the first event, four more units the next
+    # four; the sixth waits for a top-up, announced in the stream.
+    while True:
+        line = resp.readline().decode().strip()
+        if line:
+            got.append(line)
+        if line == "event: payment-need-topup":
+            data = json.loads(resp.readline().decode()[len("data: "):])
+            assert data == {"sessionId": sid, "balanceSpent": 10, "balanceRequired": 2}
+            break
+    assert [g for g in got if g.startswith("data: chunk")] == \
+        ["data: chunk %d" % i for i in range(1, 6)]
+    ch2, req2 = session_challenge(web, "/sse/events")
+    tpre = n.rpc.dev_pay(bolt11=req2["depositInvoice"])["payment_preimage"]
+    status, _, body = web.get("/sse/events", cred(ch2, action="topUp", sessionId=sid,
+                                                  topUpPreimage=tpre))
+    assert status == 200, body
+    rest = resp.read().decode()
+    assert "data: chunk 6" in rest and "data: chunk 7" in rest
+    conn.close()
+    # 7 events at 2 sat: 14 of 20 spent, the rest refunded on close.
+    time.sleep(0.3)
+    status, _, body = web.get("/sse/events", cred(ch, action="close", sessionId=sid,
+                                                  preimage=pre))
+    assert status == 200 and json.loads(body)["refundSats"] == 6
+
+
+def test_a_stream_without_a_top_up_ends_with_session_timeout(node_factory, sse_upstream):
+    n, web = paywall(node_factory, "GET /sse/* 2sat proxy:%s balance=6sat" % sse_upstream,
+                     options=[("l402-session-pause", "2")])
+    ch, req = session_challenge(web, "/sse/events")
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    t = time.time()
+    conn, resp = stream(web, "/sse/events?n=6", cred(ch, action="open", preimage=pre,
+                                                         returnInvoice=return_invoice(n)))
+    try:
+        body = resp.read().decode()
+    except Exception as e:  # the connection is cut after the last event
+        body = getattr(e, "partial", b"").decode()
+    conn.close()
+    assert "data: chunk 3" in body and "data: chunk 4" not in body
+    assert "event: payment-need-topup" in body and "event: session-timeout" in body
+    assert 1.5 < time.time() - t < 15
