@@ -72,7 +72,6 @@ bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t has
 {
 	static __thread struct mpp_challenge c;
 	static __thread struct mpp_charge_request q;
-	uint8_t key[MPP_KEY_LEN];
 	memset(&c, 0, sizeof(c));
 	memset(&q, 0, sizeof(q));
 	q.amount_sat = mpp_charge_sats(r->route.spec.price_msat);
@@ -80,16 +79,23 @@ bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t has
 	snprintf(q.invoice, sizeof(q.invoice), "%s", bolt11);
 	memcpy(q.payment_hash, hash, 32);
 	snprintf(q.network, sizeof(q.network), "%s", mpp_network_of(bolt11));
-	mpp_realm(c.realm, sizeof(c.realm));
-	strcpy(c.method, "lightning");
-	strcpy(c.intent, "charge");
-	mpp_time_format((int64_t)expires_at, c.expires);
-	if (!mpp_charge_request_encode(c.request, sizeof(c.request), &q)
-	    || !mpp_opaque_encode(c.opaque, sizeof(c.opaque), r->route.tag) || !mpp_binding_key(key))
+	return mpp_charge_request_encode(c.request, sizeof(c.request), &q)
+	       && mpp_offer(r, &c, "charge", expires_at, out);
+}
+
+bool mpp_offer(const struct req *r, struct mpp_challenge *c, const char *intent,
+	       uint64_t expires_at, struct strbuf *out)
+{
+	uint8_t key[MPP_KEY_LEN];
+	mpp_realm(c->realm, sizeof(c->realm));
+	strcpy(c->method, "lightning");
+	snprintf(c->intent, sizeof(c->intent), "%s", intent);
+	mpp_time_format((int64_t)expires_at, c->expires);
+	if (!mpp_opaque_encode(c->opaque, sizeof(c->opaque), r->route.tag) || !mpp_binding_key(key))
 		return false;
-	mpp_challenge_id(key, &c, c.id);
+	mpp_challenge_id(key, c, c->id);
 	sodium_memzero(key, sizeof(key));
-	return mpp_write_challenge(out, &c);
+	return mpp_write_challenge(out, c);
 }
 
 /* A charge's checks, the credential parsed. */

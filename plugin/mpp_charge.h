@@ -43,6 +43,10 @@ bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t has
 bool mpp_binding_key(uint8_t key[MPP_KEY_LEN]);
 /* The realm every challenge names. */
 void mpp_realm(char *out, size_t len);
+/* The rest of a challenge whose request is set: realm, method, intent,
+ * expiry, the route as opaque, the bound id; its WWW-Authenticate value. */
+bool mpp_offer(const struct req *r, struct mpp_challenge *c, const char *intent,
+	       uint64_t expires_at, struct strbuf *out);
 /* What the invoice's prefix says, in the drafts' words ("" for testnet). */
 const char *mpp_network_of(const char *bolt11);
 

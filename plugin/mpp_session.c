@@ -153,7 +153,6 @@ bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t ha
 {
 	static __thread struct mpp_challenge c;
 	static __thread struct mpp_session_request q;
-	uint8_t key[MPP_KEY_LEN];
 	memset(&c, 0, sizeof(c));
 	memset(&q, 0, sizeof(q));
 	q.amount_sat = mpp_charge_sats(r->route.spec.price_msat);
@@ -163,16 +162,8 @@ bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t ha
 	snprintf(q.deposit_invoice, sizeof(q.deposit_invoice), "%s", bolt11);
 	memcpy(q.payment_hash, hash, 32);
 	q.idle_timeout = (uint64_t)l402.cfg.session_idle;
-	mpp_realm(c.realm, sizeof(c.realm));
-	strcpy(c.method, "lightning");
-	strcpy(c.intent, "session");
-	mpp_time_format((int64_t)expires_at, c.expires);
-	if (!mpp_session_request_encode(c.request, sizeof(c.request), &q)
-	    || !mpp_opaque_encode(c.opaque, sizeof(c.opaque), r->route.tag) || !mpp_binding_key(key))
-		return false;
-	mpp_challenge_id(key, &c, c.id);
-	sodium_memzero(key, sizeof(key));
-	return mpp_write_challenge(out, &c);
+	return mpp_session_request_encode(c.request, sizeof(c.request), &q)
+	       && mpp_offer(r, &c, "session", expires_at, out);
 }
 
 /* ---- checks without the lock ---- */

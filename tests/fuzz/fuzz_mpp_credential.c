@@ -1,5 +1,6 @@
 /* libFuzzer target: the Payment scheme's credential (what a stranger
- * sends as "Authorization: Payment ..."), the charge request and opaque
+ * sends as "Authorization: Payment ...", charge or session), the
+ * charge and session requests and opaque
  * data decoded from it, and the binding check. Whatever parses must hold
  * NUL-terminated strings within their fields. */
 #include <sodium.h>
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mpp_credential cred;
 	static struct mpp_charge_request req;
+	static struct mpp_session_request sreq;
 	static const uint8_t key[MPP_KEY_LEN] = { 9 };
 	char why[160], tag[16];
 	if (sodium_init() < 0)
@@ -38,6 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)mpp_challenge_bound(key, c);
 		if (mpp_charge_request_decode(c->request, &req) && req.amount_sat == 0)
 			abort();
+		if (mpp_session_request_decode(c->request, &sreq) && sreq.amount_sat == 0)
+			abort();
+		terminated(cred.return_invoice, sizeof(cred.return_invoice));
 		(void)mpp_opaque_route(c->opaque, tag, sizeof(tag));
 	}
 	terminated(why, sizeof(why));

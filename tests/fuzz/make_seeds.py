@@ -132,6 +132,14 @@ for name, text in {
     "bare": b64u(cred.encode()),
     "dup": "Payment " + b64u(cred.replace('"realm"', '"id":"x","realm"').encode()),
     "tempo": "Payment " + b64u(cred.replace('"lightning"', '"tempo"').encode()),
+    "open": "Payment " + b64u(cred.replace('"charge"', '"session"').replace(
+        '"payload":{"preimage":"%s"}' % preimage.hex(),
+        '"payload":{"action":"open","preimage":"%s","returnInvoice":"lnbcrt1x"}'
+        % preimage.hex()).encode()),
+    "topup": "Payment " + b64u(cred.replace('"charge"', '"session"').replace(
+        '"payload":{"preimage":"%s"}' % preimage.hex(),
+        '"payload":{"action":"topUp","sessionId":"%s","topUpPreimage":"%s"}'
+        % (phash.hex(), preimage.hex())).encode()),
     "accept": "tempo/charge, lightning/charge;q=0.5, */*;q=0",
     "time": "2026-11-25T16:00:00.123+02:00",
 }.items():
