@@ -9,6 +9,7 @@
 #include "conn_guard.h"
 #include "http.h"
 #include "l402.h"
+#include "mpp_session.h"
 #include "listen.h"
 #include "loop.h"
 #include "routes.h"
@@ -28,7 +29,12 @@ static const char *const outcome_names[NOUTCOMES] = {
 };
 
 /* Why a 402: the credential errors, then the paywall's own. */
-static const char *const extra_reasons[] = { "revoked", "used_up" };
+static const char *const extra_reasons[] = {
+	"revoked", "used_up", "balance_exhausted",
+	/* the Payment scheme's problem types */
+	"malformed-credential", "invalid-challenge", "payment-expired", "verification-failed",
+	"payment-insufficient",
+};
 #define NL402 (L402_ERR_TOO_LARGE + 1)
 #define NREASONS (NL402 + sizeof(extra_reasons) / sizeof(extra_reasons[0]) + 1)
 
@@ -242,6 +248,7 @@ static void build(struct strbuf *sb)
 	gauge(sb, "l402_http_connections", "HTTP connections open", conn_guard_open());
 	gauge(sb, "l402_routes", "Routes active", routes_count());
 	gauge(sb, "l402_rpc_connected", "1 when connected to lightningd's RPC", rpc_connected());
+	gauge(sb, "l402_payment_sessions_open", "Payment scheme sessions open", mpp_sessions_open());
 }
 
 static enum MHD_Result on_scrape(void *cls, struct MHD_Connection *c, const char *url,

@@ -104,3 +104,24 @@ def test_readme_scrape_config_and_rules_check(directory):
         p = subprocess.run([promtool, "check", kind, path], capture_output=True, text=True,
                            timeout=30)
         assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_metrics_of_the_payment_scheme(node_factory):
+    from test_mpp_session import cred, open_session
+    n, web = paywall(node_factory, "GET /s 2sat text:ok balance=10sat",
+                     options=[("l402-metrics-bind", "127.0.0.1:0")])
+    assert value(scrape(n), "l402_payment_sessions_open") == 0
+    ch, req, pre, _ = open_session(n, web)
+    assert web.get("/s", {"Authorization": "Payment !!"})[0] == 402
+    # The open drew 2 of the 10 sat; four more draws spend it, the fifth is refused.
+    for _ in range(5):
+        web.get("/s", cred(ch, action="bearer", sessionId=req["paymentHash"], preimage=pre))
+    time.sleep(0.3)
+    text = scrape(n)
+    assert value(text, "l402_payment_sessions_open") == 1
+    assert value(text, "l402_challenges_total", route="GET /s",
+                 reason="malformed-credential") == 1
+    assert value(text, "l402_challenges_total", route="GET /s", reason="balance_exhausted") == 1
+    p = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=text,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
