@@ -169,7 +169,7 @@ enum mpp_err mpp_parse_credential(const char *value, size_t len, struct mpp_cred
 	struct json_doc d;
 	uint8_t *raw;
 	size_t rawlen;
-	char preimage[80];
+	char preimage[80] = "";
 	enum mpp_err e = MPP_MALFORMED;
 
 	memset(out, 0, sizeof(*out));
