@@ -309,3 +309,35 @@ def test_a_stream_without_a_top_up_ends_with_session_timeout(node_factory, sse_u
     assert "data: chunk 3" in body and "data: chunk 4" not in body
     assert "event: payment-need-topup" in body and "event: session-timeout" in body
     assert 1.5 < time.time() - t < 15
+
+
+def test_bad_inputs_leave_an_open_session_as_it_was(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat",
+                     "GET /t 1sat text:ok balance=10sat")
+    ch, req, pre, hdrs = open_session(n, web)
+    assert left(hdrs) == 9000
+    sid = req["paymentHash"]
+    ch2, req2 = session_challenge(web)
+    tpre = n.rpc.dev_pay(bolt11=req2["depositInvoice"])["payment_preimage"]
+    tampered = dict(ch2, request=b64u(jcs(dict(req2, depositAmount="1000"))))
+    other_ch, _ = session_challenge(web, "/t")
+    bad = [
+        {"Authorization": "Payment " + b64u(b"{not json")},
+        {"Authorization": "Payment ~~~"},
+        cred(ch, action="bearer", sessionId=sid, preimage="33" * 32),
+        cred(tampered, action="topUp", sessionId=sid, topUpPreimage=tpre),
+        cred(ch2, action="topUp", sessionId=sid, topUpPreimage="44" * 32),
+        cred(other_ch, action="topUp", sessionId=sid, topUpPreimage=tpre),
+        cred(ch, action="close", sessionId=sid, preimage="55" * 32),
+        cred(ch, action="topUp", sessionId="66" * 32, topUpPreimage=tpre),
+    ]
+    for h in bad:
+        status, _, body = web.get("/s", h)
+        assert status == 402 and json.loads(body)["detail"], body
+    assert client_paid(n) == []
+    # Nothing was drawn, credited or refunded: the next draw leaves 8 sat.
+    bearer = cred(ch, action="bearer", sessionId=sid, preimage=pre)
+    assert left(web.get("/s", bearer)[1]) == 8000
+    # And the real top-up still credits its 10 sat, once.
+    assert web.get("/s", cred(ch2, action="topUp", sessionId=sid, topUpPreimage=tpre))[0] == 200
+    assert left(web.get("/s", bearer)[1]) == 17000
