@@ -10,6 +10,7 @@
 #include "json_in.h"
 #include "json_out.h"
 #include "mpp_charge.h"
+#include "mpp_session.h"
 #include "l402.h"
 #include "log.h"
 #include "routes.h"
@@ -594,6 +595,21 @@ static void add_payment_info(struct json_out *j, const struct route *o)
 	json_add_string(j, "currency", "sat");
 	json_add_string(j, "description", "one request (Payment scheme, lightning charge)");
 	json_object_end(j);
+	if (mpp_session_offered(&o->spec)) {
+		char deposit[24];
+		snprintf(deposit, sizeof(deposit), "%llu",
+			 (unsigned long long)(mpp_session_deposit_msat(&o->spec) / 1000));
+		snprintf(note, sizeof(note), "per request, from a deposit of %s sat refunded "
+					     "unspent on close (Payment scheme, lightning session)",
+			 deposit);
+		json_object_start(j, NULL);
+		json_add_string(j, "intent", "session");
+		json_add_string(j, "method", "lightning");
+		json_add_string(j, "amount", sats);
+		json_add_string(j, "currency", "sat");
+		json_add_string(j, "description", note);
+		json_object_end(j);
+	}
 	json_object_start(j, NULL);
 	json_add_string(j, "intent", "charge");
 	json_add_string(j, "method", "l402");

@@ -86,6 +86,7 @@ def test_mppx_validates_our_openapi(node_factory, mppx):
     n, web = paywall(node_factory,
                      "GET /v1/price/* 10sat text:42 category=data valid=3600",
                      "POST /v1/ai 100sat text:ok uses=5 category=compute",
+                     "GET /v1/stream 2sat text:s balance=100sat category=compute",
                      "GET /free 0 text:f")
     got = mppx("discovery", "http://%s:%d/openapi.json" % web.addr)
     assert got["status"] == 200
@@ -98,6 +99,10 @@ def test_mppx_validates_our_openapi(node_factory, mppx):
         <= offers[0].items()
     assert offers[1]["method"] == "l402"
     assert "x-payment-info" not in doc["paths"]["/free"]["get"]
+    offers = doc["paths"]["/v1/stream"]["get"]["x-payment-info"]["offers"]
+    assert [(o["intent"], o["method"]) for o in offers] == \
+        [("charge", "lightning"), ("session", "lightning"), ("charge", "l402")]
+    assert offers[1]["amount"] == "2" and "deposit of 100 sat" in offers[1]["description"]
 
 
 def test_mppx_opens_a_session(node_factory, mppx):
