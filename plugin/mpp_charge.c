@@ -215,7 +215,7 @@ static void recorded(void *arg, const struct rpc_result *res)
 	struct consume *c = arg;
 	if (res->status == RPC_OK)
 		finish(c, MPP_OK, NULL);
-	else if (res->status == RPC_ERROR && res->code == 1202)
+	else if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS)
 		finish(c, MPP_INVALID_CHALLENGE, "this challenge was used already");
 	else
 		finish(c, MPP_MALFORMED, NULL); /* NULL why: lightningd trouble, a 503 */

@@ -374,7 +374,7 @@ static void opened(void *arg, const struct rpc_result *res)
 			break;
 		}
 	session_free(s);
-	if (res->status == RPC_ERROR && res->code == 1202)
+	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS)
 		refuse(a, MPP_INVALID_CHALLENGE, "this session was opened already: use bearer");
 	else
 		trouble(a, "cannot record the session now; retry shortly");
@@ -457,7 +457,7 @@ static void topped_up(void *arg, const struct rpc_result *res)
 static void top_up_consumed(void *arg, const struct rpc_result *res)
 {
 	struct act *a = arg;
-	if (res->status == RPC_ERROR && res->code == 1202) {
+	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS) {
 		refuse(a, MPP_INVALID_CHALLENGE, "this top-up was credited already");
 		return;
 	}
@@ -669,6 +669,13 @@ void mpp_session_act(struct req *r, void (*serve)(struct req *r),
 
 /* ---- loading, idle closing ---- */
 
+/* A session that drew nothing has no reservation record to delete. */
+static void forgotten(void *arg, const struct rpc_result *r)
+{
+	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == DATASTORE_DEL_DOES_NOT_EXIST))
+		plugin_log(LOG_UNUSUAL, "deleting a closed session's draws failed: %s", r->message);
+}
+
 static void got_session(void *arg, const struct ds_entry *e)
 {
 	struct json_doc d;
@@ -693,7 +700,9 @@ static void got_session(void *arg, const struct ds_entry *e)
 		return;
 	bool open = strcmp(status, "open") == 0;
 	if (!open && (int64_t)time(NULL) - closed_at > KEEP_CLOSED_S) {
+		/* Gone for good: the record, and what its draws reserved. */
 		ds_put(DS_GROUP, e->name, NULL, NULL, NULL, NULL);
+		ds_put("uses", e->name, NULL, forgotten, NULL, NULL);
 		return;
 	}
 	struct session *s = add(id);

@@ -341,3 +341,25 @@ def test_bad_inputs_leave_an_open_session_as_it_was(node_factory):
     # And the real top-up still credits its 10 sat, once.
     assert web.get("/s", cred(ch2, action="topUp", sessionId=sid, topUpPreimage=tpre))[0] == 200
     assert left(web.get("/s", bearer)[1]) == 17000
+
+
+def test_closed_sessions_are_forgotten_after_a_day(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat")
+    old, recent = "aa" * 32, "bb" * 32
+    for sid, closed_at in ((old, int(time.time()) - 2 * 86400), (recent, int(time.time()) - 60)):
+        rec = {"tag": "00000000", "deposit_msat": 10000, "return_invoice": "lnbcrt1x",
+               "status": "closed", "refund_sat": 3, "refund_status": "succeeded",
+               "closed_at": closed_at}
+        n.rpc.call("datastore", {"key": ["l402", "session", sid], "string": json.dumps(rec)})
+        n.rpc.call("datastore", {"key": ["l402", "uses", sid], "string": "7000"})
+    n.restart()
+    n.wait_ready()
+    deadline = time.time() + 10
+
+    def keys(group):
+        return {d["key"][2] for d in n.rpc.call("listdatastore", {"key": ["l402", group]})
+                ["datastore"]}
+    while old in keys("session") or old in keys("uses"):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert recent in keys("session") and recent in keys("uses")
