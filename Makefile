@@ -16,7 +16,7 @@ SHARED ?= ../shared
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wno-unused-parameter -Wno-format-truncation
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARN) $(DEP_CFLAGS) \
-	      -DL402_VERSION='"$(VERSION)"' -Icommon
+	      -DL402_VERSION='"$(VERSION)"' -Icommon -Iplugin
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all
 ALL_CFLAGS = $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
@@ -24,7 +24,8 @@ ALL_LDFLAGS = $(EXTRA_CFLAGS) $(LDFLAGS)
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
-PLUGIN_SRC := $(wildcard plugin/*.c)
+PLUGIN_SRC := $(wildcard plugin/*.c plugin/*/*.c)
+PLUGIN_HDR := $(wildcard plugin/*.h plugin/*/*.h)
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -38,17 +39,17 @@ PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
 .PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind tsan
 all: $(PLUGIN_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
+$(BUILD)/%.o: %.c $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Unit tests of plugin modules include the module's .c (Core Lightning's
 # plugins/test/run-*.c way), so they depend on every plugin source.
-$(BUILD)/tests/unit/%.o: tests/unit/%.c $(PLUGIN_SRC) $(wildcard common/*.h plugin/*.h tests/unit/*.h) config.mk
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(PLUGIN_SRC) $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(ALL_CFLAGS) -Iplugin -c $< -o $@
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libl402common.a: $(COMMON_OBJ)
 	@rm -f $@
@@ -104,7 +105,7 @@ tsan:
 FUZZ_SECONDS ?= 60
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(DEP_CFLAGS) \
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iplugin $(DEP_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< $(COMMON_SRC) $(DEP_LIBS) -o $@
 
 fuzz: $(FUZZ_BIN)

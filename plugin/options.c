@@ -1,7 +1,7 @@
 #include "options.h"
 
-#include "cors.h"
-#include "listen.h"
+#include "http/cors.h"
+#include "http/listen.h"
 #include "route_spec.h"
 
 #include <stdio.h>

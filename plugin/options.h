@@ -5,7 +5,7 @@
 
 #include "json_in.h"
 #include "json_out.h"
-#include "state.h"
+#include "core/state.h"
 
 /* Writes the "options" array of the manifest. */
 void options_manifest(struct json_out *j);

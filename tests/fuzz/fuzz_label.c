@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugin/label.c"
+#include "../../plugin/store/label.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

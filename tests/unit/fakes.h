@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "json_in.h"
-#include "log.h"
-#include "loop.h"
-#include "rpc.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "lightningd/rpc.h"
 
 int fake_logs[LOG_BROKEN + 1];
 

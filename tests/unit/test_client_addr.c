@@ -1,6 +1,6 @@
 /* Client address groups: an IPv6 /64 is one client, IPv4 (mapped or not)
  * is its address. */
-#include "../../plugin/client_addr.c"
+#include "../../plugin/http/client_addr.c"
 
 #include "test.h"
 

@@ -1,6 +1,6 @@
 /* The invoice label format: what lightningd keeps for every invoice the
  * paywall made, read back to count payments and list tokens. */
-#include "../../plugin/label.c"
+#include "../../plugin/store/label.c"
 
 #include "test.h"
 

@@ -1,6 +1,6 @@
 /* The event loop's timers: thousands in flight (one per RPC call and per
  * waiting challenge) all fire, once; cancelled ones never. */
-#include "../../plugin/loop.c"
+#include "../../plugin/core/loop.c"
 
 #include "test.h"
 

@@ -1,8 +1,8 @@
 /* Following the node's payments: the notification, the catch-up from the
  * persisted pay index, counting each payment of ours exactly once. */
-#include "../../plugin/datastore.c"
-#include "../../plugin/label.c"
-#include "../../plugin/payments.c"
+#include "../../plugin/lightningd/datastore.c"
+#include "../../plugin/store/label.c"
+#include "../../plugin/store/payments.c"
 
 #include <sodium.h>
 

@@ -1,5 +1,5 @@
 /* Token buckets: a burst, the refill, and who shares a bucket. */
-#include "../../plugin/rate.c"
+#include "../../plugin/store/rate.c"
 
 #include "fakes.h"
 #include "test.h"

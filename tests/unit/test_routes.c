@@ -1,7 +1,7 @@
 /* The route table: which route a request matches, config and runtime
  * routes, and what is persisted. */
-#include "../../plugin/datastore.c"
-#include "../../plugin/routes.c"
+#include "../../plugin/lightningd/datastore.c"
+#include "../../plugin/store/routes.c"
 
 #include "fakes.h"
 #include "test.h"

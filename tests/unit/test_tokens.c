@@ -2,8 +2,8 @@
  * persisted ahead of the uses, waiting and failing, eviction; and
  * revocations. */
 #define MAX_ENTRIES 64
-#include "../../plugin/datastore.c"
-#include "../../plugin/tokens.c"
+#include "../../plugin/lightningd/datastore.c"
+#include "../../plugin/store/tokens.c"
 
 #include "fakes.h"
 #include "test.h"

@@ -1,0 +1,831 @@
+/* proxy: forwards the request to an upstream HTTP service with libcurl.
+ * Each request runs on a worker thread (curl's easy interface blocks).
+ * The response streams: the worker writes into a bounded ring and waits
+ * while it is full; libmicrohttpd's threads read from the ring under the
+ * job's mutex, and the connection is suspended while the ring is empty. So a large
+ * download costs at most RING_SIZE of memory. The worker tells the loop
+ * about headers, data and the end through a pipe; the loop takes it from
+ * there under its lock, like all plugin state. Hop-by-hop headers and the client's
+ * credentials are dropped, X-Forwarded-For is added, and upstream
+ * failures before the response starts map to 502 (unreachable) and 504
+ * (slow). The request body comes whole (http_serve reads it, within
+ * HTTP_MAX_BODY and HTTP_BODY_BUDGET). The part of the path under the
+ * route must be plain names: the upstream never sees a path outside the
+ * route's target. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "encoding.h"
+#include "http/http.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "paywall/mpp_session.h"
+#include "store/tokens.h"
+
+#define MAX_JOBS 64
+/* timeout= when the route does not say */
+#define DEFAULT_TIMEOUT_S 30
+#define RING_SIZE (256 * 1024)
+#define READ_BLOCK (32 * 1024)
+
+/* A request drawing on a balance: what it held, to settle when done. */
+struct meter {
+	bool on;
+	bool session;		/* the balance is a Payment session's deposit */
+	uint8_t token[32];
+	uint64_t limit, held;
+	uint64_t unit;		/* an event's price, for streamed answers */
+};
+
+struct job {
+	/* Set up by the loop thread, then read-only. */
+	struct req *r;
+	struct MHD_Connection *conn;
+	char *url;
+	char method[16];
+	long timeout;
+	struct curl_slist *headers;
+	char *body;		/* the request's, taken over: the worker may outlive it */
+	size_t body_len;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Under mu. */
+	char *ring;
+	size_t head, len;
+	bool headers_ready, done, cancelled;
+	bool signalled;		/* an event for this job is in the pipe */
+	bool reader_waiting;	/* the connection is suspended for data */
+	bool response_alive;	/* MHD still holds the streaming response */
+	long status;
+	CURLcode code;
+	struct strbuf resp_headers; /* "Name: value\n" lines we keep */
+	int refs;		/* the worker, and the loop or the response */
+
+	/* Under mu: what the upstream says the request cost (a header or a
+	 * trailer), for a request drawing on a balance. */
+	bool has_cost;
+	uint64_t cost_msat;
+	/* Under mu: a streamed answer (text/event-stream) drawing on a
+	 * balance pays each event past the first (the hold pays that) before
+	 * its bytes go out: the worker asks, the loop grants or pauses. */
+	bool metered;		/* set before the worker starts */
+	bool sse;
+	bool at_boundary;	/* the bytes so far end an event */
+	char last;		/* the last byte, for the blank line ending an event */
+	uint64_t units_wanted, units_granted;
+	bool paused, pause_told, stream_timeout;
+	char pause_event[256];	/* payment-need-topup or session-timeout */
+
+	/* Under the loop's lock. */
+	bool started;		/* a response (or error) went to the client */
+	bool counted;		/* counted in `active` */
+	struct meter meter;	/* a metered request's hold, settled when done */
+	uint64_t units_asked;	/* of units_wanted, asked of tokens.c */
+	int64_t paused_since;
+	bool retry_pending;	/* a timer will ask again */
+};
+
+/* The header an upstream states a request's cost in, in msat: read from
+ * the response's headers or its trailers, and not passed to the client. */
+#define COST_HEADER "X-L402-Cost-Msat"
+
+static int pipefd[2] = { -1, -1 };
+
+static void job_retain(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->refs++;
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void release(struct job *j);
+
+/* The balance a metered request draws on now: a session's grows with
+ * its top-ups (and is 0 once it is closing). */
+static uint64_t meter_limit(const struct meter *m)
+{
+	return m->session ? mpp_session_limit(m->token) : m->limit;
+}
+
+/* ---- paying a streamed answer's events, on the loop ---- */
+
+static void ask_units(struct job *j);
+
+/* The text a paused stream shows its client (mu held). */
+static void pause_text(struct job *j, const char *event)
+{
+	uint64_t used = 0;
+	char id[65];
+	token_used(j->meter.token, &used, NULL, NULL);
+	hex_encode(j->meter.token, 32, id, sizeof(id));
+	snprintf(j->pause_event, sizeof(j->pause_event),
+		 "event: %s\ndata: {\"%s\":\"%s\",\"balanceSpent\":%llu,\"balanceRequired\":%llu}\n\n",
+		 event, j->meter.session ? "sessionId" : "tokenId", id,
+		 (unsigned long long)(used / 1000), (unsigned long long)((j->meter.unit + 999) / 1000));
+}
+
+static void retry_units(void *arg)
+{
+	struct job *j = arg;
+	j->retry_pending = false;
+	ask_units(j);
+	release(j); /* the timer's */
+}
+
+static void unit_answer(struct job *j, enum use_result r)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (r == USE_OK) {
+		j->meter.held += j->meter.unit;
+		j->paused_since = 0;
+		pthread_mutex_lock(&j->mu);
+		j->units_granted++;
+		j->paused = j->pause_told = false;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		return;
+	}
+	/* Not covered (or not countable now): pause, and ask again in a
+	 * second, as a top-up may come; past l402-session-pause, give up. */
+	j->units_asked--;
+	if (!j->paused_since)
+		j->paused_since = now;
+	bool timeout = now - j->paused_since >= l402.cfg.session_pause;
+	pthread_mutex_lock(&j->mu);
+	if (timeout && !j->stream_timeout) {
+		pause_text(j, "session-timeout");
+		j->stream_timeout = true;
+		j->pause_told = false;
+	} else if (!j->paused) {
+		pause_text(j, "payment-need-topup");
+		j->paused = true;
+	}
+	pthread_cond_broadcast(&j->cv);
+	bool done = j->done;
+	pthread_mutex_unlock(&j->mu);
+	if (!timeout && !done && !j->retry_pending) {
+		j->retry_pending = true;
+		job_retain(j);
+		if (!loop_add_timer(1000, retry_units, j)) {
+			j->retry_pending = false;
+			release(j);
+		}
+	}
+}
+
+static void unit_spent(void *arg, enum use_result r)
+{
+	struct job *j = arg;
+	unit_answer(j, r);
+	release(j); /* the spend's */
+}
+
+/* Ask tokens.c for the units the worker waits for, one at a time. */
+static void ask_units(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	bool want = j->units_wanted > j->units_asked && !j->done && !j->stream_timeout;
+	pthread_mutex_unlock(&j->mu);
+	if (!want || j->retry_pending || !j->meter.on)
+		return;
+	uint64_t limit = meter_limit(&j->meter);
+	j->units_asked++;
+	job_retain(j);
+	enum use_result r = token_spend(j->meter.token, limit, j->meter.unit,
+					token_balance_block(limit ? limit : 1, j->meter.unit),
+					unit_spent, j);
+	if (r != USE_WAIT)
+		unit_spent(j, r);
+}
+
+/* A metered request settles its hold with the cost: the upstream's word,
+ * the whole hold when it said nothing, nothing when it never answered. */
+static void meter_settle(struct meter *m, uint64_t cost)
+{
+	if (m->on)
+		token_settle(m->token, m->limit, m->held, cost);
+	m->on = false;
+}
+
+/* COST_HEADER's value in a header line, or false. */
+static bool cost_of(const char *p, size_t len, uint64_t *msat)
+{
+	size_t n = strlen(COST_HEADER);
+	char v[24];
+	if (len <= n + 1 || strncasecmp(p, COST_HEADER, n) != 0 || p[n] != ':')
+		return false;
+	p += n + 1;
+	len -= n + 1;
+	while (len && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+		len--;
+	if (len == 0 || len >= sizeof(v))
+		return false;
+	memcpy(v, p, len);
+	v[len] = '\0';
+	if (strspn(v, "0123456789") != len)
+		return false;
+	*msat = strtoull(v, NULL, 10);
+	return true;
+}
+static atomic_int active;
+static atomic_bool aborting;
+
+/* Every live job, so shutdown can wake workers blocked on a full ring. */
+static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct job *jobs[MAX_JOBS];
+
+static void track(struct job *j, bool add)
+{
+	pthread_mutex_lock(&jobs_mu);
+	for (int i = 0; i < MAX_JOBS; i++) {
+		if (add && !jobs[i]) {
+			jobs[i] = j;
+			break;
+		}
+		if (!add && jobs[i] == j) {
+			jobs[i] = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&jobs_mu);
+}
+
+static void release(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	int left = --j->refs;
+	pthread_mutex_unlock(&j->mu);
+	if (left)
+		return;
+	track(j, false);
+	curl_slist_free_all(j->headers);
+	strbuf_free(&j->resp_headers);
+	free(j->ring);
+	free(j->body);
+	free(j->url);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}
+
+/* Tell the loop to look at j again. Called with mu held. Events
+ * coalesce: a job has at most one in the pipe, so the pipe (which holds
+ * thousands) never fills, and the loop, reading the state under mu, sees
+ * everything that happened before it takes the event. */
+static void notify_locked(struct job *j)
+{
+	if (j->signalled)
+		return;
+	j->signalled = true;
+	while (write(pipefd[1], &j, sizeof(j)) < 0 && errno == EINTR)
+		;
+}
+
+static bool hop_by_hop(const char *name, size_t n)
+{
+	static const char *const drop[] = {
+		"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+		"te", "trailer", "trailers", "transfer-encoding", "upgrade", "content-length",
+		"host", "authorization", "macaroon", "grpc-metadata-macaroon", "token",
+		"grpc-metadata-token", "expect",
+	};
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strlen(drop[i]) == n && strncasecmp(name, drop[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* ---- worker thread ---- */
+
+static void mark_ready(struct job *j, CURL *c)
+{
+	/* Called with mu held. */
+	if (j->headers_ready)
+		return;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->status);
+	j->headers_ready = true;
+}
+
+struct wctx {
+	struct job *j;
+	CURL *c;
+};
+
+/* Copy n bytes into the ring, waiting for room (mu held). False when
+ * the transfer must stop. */
+static bool ring_write(struct job *j, const char *p, size_t total)
+{
+	size_t done = 0;
+	while (done < total) {
+		while (j->len == RING_SIZE && !j->cancelled && !atomic_load(&aborting))
+			pthread_cond_wait(&j->cv, &j->mu);
+		if (j->cancelled || atomic_load(&aborting))
+			return false;
+		size_t tail = (j->head + j->len) % RING_SIZE;
+		size_t room = RING_SIZE - j->len;
+		size_t chunk = total - done;
+		if (chunk > room)
+			chunk = room;
+		if (chunk > RING_SIZE - tail)
+			chunk = RING_SIZE - tail;
+		memcpy(j->ring + tail, p + done, chunk);
+		j->len += chunk;
+		done += chunk;
+		/* Wake the loop: a reader may be waiting for this. */
+		notify_locked(j);
+	}
+	return true;
+}
+
+/* The next event of a streamed answer must be paid first (mu held):
+ * ask the loop, tell the client when the balance ran out, and wait for a
+ * top-up (a session's) or give up. False: stop the stream. */
+static bool pay_next_event(struct job *j)
+{
+	j->units_wanted++;
+	notify_locked(j);
+	while (j->units_granted < j->units_wanted && !j->cancelled && !atomic_load(&aborting)) {
+		if ((j->paused || j->stream_timeout) && !j->pause_told) {
+			j->pause_told = true;
+			if (!ring_write(j, j->pause_event, strlen(j->pause_event)))
+				return false;
+		}
+		if (j->stream_timeout)
+			return false;
+		pthread_cond_wait(&j->cv, &j->mu);
+	}
+	return j->units_granted >= j->units_wanted;
+}
+
+/* Whether the kept response headers say text/event-stream. */
+static bool is_event_stream(const struct strbuf *headers)
+{
+	for (const char *line = headers->data; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		if (strncasecmp(line, "Content-Type:", 13) == 0) {
+			const char *v = line + 13;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			return strncasecmp(v, "text/event-stream", 17) == 0;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct wctx *w = arg;
+	struct job *j = w->j;
+	size_t total = size * n, pos = 0;
+	pthread_mutex_lock(&j->mu);
+	if (!j->headers_ready) {
+		mark_ready(j, w->c);
+		j->sse = j->metered && is_event_stream(&j->resp_headers);
+		notify_locked(j);
+	}
+	while (pos < total) {
+		size_t end = total;
+		if (j->sse) {
+			if (j->at_boundary) {
+				if (!pay_next_event(j))
+					goto stop;
+				j->at_boundary = false;
+			}
+			/* Up to the blank line that ends this event. */
+			for (end = pos; end < total;) {
+				char c = p[end++];
+				if (c == '\r')
+					continue;
+				if (c == '\n' && j->last == '\n') {
+					j->last = 0;
+					j->at_boundary = true;
+					break;
+				}
+				j->last = c;
+			}
+		}
+		if (!ring_write(j, p + pos, end - pos))
+			goto stop;
+		pos = end;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return total;
+stop:
+	pthread_mutex_unlock(&j->mu);
+	return 0; /* aborts the transfer */
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct wctx *w = arg;
+	struct job *j = w->j;
+	size_t len = size * n;
+	const char *colon = memchr(p, ':', len);
+	uint64_t cost;
+	pthread_mutex_lock(&j->mu);
+	/* A new status line (after 100 Continue or a redirect) resets. */
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
+		strbuf_reset(&j->resp_headers);
+	if (colon && cost_of(p, len, &cost)) {
+		/* In the headers or in a trailer: the last one counts. */
+		j->has_cost = true;
+		j->cost_msat = cost;
+	} else if (colon && !j->headers_ready) {
+		size_t nl = (size_t)(colon - p);
+		if (!hop_by_hop(p, nl) && !(nl >= 14 && strncasecmp(p, "access-control", 14) == 0))
+			strbuf_append(&j->resp_headers, p, len);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return len;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct job *j = arg;
+	bool stop;
+	pthread_mutex_lock(&j->mu);
+	stop = j->cancelled || atomic_load(&aborting);
+	pthread_mutex_unlock(&j->mu);
+	return stop ? 1 : 0;
+}
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	struct wctx w = { j, curl_easy_init() };
+	CURLcode code = CURLE_FAILED_INIT;
+	if (w.c) {
+		CURL *c = w.c;
+		curl_easy_setopt(c, CURLOPT_URL, j->url);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, j->method);
+		if (strcmp(j->method, "HEAD") == 0)
+			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		if (j->body_len || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0
+		    || strcmp(j->method, "PATCH") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body ? j->body : "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &w);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+		/* The deadline is for the upstream to start answering; a
+		 * stream may then take as long as the client reads. */
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, j->timeout);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		/* The path was checked as it is: curl must not rewrite it. */
+		curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+		code = curl_easy_perform(c);
+		pthread_mutex_lock(&j->mu);
+		if (code == CURLE_OK)
+			mark_ready(j, c);
+		pthread_mutex_unlock(&j->mu);
+		curl_easy_cleanup(c);
+	}
+	pthread_mutex_lock(&j->mu);
+	j->code = code;
+	j->done = true;
+	notify_locked(j);
+	pthread_mutex_unlock(&j->mu);
+	release(j);
+	return NULL;
+}
+
+/* ---- libmicrohttpd's threads: the job's mutex only ---- */
+
+/* Called by libmicrohttpd's thread holding the response's own mutex: the
+ * loop's lock is not taken here (that order would invert the one of our
+ * callbacks, which hold the loop's lock and then touch responses). */
+static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct job *j = cls;
+	ssize_t n = 0;
+	pthread_mutex_lock(&j->mu);
+	if (j->len) {
+		size_t chunk = j->len < max ? j->len : max;
+		if (chunk > RING_SIZE - j->head)
+			chunk = RING_SIZE - j->head;
+		memcpy(buf, j->ring + j->head, chunk);
+		j->head = (j->head + chunk) % RING_SIZE;
+		j->len -= chunk;
+		n = (ssize_t)chunk;
+		pthread_cond_signal(&j->cv);
+	} else if (j->done) {
+		n = j->code == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
+					: MHD_CONTENT_READER_END_WITH_ERROR;
+	} else {
+		/* Nothing yet: park the connection until the worker writes.
+		 * Suspended before mu is released, so the loop, which resumes
+		 * it after seeing reader_waiting under mu, always resumes a
+		 * suspended connection. */
+		j->reader_waiting = true;
+		MHD_suspend_connection(j->conn);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
+static void response_freed(void *cls)
+{
+	struct job *j = cls;
+	pthread_mutex_lock(&j->mu);
+	j->response_alive = false;
+	/* The client is gone or done: a blocked worker must stop. */
+	j->cancelled = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	release(j);
+}
+
+/* ---- the loop, under its lock ---- */
+
+static struct MHD_Response *streaming_response(struct job *j)
+{
+	struct MHD_Response *resp;
+	if (strcmp(j->method, "HEAD") == 0)
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READ_BLOCK, read_ring, j,
+							 response_freed);
+	if (!resp)
+		return NULL;
+	if (strcmp(j->method, "HEAD") != 0) {
+		j->refs++; /* the response's */
+		j->response_alive = true;
+	}
+	char *line = j->resp_headers.data;
+	while (line && *line) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *colon = strchr(line, ':');
+		if (colon) {
+			*colon = '\0';
+			char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			v[strcspn(v, "\r")] = '\0';
+			MHD_add_response_header(resp, line, v);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return resp;
+}
+
+static void on_event(struct job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->signalled = false;
+	bool ready = j->headers_ready, waiting = j->reader_waiting;
+	bool alive = j->response_alive;
+	/* done is set, and signalled, last by the worker: once the loop has
+	 * seen it, no event for this job remains in the pipe. */
+	bool done = j->done;
+	CURLcode code = j->code;
+	long status = j->status;
+	bool has_cost = j->has_cost;
+	uint64_t cost = j->cost_msat;
+	if (waiting)
+		j->reader_waiting = false;
+	pthread_mutex_unlock(&j->mu);
+
+	if (!j->started && (ready || done)) {
+		struct req *r = j->r;
+		j->started = true;
+		j->r = NULL;
+		if (!ready || status < 100) {
+			if (code == CURLE_OPERATION_TIMEDOUT)
+				http_error(r, 504, "upstream_timeout",
+					   "the upstream service did not answer in time");
+			else
+				http_error(r, 502, "upstream_unreachable", curl_easy_strerror(code));
+		} else {
+			pthread_mutex_lock(&j->mu);
+			struct MHD_Response *resp = streaming_response(j);
+			pthread_mutex_unlock(&j->mu);
+			http_finish(r, (unsigned)status, resp);
+		}
+	} else if (waiting && alive) {
+		MHD_resume_connection(j->conn);
+	}
+	if (!done)
+		ask_units(j);
+	if (done)
+		meter_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
+	if (done && j->counted) {
+		j->counted = false;
+		atomic_fetch_sub(&active, 1);
+		release(j); /* the loop's reference */
+	}
+}
+
+static void on_pipe(void *arg, short revents)
+{
+	struct job *j;
+	while (read(pipefd[0], &j, sizeof(j)) == (ssize_t)sizeof(j))
+		on_event(j);
+}
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct job *j = cls;
+	char line[8192];
+	if (hop_by_hop(key, strlen(key)) || strcasecmp(key, "X-Forwarded-For") == 0)
+		return MHD_YES;
+	snprintf(line, sizeof(line), "%s: %s", key, value ? value : "");
+	j->headers = curl_slist_append(j->headers, line);
+	return MHD_YES;
+}
+
+static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct strbuf *url = cls;
+	char *k = curl_easy_escape(NULL, key, 0);
+	char *v = value ? curl_easy_escape(NULL, value, 0) : NULL;
+	strbuf_printf(url, "%c%s%s%s", strchr(url->data, '?') ? '&' : '?', k ? k : "",
+		      v ? "=" : "", v ? v : "");
+	curl_free(k);
+	curl_free(v);
+	return MHD_YES;
+}
+
+static void serve(struct req *r)
+{
+	struct strbuf url;
+	char line[512];
+	struct meter m = { .on = r->held_msat && r->verdict.grant.balance_msat,
+			   .session = r->mpp.used && r->mpp.action != MPP_CHARGE,
+			   .limit = r->verdict.grant.balance_msat, .held = r->held_msat,
+			   .unit = r->route.spec.price_msat };
+	memcpy(m.token, r->verdict.id.token_id, sizeof(m.token));
+	if (!req_subpath_plain(r)) {
+		meter_settle(&m, 0);
+		http_error(r, 404, "not_found", "no such path");
+		return;
+	}
+	if (atomic_load(&active) >= MAX_JOBS) {
+		meter_settle(&m, 0);
+		http_error(r, 503, "busy", "too many upstream requests in flight");
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j || !(j->ring = malloc(RING_SIZE))) {
+		free(j);
+		meter_settle(&m, 0);
+		http_error(r, 503, "busy", "out of memory");
+		return;
+	}
+	j->meter = m;
+	j->metered = m.on;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->r = r;
+	j->conn = r->conn;
+	j->timeout = r->route.spec.timeout ? (long)r->route.spec.timeout : DEFAULT_TIMEOUT_S;
+	j->refs = 2; /* the worker and the loop */
+	snprintf(j->method, sizeof(j->method), "%s", r->method);
+	strbuf_init(&j->resp_headers, 256 * 1024);
+	strbuf_init(&url, 16384);
+	/* The part under the route's prefix is appended to the upstream URL. */
+	const char *sub = req_subpath(r);
+	size_t tl = strlen(r->route.spec.target);
+	strbuf_puts(&url, r->route.spec.target);
+	if (*sub) {
+		if (tl && r->route.spec.target[tl - 1] == '/' && sub[0] == '/')
+			sub++;
+		else if (tl && r->route.spec.target[tl - 1] != '/' && sub[0] != '/')
+			strbuf_putc(&url, '/');
+		/* Re-escape: libmicrohttpd gave us the decoded path. */
+		for (const char *p = sub; *p; p++) {
+			unsigned char ch = (unsigned char)*p;
+			if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '?' || ch == '#')
+				strbuf_printf(&url, "%%%02X", ch);
+			else
+				strbuf_putc(&url, (char)ch);
+		}
+	}
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query, &url);
+	if (url.failed) {
+		strbuf_free(&url);
+		meter_settle(&j->meter, 0);
+		j->refs = 1;
+		release(j);
+		http_error(r, 414, "uri_too_long", "request URI too long");
+		return;
+	}
+	j->url = strbuf_steal(&url);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, j);
+	const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (xff)
+		snprintf(line, sizeof(line), "X-Forwarded-For: %.400s, %s", xff, r->client.text);
+	else
+		snprintf(line, sizeof(line), "X-Forwarded-For: %s", r->client.text);
+	j->headers = curl_slist_append(j->headers, line);
+	j->headers = curl_slist_append(j->headers, "X-Forwarded-Proto: http");
+	/* curl adds this unless told not to. */
+	j->headers = curl_slist_append(j->headers, "Expect:");
+	/* The job takes the body: the worker may outlive the request. */
+	j->body_len = r->body.len;
+	j->body = strbuf_steal(&r->body);
+	track(j, true);
+
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	http_wait(r);
+	atomic_fetch_add(&active, 1);
+	j->counted = true;
+	if (pthread_create(&t, &attr, worker, j) != 0) {
+		atomic_fetch_sub(&active, 1);
+		j->counted = false;
+		j->started = true;
+		meter_settle(&j->meter, 0);
+		j->refs = 1;
+		release(j);
+		http_error(r, 503, "busy", "cannot start an upstream request");
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static bool start(void)
+{
+	if (pipefd[0] >= 0)
+		return true;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return false;
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
+		return false;
+	return loop_add_fd(pipefd[0], POLLIN, on_pipe, NULL);
+}
+
+/* Abort transfers in flight and wait for their workers, so that every
+ * suspended connection is resumed before the HTTP daemons stop. */
+static void stop(void)
+{
+	if (pipefd[0] < 0)
+		return;
+	atomic_store(&aborting, true);
+	pthread_mutex_lock(&jobs_mu);
+	for (int i = 0; i < MAX_JOBS; i++)
+		if (jobs[i]) {
+			pthread_mutex_lock(&jobs[i]->mu);
+			pthread_cond_broadcast(&jobs[i]->cv);
+			pthread_mutex_unlock(&jobs[i]->mu);
+		}
+	pthread_mutex_unlock(&jobs_mu);
+	for (int i = 0; i < 500 && atomic_load(&active) > 0; i++) {
+		struct pollfd p = { pipefd[0], POLLIN, 0 };
+		poll(&p, 1, 10);
+		on_pipe(NULL, POLLIN);
+	}
+	loop_del_fd(pipefd[0]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	pipefd[0] = pipefd[1] = -1;
+	curl_global_cleanup();
+}
+
+static bool check(const struct route_spec *s, char *why, size_t whylen)
+{
+	if (strncmp(s->target, "http://", 7) != 0 && strncmp(s->target, "https://", 8) != 0)
+		return backend_refuse(why, whylen,
+				      "proxy URL '%.200s' must start with http:// or https://",
+				      s->target);
+	return true;
+}
+
+const struct backend backend_proxy = {
+	.name = "proxy", .usage = "proxy:URL",
+	.takes_timeout = true,
+	.reads_body = true,
+	.check = check,
+	.serve = serve,
+	.start = start,
+	.stop = stop,
+};

@@ -1,0 +1,192 @@
+/* The forward-auth endpoint (forward_auth.h). What matters most here is
+ * that the path we decide on is the path the upstream will serve: a
+ * proxy forwards the URI as the client wrote it, so anything two servers
+ * could read two ways (dot segments, encoded slashes, a second header
+ * naming another URI) is refused rather than guessed at. */
+#include "paywall/forward_auth.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "encoding.h"
+#include "http/http.h"
+
+#define MAX_FORWARDED_URI 8192
+
+/* The headers a proxy may describe the original request with, and how
+ * many times each came. */
+struct forwarded {
+	const char *method[2], *uri[2]; /* [0] X-Forwarded-*, [1] X-Original-* */
+	unsigned seen_method[2], seen_uri[2];
+	const char *deny;
+	unsigned seen_deny;
+};
+
+static enum MHD_Result scan(void *cls, enum MHD_ValueKind kind, const char *key,
+			    const char *value)
+{
+	struct forwarded *f = cls;
+	static const char *const names[2][2] = { { "X-Forwarded-Method", "X-Forwarded-Uri" },
+						 { "X-Original-Method", "X-Original-URI" } };
+	if (!value)
+		return MHD_YES;
+	for (int i = 0; i < 2; i++) {
+		if (strcasecmp(key, names[i][0]) == 0) {
+			f->method[i] = value;
+			f->seen_method[i]++;
+		} else if (strcasecmp(key, names[i][1]) == 0) {
+			f->uri[i] = value;
+			f->seen_uri[i]++;
+		}
+	}
+	if (strcasecmp(key, "X-L402-Deny-Status") == 0) {
+		f->deny = value;
+		f->seen_deny++;
+	}
+	return MHD_YES;
+}
+
+/* One value of a pair of headers that must agree when both came. NULL,
+ * with *why, when it is missing, repeated or contradicted. */
+static const char *one_of(const char *v[2], const unsigned seen[2], const char *what,
+			  const char **why)
+{
+	if (seen[0] > 1 || seen[1] > 1) {
+		*why = what[0] == 'm' ? "the original method is given more than once"
+				      : "the original URI is given more than once";
+		return NULL;
+	}
+	if (v[0] && v[1] && strcmp(v[0], v[1]) != 0) {
+		*why = what[0] == 'm' ? "X-Forwarded-Method and X-Original-Method disagree"
+				      : "X-Forwarded-Uri and X-Original-URI disagree";
+		return NULL;
+	}
+	if (!v[0] && !v[1]) {
+		*why = what[0] == 'm' ? "no X-Forwarded-Method or X-Original-Method"
+				      : "no X-Forwarded-Uri or X-Original-URI";
+		return NULL;
+	}
+	return v[0] ? v[0] : v[1];
+}
+
+static bool method_ok(const char *m)
+{
+	size_t n = strlen(m);
+	if (n == 0 || n >= ROUTE_MAX_METHOD)
+		return false;
+	for (; *m; m++)
+		if (!((*m >= 'A' && *m <= 'Z') || *m == '-' || *m == '_'))
+			return false;
+	return true;
+}
+
+/* The path of uri, percent-decoded as libmicrohttpd decodes a direct
+ * request's, or NULL when it is not one plain reading. */
+static char *plain_path(const char *uri)
+{
+	if (uri[0] != '/' || strlen(uri) > MAX_FORWARDED_URI)
+		return NULL;
+	size_t n = strcspn(uri, "?#");
+	char *p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, uri, n);
+	p[n] = '\0';
+	size_t len = MHD_http_unescape(p);
+	bool ok = strlen(p) == len; /* no %00 */
+	for (size_t i = 0; ok && i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		/* '%' left after decoding was encoded twice: some servers
+		 * decode again. */
+		ok = c >= 0x20 && c != 0x7f && c != '\\' && c != '%';
+	}
+	for (const char *s = p; ok && *s;) {
+		while (*s == '/')
+			s++;
+		size_t seg = strcspn(s, "/");
+		ok = !((seg == 1 && s[0] == '.') || (seg == 2 && s[0] == '.' && s[1] == '.'));
+		s += seg;
+	}
+	if (!ok) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+bool forward_auth_take(struct req *r, const char *auth_path)
+{
+	struct forwarded f = { 0 };
+	const char *why = NULL, *method, *uri;
+	if (!auth_path || strcmp(r->path, auth_path) != 0)
+		return false;
+	r->forward_auth = true;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan, &f);
+	if (f.seen_deny) {
+		if (f.seen_deny == 1 && (strcmp(f.deny, "401") == 0 || strcmp(f.deny, "403") == 0))
+			r->deny_status = (unsigned)atoi(f.deny);
+		else
+			why = "X-L402-Deny-Status must be 401 or 403, once";
+	}
+	if (!why && (method = one_of(f.method, f.seen_method, "method", &why))
+	    && (uri = one_of(f.uri, f.seen_uri, "uri", &why))) {
+		char *path = NULL;
+		if (!method_ok(method))
+			why = "the original method is not an HTTP method";
+		else if (!(path = plain_path(uri)))
+			why = "the original URI is not a plain absolute path (dot segments, "
+			      "encoded NUL, backslash or percent are refused)";
+		if (path) {
+			snprintf(r->method, sizeof(r->method), "%s", method);
+			free(r->path);
+			r->path = path;
+		}
+	}
+	if (why) {
+		/* Our mistake or the proxy's, not the client's: never 401/403. */
+		r->deny_status = 0;
+		http_error(r, 400, "bad_forward_auth", why);
+	}
+	return true;
+}
+
+static const char *or_empty(const char *v)
+{
+	return *v ? v : " ";
+}
+
+void forward_auth_allow(struct req *r)
+{
+	char id[65] = "", uses[24] = "", until[24] = "", price[24], balance[24] = "";
+	const struct route_spec *s = &r->route.spec;
+	bool paid = s->price_msat > 0;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (paid)
+		hex_encode(r->verdict.id.token_id, sizeof(r->verdict.id.token_id), id, sizeof(id));
+	if (r->uses_left >= 0)
+		snprintf(uses, sizeof(uses), "%" PRId64, r->uses_left);
+	if (r->balance_left >= 0)
+		snprintf(balance, sizeof(balance), "%" PRId64, r->balance_left);
+	if (paid && r->verdict.grant.valid_until > 0)
+		snprintf(until, sizeof(until), "%" PRId64, (int64_t)r->verdict.grant.valid_until);
+	snprintf(price, sizeof(price), "%" PRIu64, s->price_msat);
+	/* Every header, empty when it does not apply: a proxy that copies
+	 * them to the upstream then overwrites the client's own, and Caddy
+	 * (2.6) would pass its placeholder's name for a missing one.
+	 * libmicrohttpd refuses an empty value; one space is read as empty
+	 * by every HTTP parser (whitespace around a value is not part of it). */
+	if (resp) {
+		MHD_add_response_header(resp, "X-L402-Token-Id", or_empty(id));
+		MHD_add_response_header(resp, "X-L402-Service", or_empty(paid ? s->service : ""));
+		MHD_add_response_header(resp, "X-L402-Uses-Left", or_empty(uses));
+		MHD_add_response_header(resp, "X-L402-Balance-Msat", or_empty(balance));
+		MHD_add_response_header(resp, "X-L402-Valid-Until", or_empty(until));
+		MHD_add_response_header(resp, "X-L402-Price-Msat", price);
+		MHD_add_response_header(resp, "X-L402-Route-Tag", r->route.tag);
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
+	http_finish(r, 200, resp);
+}

@@ -1,0 +1,770 @@
+#include "paywall/mpp_session.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lightningd/datastore.h"
+#include "encoding.h"
+#include "http/http.h"
+#include "json_out.h"
+#include "store/label.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "paywall/mpp_charge.h"
+#include "store/tokens.h"
+
+#define DS_GROUP "session"
+#define RPC_TIMEOUT_MS 30000
+/* A refund may take its time finding a route. */
+#define REFUND_TIMEOUT_MS 90000
+#define MAX_SESSIONS 4096
+#define IDLE_CHECK_MS 5000
+/* Closed sessions are kept (to answer "closed") this long. */
+#define KEEP_CLOSED_S 86400
+
+enum session_status { SESSION_OPEN, SESSION_CLOSING, SESSION_CLOSED };
+
+struct session {
+	uint8_t id[32];
+	char tag[9];
+	uint64_t deposit_msat;
+	char *return_invoice;
+	enum session_status status;
+	uint64_t refund_sat;
+	char refund_status[12];	/* pending, succeeded, failed, skipped */
+	int64_t last_active, closed_at;
+};
+
+static struct session *sessions[MAX_SESSIONS];
+static size_t nsessions;
+static struct ds_load load = { mpp_session_start, false, false, 0 };
+static uint64_t idle_timer;
+
+uint64_t mpp_session_unit_msat(const struct route_spec *s)
+{
+	return mpp_charge_sats(s->price_msat) * 1000;
+}
+
+uint64_t mpp_session_deposit_msat(const struct route_spec *s)
+{
+	return mpp_charge_sats(s->balance_msat) * 1000;
+}
+
+bool mpp_session_offered(const struct route_spec *s)
+{
+	return s->balance_msat > 0;
+}
+
+bool mpp_session_loaded(void)
+{
+	return load.done;
+}
+
+size_t mpp_sessions_open(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nsessions; i++)
+		n += sessions[i]->status == SESSION_OPEN;
+	return n;
+}
+
+static struct session *find(const uint8_t id[32])
+{
+	for (size_t i = 0; i < nsessions; i++)
+		if (memcmp(sessions[i]->id, id, 32) == 0)
+			return sessions[i];
+	return NULL;
+}
+
+uint64_t mpp_session_limit(const uint8_t id[32])
+{
+	struct session *s = find(id);
+	return s && s->status == SESSION_OPEN ? s->deposit_msat : 0;
+}
+
+static void session_free(struct session *s)
+{
+	if (s) {
+		free(s->return_invoice);
+		free(s);
+	}
+}
+
+/* Room for one more: closed sessions past KEEP_CLOSED_S go first. */
+static struct session *add(const uint8_t id[32])
+{
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < nsessions && nsessions == MAX_SESSIONS;) {
+		if (sessions[i]->status == SESSION_CLOSED && now - sessions[i]->closed_at > KEEP_CLOSED_S) {
+			session_free(sessions[i]);
+			sessions[i] = sessions[--nsessions];
+		} else {
+			i++;
+		}
+	}
+	if (nsessions == MAX_SESSIONS)
+		return NULL;
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->id, id, 32);
+	s->last_active = now;
+	sessions[nsessions++] = s;
+	return s;
+}
+
+static const char *status_name(enum session_status st)
+{
+	return st == SESSION_OPEN ? "open" : st == SESSION_CLOSING ? "closing" : "closed";
+}
+
+static void record(const struct session *s, enum ds_mode mode, rpc_cb cb, void *arg)
+{
+	struct strbuf sb;
+	struct json_out j;
+	char name[65];
+	hex_encode(s->id, 32, name, sizeof(name));
+	json_out_object(&j, &sb, 0);
+	json_add_string(&j, "tag", s->tag);
+	json_add_u64(&j, "deposit_msat", s->deposit_msat);
+	json_add_string(&j, "return_invoice", s->return_invoice ? s->return_invoice : "");
+	json_add_string(&j, "status", status_name(s->status));
+	json_add_u64(&j, "refund_sat", s->refund_sat);
+	json_add_string(&j, "refund_status", s->refund_status);
+	json_add_s64(&j, "closed_at", s->closed_at);
+	json_object_end(&j);
+	ds_write(DS_GROUP, name, sb.data, mode, NULL, cb, arg);
+	strbuf_free(&sb);
+}
+
+static void logged(void *arg, const struct rpc_result *r)
+{
+	if (r->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "saving a session failed: %s", r->message);
+}
+
+/* ---- the challenge ---- */
+
+bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
+		       uint64_t expires_at, struct strbuf *out)
+{
+	static __thread struct mpp_challenge c;
+	static __thread struct mpp_session_request q;
+	memset(&c, 0, sizeof(c));
+	memset(&q, 0, sizeof(q));
+	q.amount_sat = mpp_charge_sats(r->route.spec.price_msat);
+	q.deposit_sat = mpp_charge_sats(r->route.spec.balance_msat);
+	snprintf(q.description, sizeof(q.description), "%s", r->route.spec.desc);
+	snprintf(q.unit_type, sizeof(q.unit_type), "request");
+	snprintf(q.deposit_invoice, sizeof(q.deposit_invoice), "%s", bolt11);
+	memcpy(q.payment_hash, hash, 32);
+	q.idle_timeout = (uint64_t)l402.cfg.session_idle;
+	return mpp_session_request_encode(c.request, sizeof(c.request), &q)
+	       && mpp_offer(r, &c, "session", expires_at, out);
+}
+
+/* ---- checks without the lock ---- */
+
+enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, char *why,
+			       size_t whylen)
+{
+	static __thread struct mpp_session_request q;
+	uint8_t key[MPP_KEY_LEN], hash[32];
+	char tag[16];
+	int64_t expires = 0;
+	bool paying = c->action == MPP_OPEN || c->action == MPP_TOPUP;
+
+	if (!mpp_binding_key(key)) {
+		snprintf(why, whylen, "starting up");
+		return MPP_INVALID_CHALLENGE;
+	}
+	bool bound = mpp_challenge_bound(key, &c->ch);
+	sodium_memzero(key, sizeof(key));
+	if (!bound) {
+		snprintf(why, whylen, "this challenge was not issued here, or was changed");
+		return MPP_INVALID_CHALLENGE;
+	}
+	if (!mpp_opaque_route(c->ch.opaque, tag, sizeof(tag)) || strcmp(tag, r->route.tag) != 0) {
+		snprintf(why, whylen, "this challenge was issued for another route");
+		return MPP_INVALID_CHALLENGE;
+	}
+	if (!mpp_session_request_decode(c->ch.request, &q)) {
+		snprintf(why, whylen, "the challenge's request cannot be read");
+		return MPP_INVALID_CHALLENGE;
+	}
+	/* Open and topUp pay this challenge's invoice: it must be current.
+	 * Bearer and close only name it; the session proves itself. */
+	if (paying && (!mpp_time_parse(c->ch.expires, &expires) || expires <= (int64_t)time(NULL))) {
+		snprintf(why, whylen, "the challenge expired at %s", c->ch.expires);
+		return MPP_EXPIRED;
+	}
+	crypto_hash_sha256(hash, c->preimage, 32);
+	if (sodium_memcmp(hash, paying ? q.payment_hash : c->session_id, 32) != 0) {
+		snprintf(why, whylen, paying ? "the preimage does not hash to the deposit's payment hash"
+					     : "the preimage does not open this session");
+		return MPP_VERIFICATION_FAILED;
+	}
+	memcpy(r->mpp.challenge_id, c->ch.id, sizeof(r->mpp.challenge_id));
+	memcpy(r->mpp.hash, hash, 32);
+	memcpy(r->mpp.session_id, c->action == MPP_OPEN ? hash : c->session_id, 32);
+	r->mpp.amount_sat = q.deposit_sat;
+	r->mpp.expires = expires;
+	if (c->action == MPP_OPEN && !(r->mpp.return_invoice = strdup(c->return_invoice))) {
+		snprintf(why, whylen, "out of memory");
+		return MPP_MALFORMED;
+	}
+	return MPP_OK;
+}
+
+/* ---- actions, under the loop's lock ---- */
+
+struct act {
+	struct req *r;
+	void (*serve)(struct req *r);
+	void (*unpaid)(struct req *r, const char *reason, const char *detail);
+	struct session *s;	/* a session being opened, or closed */
+	char currency[8];	/* our invoices' network, as decode names it */
+	uint64_t used;
+	bool server_close;	/* an idle session, no request */
+};
+
+static void act_free(struct act *a)
+{
+	free(a);
+}
+
+static void refuse(struct act *a, enum mpp_err e, const char *why)
+{
+	a->r->mpp.err = e;
+	a->unpaid(a->r, mpp_problem_type(e), why);
+	act_free(a);
+}
+
+static void trouble(struct act *a, const char *why)
+{
+	http_unavailable(a->r, why);
+	act_free(a);
+}
+
+/* r draws on session s from now on, as on a balance token named by it. */
+static void draw(struct act *a, struct session *s)
+{
+	struct req *r = a->r;
+	struct strbuf sb;
+	s->last_active = (int64_t)time(NULL);
+	memset(&r->verdict, 0, sizeof(r->verdict));
+	memcpy(r->verdict.id.token_id, s->id, 32);
+	r->verdict.grant.balance_msat = s->deposit_msat;
+	/* A unit is the price in whole sats, as the challenge said. */
+	r->route.spec.price_msat = mpp_session_unit_msat(&r->route.spec);
+	r->route.spec.hold_msat = 0;
+	strbuf_init(&sb, sizeof(r->mpp.receipt) - 1);
+	if (mpp_session_receipt(&sb, r->mpp.challenge_id, s->id, (int64_t)time(NULL), 0, NULL))
+		snprintf(r->mpp.receipt, sizeof(r->mpp.receipt), "%s", sb.data);
+	strbuf_free(&sb);
+	void (*serve)(struct req *) = a->serve;
+	act_free(a);
+	serve(r);
+}
+
+static void answer(struct req *r, const char *json, struct session *s, const char *refund_status)
+{
+	struct strbuf sb;
+	strbuf_init(&sb, sizeof(r->mpp.receipt) - 1);
+	if (mpp_session_receipt(&sb, r->mpp.challenge_id, s->id, (int64_t)time(NULL), s->refund_sat,
+				refund_status))
+		snprintf(r->mpp.receipt, sizeof(r->mpp.receipt), "%s", sb.data);
+	strbuf_free(&sb);
+	http_finish_json(r, 200, json, strlen(json));
+}
+
+/* An open session of r's route, or why not (answered). */
+static struct session *usable(struct act *a)
+{
+	struct session *s = find(a->r->mpp.session_id);
+	if (!s || strcmp(s->tag, a->r->route.tag) != 0) {
+		refuse(a, MPP_INVALID_CHALLENGE, "no such session on this route");
+		return NULL;
+	}
+	if (s->status != SESSION_OPEN) {
+		char why[96];
+		snprintf(why, sizeof(why), "this session is closed (refund of %llu sat: %s)",
+			 (unsigned long long)s->refund_sat, s->refund_status);
+		refuse(a, MPP_INVALID_CHALLENGE, why);
+		return NULL;
+	}
+	return s;
+}
+
+/* Whether lightningd's invoice row is a paid session deposit of r's
+ * route for the deposit the challenge named. */
+static bool paid_deposit(struct act *a, const struct rpc_result *res, uint64_t *msat)
+{
+	const struct json_doc *d = res->doc;
+	char label[LABEL_MAX];
+	struct invoice_label l;
+	int inv = json_at(d, json_get(d, res->result, "invoices"), 0);
+	if (inv < 0 || !json_get_string(d, json_get(d, inv, "label"), label, sizeof(label), NULL)
+	    || !label_parse(label, &l) || !l.session || strcmp(l.tag, a->r->route.tag) != 0) {
+		refuse(a, MPP_INVALID_CHALLENGE, "this node has no deposit invoice for this route "
+						 "with that payment hash");
+		return false;
+	}
+	if (!json_streq(d, json_get(d, inv, "status"), "paid")) {
+		refuse(a, MPP_VERIFICATION_FAILED, "the deposit invoice is not paid");
+		return false;
+	}
+	if (!json_get_u64(d, json_get(d, inv, "amount_msat"), msat)
+	    || *msat != a->r->mpp.amount_sat * 1000) {
+		refuse(a, MPP_VERIFICATION_FAILED, "the deposit echoed is not the amount invoiced");
+		return false;
+	}
+	return true;
+}
+
+/* Our network as decode names it (bcrt, bc, tb, tbs), from the prefix of
+ * our own invoice in a listinvoices reply. */
+static void currency_of(const struct rpc_result *res, char *out, size_t len)
+{
+	static const char *const hrp[][2] = {
+		{ "lnbcrt", "bcrt" }, { "lntbs", "tbs" }, { "lntb", "tb" }, { "lnbc", "bc" },
+	};
+	char bolt11[16] = "";
+	const struct json_doc *d = res->doc;
+	int inv = json_at(d, json_get(d, res->result, "invoices"), 0);
+	const char *raw = NULL;
+	size_t n = 0;
+	if (inv >= 0 && (raw = json_raw(d, json_get(d, inv, "bolt11"), &n)))
+		snprintf(bolt11, sizeof(bolt11), "%.*s", (int)(n < 15 ? n : 15), raw);
+	snprintf(out, len, "?");
+	for (size_t i = 0; i < sizeof(hrp) / sizeof(hrp[0]); i++)
+		if (strncmp(bolt11, hrp[i][0], strlen(hrp[i][0])) == 0) {
+			snprintf(out, len, "%s", hrp[i][1]);
+			return;
+		}
+}
+
+static bool lookup_invoice(const uint8_t hash[32], rpc_cb cb, struct act *a)
+{
+	char params[128], hex[65];
+	hex_encode(hash, 32, hex, sizeof(hex));
+	snprintf(params, sizeof(params), "{\"payment_hash\":\"%s\"}", hex);
+	return rpc_call("listinvoices", params, NULL, RPC_TIMEOUT_MS, cb, a);
+}
+
+/* -- open -- */
+
+static void opened(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	struct session *s = a->s;
+	if (res->status == RPC_OK) {
+		plugin_log(LOG_DEBUG, "session opened: %llu msat",
+			   (unsigned long long)s->deposit_msat);
+		draw(a, s);
+		return;
+	}
+	/* Not recorded: the session is not there. */
+	for (size_t i = 0; i < nsessions; i++)
+		if (sessions[i] == s) {
+			sessions[i] = sessions[--nsessions];
+			break;
+		}
+	session_free(s);
+	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS)
+		refuse(a, MPP_INVALID_CHALLENGE, "this session was opened already: use bearer");
+	else
+		trouble(a, "cannot record the session now; retry shortly");
+}
+
+static void return_decoded(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	const struct json_doc *d = res->doc;
+	uint64_t amount = 0;
+	char currency[8] = "", ours[8] = "";
+	const char *inv = a->r->mpp.return_invoice;
+	if (res->status != RPC_OK) {
+		trouble(a, "cannot read the return invoice now; retry shortly");
+		return;
+	}
+	json_get_string(d, json_get(d, res->result, "currency"), currency, sizeof(currency), NULL);
+	snprintf(ours, sizeof(ours), "%s", a->currency);
+	bool amountless = json_get(d, res->result, "amount_msat") < 0
+			  || (json_get_u64(d, json_get(d, res->result, "amount_msat"), &amount)
+			      && amount == 0);
+	bool valid = false;
+	json_get_bool(d, json_get(d, res->result, "valid"), &valid);
+	if (!json_streq(d, json_get(d, res->result, "type"), "bolt11 invoice") || !valid
+	    || !amountless
+	    || strcmp(currency, ours) != 0) {
+		refuse(a, MPP_MALFORMED, "payload.returnInvoice must be a valid BOLT11 invoice "
+					 "without an amount, on this node's network");
+		return;
+	}
+	struct session *s = add(a->r->mpp.session_id);
+	if (!s) {
+		trouble(a, "too many sessions open; retry later");
+		return;
+	}
+	snprintf(s->tag, sizeof(s->tag), "%s", a->r->route.tag);
+	s->deposit_msat = a->r->mpp.amount_sat * 1000;
+	s->return_invoice = strdup(inv);
+	snprintf(s->refund_status, sizeof(s->refund_status), "none");
+	a->s = s;
+	record(s, DS_MUST_CREATE, opened, a);
+}
+
+static void deposit_paid(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	struct strbuf sb;
+	struct json_out j;
+	uint64_t msat;
+	if (res->status != RPC_OK) {
+		trouble(a, "cannot check the deposit now; retry shortly");
+		return;
+	}
+	if (!paid_deposit(a, res, &msat))
+		return;
+	currency_of(res, a->currency, sizeof(a->currency));
+	json_out_object(&j, &sb, 0);
+	json_add_string(&j, "string", a->r->mpp.return_invoice);
+	json_object_end(&j);
+	bool asked = rpc_call("decode", sb.data, NULL, RPC_TIMEOUT_MS, return_decoded, a);
+	strbuf_free(&sb);
+	if (!asked)
+		trouble(a, "cannot read the return invoice now; retry shortly");
+}
+
+/* -- topUp -- */
+
+static void topped_up(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	char json[128];
+	if (res->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "saving a top-up failed: %s", res->message);
+	snprintf(json, sizeof(json), "{\"status\":\"ok\",\"deposit_msat\":%llu}",
+		 (unsigned long long)a->s->deposit_msat);
+	answer(a->r, json, a->s, NULL);
+	act_free(a);
+}
+
+static void top_up_consumed(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS) {
+		refuse(a, MPP_INVALID_CHALLENGE, "this top-up was credited already");
+		return;
+	}
+	if (res->status != RPC_OK) {
+		trouble(a, "cannot record the top-up now; retry shortly");
+		return;
+	}
+	struct session *s = usable(a);
+	if (!s)
+		return;
+	s->deposit_msat += a->r->mpp.amount_sat * 1000;
+	s->last_active = (int64_t)time(NULL);
+	a->s = s;
+	record(s, DS_CREATE_OR_REPLACE, topped_up, a);
+}
+
+static void top_up_paid(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	uint64_t msat;
+	char name[65], value[24];
+	if (res->status != RPC_OK) {
+		trouble(a, "cannot check the top-up now; retry shortly");
+		return;
+	}
+	if (!paid_deposit(a, res, &msat) || !usable(a))
+		return;
+	/* Consumed like a charge: once, whatever happens next. */
+	hex_encode(a->r->mpp.hash, 32, name, sizeof(name));
+	snprintf(value, sizeof(value), "%lld", (long long)a->r->mpp.expires);
+	ds_write("charge", name, value, DS_MUST_CREATE, NULL, top_up_consumed, a);
+}
+
+/* -- close -- */
+
+static void close_done(struct act *a)
+{
+	struct session *s = a->s;
+	char json[160];
+	if (!a->server_close) {
+		snprintf(json, sizeof(json),
+			 "{\"status\":\"closed\",\"refundSats\":%llu,\"refundStatus\":\"%s\"}",
+			 (unsigned long long)s->refund_sat, s->refund_status);
+		answer(a->r, json, s, s->refund_status);
+	}
+	act_free(a);
+}
+
+static void refund_recorded(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	if (res->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "saving a refund's outcome failed: %s", res->message);
+	close_done(a);
+}
+
+static void refunded(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	struct session *s = a->s;
+	bool ok = res->status == RPC_OK
+		  && json_get(res->doc, res->result, "payment_preimage") >= 0;
+	snprintf(s->refund_status, sizeof(s->refund_status), ok ? "succeeded" : "failed");
+	if (!ok)
+		plugin_log(LOG_UNUSUAL, "refund of %llu sat for a closed session failed: %s",
+			   (unsigned long long)s->refund_sat, res->message);
+	else
+		plugin_log(LOG_INFO, "refunded %llu sat for a closed session",
+			   (unsigned long long)s->refund_sat);
+	s->status = SESSION_CLOSED;
+	record(s, DS_CREATE_OR_REPLACE, refund_recorded, a);
+}
+
+/* Written closed, refund pending: now, and only now, pay it. */
+static void closing_recorded(void *arg, const struct rpc_result *res)
+{
+	struct act *a = arg;
+	struct session *s = a->s;
+	if (res->status != RPC_OK) {
+		/* Not written: still open, nothing paid. */
+		s->status = SESSION_OPEN;
+		if (a->server_close) {
+			act_free(a);
+			return;
+		}
+		trouble(a, "cannot close the session now; retry shortly");
+		return;
+	}
+	if (s->refund_sat == 0) {
+		s->status = SESSION_CLOSED;
+		close_done(a);
+		return;
+	}
+	struct strbuf sb;
+	struct json_out j;
+	json_out_object(&j, &sb, 0);
+	json_add_string(&j, "invstring", s->return_invoice);
+	json_add_u64(&j, "amount_msat", s->refund_sat * 1000);
+	json_add_u64(&j, "retry_for", 60);
+	json_object_end(&j);
+	if (!rpc_call("xpay", sb.data, NULL, REFUND_TIMEOUT_MS, refunded, a)) {
+		struct rpc_result failed = { .status = RPC_DISCONNECTED, .result = -1 };
+		snprintf(failed.message, sizeof(failed.message), "cannot call xpay");
+		refunded(a, &failed);
+	}
+	strbuf_free(&sb);
+}
+
+static void close_with(struct act *a)
+{
+	struct session *s = a->s;
+	uint64_t left = s->deposit_msat > a->used ? s->deposit_msat - a->used : 0;
+	s->refund_sat = left / 1000;
+	snprintf(s->refund_status, sizeof(s->refund_status), s->refund_sat ? "pending" : "skipped");
+	s->status = SESSION_CLOSING;
+	s->closed_at = (int64_t)time(NULL);
+	record(s, DS_CREATE_OR_REPLACE, closing_recorded, a);
+}
+
+static void count_known(void *arg, enum use_result res)
+{
+	struct act *a = arg;
+	if (res != USE_OK || token_used(a->s->id, &a->used, NULL, NULL) != USE_OK) {
+		a->s->status = SESSION_OPEN;
+		if (a->server_close)
+			act_free(a);
+		else
+			trouble(a, "cannot read the session's spending now; retry shortly");
+		return;
+	}
+	close_with(a);
+}
+
+/* Close a: the spending must be known first (read after a restart). */
+static void close_session(struct act *a)
+{
+	a->s->status = SESSION_CLOSING; /* no draws meanwhile */
+	switch (token_used(a->s->id, &a->used, count_known, a)) {
+	case USE_OK:
+		close_with(a);
+		break;
+	case USE_WAIT:
+		break;
+	default:
+		a->s->status = SESSION_OPEN;
+		if (a->server_close)
+			act_free(a);
+		else
+			trouble(a, "cannot read the session's spending now; retry shortly");
+	}
+}
+
+void mpp_session_act(struct req *r, void (*serve)(struct req *r),
+		     void (*unpaid)(struct req *r, const char *reason, const char *detail))
+{
+	struct act *a = calloc(1, sizeof(*a));
+	if (!a) {
+		http_unavailable(r, "out of memory");
+		return;
+	}
+	a->r = r;
+	a->serve = serve;
+	a->unpaid = unpaid;
+	if (!load.done) {
+		trouble(a, "starting up; retry shortly");
+		return;
+	}
+	struct session *s;
+	switch (r->mpp.action) {
+	case MPP_OPEN:
+		if ((s = find(r->mpp.session_id)) && s->status == SESSION_OPEN
+		    && strcmp(s->tag, r->route.tag) == 0) {
+			draw(a, s); /* opened before: a retry, or a second client */
+			return;
+		}
+		if (s) {
+			refuse(a, MPP_INVALID_CHALLENGE, "this session is closed");
+			return;
+		}
+		if (!lookup_invoice(r->mpp.hash, deposit_paid, a)) {
+			trouble(a, "cannot check the deposit now; retry shortly");
+			return;
+		}
+		break;
+	case MPP_BEARER:
+		if ((s = usable(a)))
+			draw(a, s);
+		return;
+	case MPP_TOPUP:
+		if (!usable(a))
+			return;
+		if (!lookup_invoice(r->mpp.hash, top_up_paid, a)) {
+			trouble(a, "cannot check the top-up now; retry shortly");
+			return;
+		}
+		break;
+	case MPP_CLOSE:
+		if (!(s = usable(a)))
+			return; /* a was answered, and freed */
+		a->s = s;
+		close_session(a);
+		break;
+	default:
+		refuse(a, MPP_MALFORMED, "not a session action");
+		return;
+	}
+	http_wait(r);
+}
+
+/* ---- loading, idle closing ---- */
+
+/* A session that drew nothing has no reservation record to delete. */
+static void forgotten(void *arg, const struct rpc_result *r)
+{
+	if (r->status != RPC_OK && !(r->status == RPC_ERROR && r->code == DATASTORE_DEL_DOES_NOT_EXIST))
+		plugin_log(LOG_UNUSUAL, "deleting a closed session's draws failed: %s", r->message);
+}
+
+static void got_session(void *arg, const struct ds_entry *e)
+{
+	struct json_doc d;
+	uint8_t id[32];
+	size_t n;
+	char tag[16], status[16], refund[16], ret[2048];
+	uint64_t deposit = 0, refund_sat = 0;
+	int64_t closed_at = 0;
+	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n) || find(id)
+	    || !json_parse_alloc(&d, e->value, strlen(e->value), 64))
+		return;
+	bool ok = json_get_string(&d, json_get(&d, 0, "tag"), tag, sizeof(tag), NULL)
+		  && json_get_string(&d, json_get(&d, 0, "status"), status, sizeof(status), NULL)
+		  && json_get_string(&d, json_get(&d, 0, "return_invoice"), ret, sizeof(ret), NULL)
+		  && json_get_u64(&d, json_get(&d, 0, "deposit_msat"), &deposit);
+	json_get_u64(&d, json_get(&d, 0, "refund_sat"), &refund_sat);
+	json_get_s64(&d, json_get(&d, 0, "closed_at"), &closed_at);
+	if (!json_get_string(&d, json_get(&d, 0, "refund_status"), refund, sizeof(refund), NULL))
+		snprintf(refund, sizeof(refund), "none");
+	json_doc_free(&d);
+	if (!ok)
+		return;
+	bool open = strcmp(status, "open") == 0;
+	if (!open && (int64_t)time(NULL) - closed_at > KEEP_CLOSED_S) {
+		/* Gone for good: the record, and what its draws reserved. */
+		ds_put(DS_GROUP, e->name, NULL, NULL, NULL, NULL);
+		ds_put("uses", e->name, NULL, forgotten, NULL, NULL);
+		return;
+	}
+	struct session *s = add(id);
+	if (!s)
+		return;
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
+	s->deposit_msat = deposit;
+	s->return_invoice = strdup(ret);
+	s->status = open ? SESSION_OPEN : SESSION_CLOSED;
+	s->refund_sat = refund_sat;
+	s->closed_at = closed_at;
+	/* A refund a crash interrupted may have been paid: never again. */
+	snprintf(s->refund_status, sizeof(s->refund_status), "%s",
+		 strcmp(status, "closing") == 0 && strcmp(refund, "pending") == 0 ? "unknown" : refund);
+	if (strcmp(status, "closing") == 0)
+		record(s, DS_CREATE_OR_REPLACE, logged, NULL);
+}
+
+static void sessions_loaded(void *arg, const struct rpc_result *r)
+{
+	if (!ds_load_failed(&load, r)) {
+		ds_load_finish(&load);
+		plugin_log(LOG_DEBUG, "%zu sessions open", mpp_sessions_open());
+	}
+}
+
+static void close_idle(void *arg)
+{
+	int64_t now = (int64_t)time(NULL);
+	idle_timer = loop_add_timer(IDLE_CHECK_MS, close_idle, NULL);
+	if (!load.done || !rpc_connected())
+		return;
+	for (size_t i = 0; i < nsessions; i++) {
+		struct session *s = sessions[i];
+		if (s->status != SESSION_OPEN || now - s->last_active < l402.cfg.session_idle)
+			continue;
+		struct act *a = calloc(1, sizeof(*a));
+		if (!a)
+			return;
+		a->s = s;
+		a->server_close = true;
+		plugin_log(LOG_INFO, "closing a session idle for %lld s",
+			   (long long)(now - s->last_active));
+		close_session(a);
+	}
+}
+
+void mpp_session_start(void)
+{
+	if (!idle_timer)
+		idle_timer = loop_add_timer(IDLE_CHECK_MS, close_idle, NULL);
+	if (ds_load_begin(&load))
+		ds_list(DS_GROUP, got_session, sessions_loaded, NULL, NULL);
+}
+
+void mpp_session_free(void)
+{
+	for (size_t i = 0; i < nsessions; i++)
+		session_free(sessions[i]);
+	nsessions = 0;
+	if (idle_timer)
+		loop_cancel_timer(idle_timer);
+	idle_timer = 0;
+	load = (struct ds_load){ mpp_session_start, false, false, 0 };
+}

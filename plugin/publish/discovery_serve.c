@@ -1,0 +1,74 @@
+/* The discovery documents over HTTP: free, cacheable (ETag, max-age),
+ * open to every origin, answered before any route is looked at. */
+#include <sodium.h>
+#include <string.h>
+
+#include "publish/discovery.h"
+#include "encoding.h"
+#include "http/http.h"
+
+static void send_doc(struct req *r, enum doc_kind k, const char *body, size_t len)
+{
+	uint8_t h[32];
+	char etag[40];
+	r->public_doc = true;
+	if (!body) {
+		http_unavailable(r, "the catalog cannot be built right now");
+		return;
+	}
+	crypto_hash_sha256(h, (const uint8_t *)body, len);
+	etag[0] = '"';
+	hex_encode(h, 12, etag + 1, sizeof(etag) - 2);
+	strcat(etag, "\"");
+	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+	struct MHD_Response *resp;
+	unsigned status = 200;
+	if (inm && strstr(inm, etag)) {
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		status = 304;
+	} else {
+		resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	}
+	if (resp) {
+		MHD_add_response_header(resp, "Content-Type", discovery_content_type(k));
+		MHD_add_response_header(resp, "Cache-Control", "public, max-age=60");
+		MHD_add_response_header(resp, "ETag", etag);
+		MHD_add_response_header(resp, "Link", "</openapi.json>; rel=\"service-desc\"");
+		if (k != DOC_MANIFEST)
+			MHD_add_response_header(resp, "Link",
+						"</.well-known/l402.json>; rel=\"l402-manifest\"");
+	}
+	http_finish(r, status, resp);
+}
+
+static void manifest_ready(void *arg, const char *json, size_t len)
+{
+	send_doc(arg, DOC_MANIFEST, json, len);
+}
+
+bool discovery_serve(struct req *r)
+{
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		return false;
+	enum doc_kind k = discovery_doc_for(r->path);
+	if (k == DOC_NONE)
+		return false;
+	if (k == DOC_MANIFEST) {
+		r->public_doc = true;
+		http_wait(r);
+		discovery_manifest(manifest_ready, r, NULL);
+		return true;
+	}
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	if (!discovery_build(k, &sb)) {
+		strbuf_free(&sb);
+		r->public_doc = true;
+		http_error(r, 404, "not_found", "not configured on this node");
+		return true;
+	}
+	send_doc(r, k, sb.data ? sb.data : "", sb.len);
+	strbuf_free(&sb);
+	return true;
+}
+
