@@ -37,8 +37,6 @@
 
 struct l402 l402;
 
-void protocol_dispatch(const struct json_doc *doc);
-void protocol_free(void);
 
 static void shutdown_plugin(const char *why)
 {
@@ -236,7 +234,7 @@ static char *raw_id(const struct json_doc *doc, int t)
 	return strndup(doc->js + s, (size_t)(e - s));
 }
 
-void protocol_dispatch(const struct json_doc *doc)
+static void dispatch(const struct json_doc *doc)
 {
 	char method[128];
 	int idt = json_get(doc, 0, "id");
@@ -309,6 +307,10 @@ int main(int argc, char **argv)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	loop_measure_lock(getenv("L402_LOCK_STATS") != NULL);
+	/* Lower layers tell, they do not call up: wired here. */
+	protocol_set_dispatcher(dispatch);
+	rpc_set_observer(metrics_rpc_done);
+	routes_set_observer(discovery_changed);
 	loop_lock();
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();

@@ -16,7 +16,12 @@
 #define MAX_MESSAGE (64u * 1024 * 1024)
 #define MAX_TOKENS (1u * 1024 * 1024)
 
-void protocol_dispatch(const struct json_doc *doc);
+static protocol_dispatcher dispatch;
+
+void protocol_set_dispatcher(protocol_dispatcher d)
+{
+	dispatch = d;
+}
 
 static struct strbuf inbuf = { NULL, 0, 0, MAX_MESSAGE + 65536, false };
 
@@ -192,7 +197,8 @@ bool protocol_feed(const char *buf, size_t len)
 		struct json_doc doc;
 		if (json_parse_alloc(&doc, msg, en - st, MAX_TOKENS)
 		    && json_is_object(&doc, 0)) {
-			protocol_dispatch(&doc);
+			if (dispatch)
+				dispatch(&doc);
 			json_doc_free(&doc);
 		} else {
 			plugin_log(LOG_BROKEN, "unparsable message from lightningd dropped");
@@ -201,7 +207,6 @@ bool protocol_feed(const char *buf, size_t len)
 	}
 }
 
-void protocol_free(void);
 void protocol_free(void)
 {
 	strbuf_free(&inbuf);

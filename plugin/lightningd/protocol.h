@@ -35,6 +35,12 @@ void cmd_free(struct cmd *cmd);
 bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 		const char *const *names, int n, int *tok);
 
+/* Who handles each complete message from lightningd (plugin.c). */
+typedef void (*protocol_dispatcher)(const struct json_doc *doc);
+void protocol_set_dispatcher(protocol_dispatcher d);
+/* Forget the input buffered so far (at exit). */
+void protocol_free(void);
+
 /* Feed bytes read from stdin; dispatches every complete message. Returns
  * false if the stream is broken beyond repair. */
 bool protocol_feed(const char *buf, size_t len);

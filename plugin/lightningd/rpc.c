@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "json_out.h"
-#include "publish/metrics.h"
 #include "strbuf.h"
 
 /* A response bigger than this (say a listinvoices of a huge node) is
@@ -68,10 +67,18 @@ static struct pending *take(const char *id, size_t len)
 	return NULL;
 }
 
+/* Told of every completed call that had a deadline (plugin.c sets it). */
+static rpc_observer observer;
+
+void rpc_set_observer(rpc_observer done)
+{
+	observer = done;
+}
+
 static void finish(struct pending *p, const struct rpc_result *r)
 {
-	if (p->sent_ns)
-		metrics_rpc_done((int)r->status, loop_now_ns() - p->sent_ns);
+	if (p->sent_ns && observer)
+		observer(r->status, loop_now_ns() - p->sent_ns);
 	if (p->timer)
 		loop_cancel_timer(p->timer);
 	p->cb(p->arg, r);

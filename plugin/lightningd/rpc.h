@@ -34,6 +34,10 @@ bool rpc_connected(void);
  * large, no memory): cb never runs, and the caller answers for it now. */
 bool rpc_call(const char *method, const char *params_json, const char *parent_id,
 	      int timeout_ms, rpc_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Told how each call with a deadline ended, and how long it took (for
+ * metrics); long polls are left out. */
+typedef void (*rpc_observer)(enum rpc_status status, int64_t duration_ns);
+void rpc_set_observer(rpc_observer done);
 /* Fail every call in flight with RPC_DISCONNECTED and close (shutdown). */
 void rpc_close(void);
 /* Requests in flight that have a deadline (long polls excluded). */

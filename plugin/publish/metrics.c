@@ -124,12 +124,12 @@ void metrics_request_done(const struct req *r, unsigned status, int64_t duration
 	pthread_mutex_unlock(&mu);
 }
 
-void metrics_rpc_done(int status, int64_t duration_ns)
+void metrics_rpc_done(enum rpc_status status, int64_t duration_ns)
 {
 	if (!daemon_)
 		return;
 	pthread_mutex_lock(&mu);
-	rpc_calls[status >= 0 && status < NRPC ? status : RPC_OUT_ERROR]++;
+	rpc_calls[(unsigned)status < NRPC ? (unsigned)status : RPC_OUT_ERROR]++;
 	observe(&rpc_hist, (double)duration_ns / 1e9);
 	pthread_mutex_unlock(&mu);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/state.h"
+#include "lightningd/rpc.h"
 
 struct req;
 
@@ -18,7 +19,7 @@ struct req;
 void metrics_request_done(const struct req *r, unsigned status, int64_t duration_ns);
 /* An RPC call completed (the loop): how, and how long it took. Long
  * polls are left out. */
-void metrics_rpc_done(int status, int64_t duration_ns);
+void metrics_rpc_done(enum rpc_status status, int64_t duration_ns);
 
 /* Start and stop the listener; false with the reason when it cannot bind. */
 bool metrics_start(const char *bind, char *why, size_t whylen);

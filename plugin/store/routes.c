@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "lightningd/rpc.h"
-#include "publish/discovery.h"
 
 #define MAX_ROUTES 1024
 #define RPC_TIMEOUT_MS 30000
@@ -29,6 +28,13 @@ static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static uint64_t next_id = 1;
 static struct ds_load load = { routes_sync, false, false, 0 };
 static uint64_t flush_timer;
+/* Told when the table changes (plugin.c: the published documents). */
+static void (*changed_observer)(void);
+
+void routes_set_observer(void (*changed)(void))
+{
+	changed_observer = changed;
+}
 
 void route_key(const struct route_spec *s, char *out, size_t len)
 {
@@ -271,7 +277,8 @@ static bool install_locked(const char *key, const char *value, char *why, size_t
 	struct route_spec s;
 	char err[256];
 
-	discovery_changed();
+	if (changed_observer)
+		changed_observer();
 	if (strcmp(value, "-") == 0) {
 		if (old)
 			old->active = false;
@@ -325,7 +332,8 @@ bool routes_remove(const char *key, char *why, size_t whylen)
 	pthread_rwlock_wrlock(&table_lock);
 	r->active = false;
 	pthread_rwlock_unlock(&table_lock);
-	discovery_changed();
+	if (changed_observer)
+		changed_observer();
 	/* A config route stays removed across restarts through a tombstone. */
 	persist(key, r->from_config ? "-" : NULL);
 	return true;

@@ -34,6 +34,8 @@ struct route {
 
 /* Config routes at init; on failure why names the route. */
 bool routes_load(char *const *specs, size_t n, char *why, size_t whylen);
+/* Who is told when a route is added, changed or removed (plugin.c). */
+void routes_set_observer(void (*changed)(void));
 /* Runtime routes from the datastore, once the RPC is up. */
 void routes_sync(void);
 bool routes_synced(void);
