@@ -443,12 +443,21 @@ static bool mint_balance(const struct l402_mint_params *p, char *out, size_t len
 	return mint_number((int64_t)p->grant.balance_msat, out, len);
 }
 
+/* uses and balance_msat hold for every request: the grant reports the
+ * limit, and counting uses or drawing the balance down is the server's
+ * job. positive() has already refused any value that is not a number
+ * above 0. */
+static uint64_t grant_limit(struct mslice v)
+{
+	int64_t n = 0;
+	parse_unix(v, &n);
+	return (uint64_t)n;
+}
+
 static enum l402_err holds_balance(struct mslice v, const struct l402_verify_req *req,
 				   struct l402_grant *g, const char **why)
 {
-	int64_t b = 0;
-	parse_unix(v, &b);
-	g->balance_msat = (uint64_t)b;
+	g->balance_msat = grant_limit(v);
 	return L402_OK;
 }
 
@@ -478,9 +487,7 @@ static enum l402_err holds_valid_until(struct mslice v, const struct l402_verify
 static enum l402_err holds_uses(struct mslice v, const struct l402_verify_req *req,
 				struct l402_grant *g, const char **why)
 {
-	int64_t u = 0;
-	parse_unix(v, &u);
-	g->uses = (uint64_t)u;
+	g->uses = grant_limit(v);
 	return L402_OK;
 }
 

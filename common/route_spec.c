@@ -167,47 +167,121 @@ static bool fail(char *why, size_t whylen, const char *fmt, const char *arg)
 /* ---- the keys: one entry each, read by the parser, the formatter and
  * l402-route-update ---- */
 
-static bool set_valid(struct route_spec *r, const char *v, char *why, size_t whylen)
+/* Most keys are one field of route_spec of a known kind (a number, a
+ * text), handled by that kind's functions with the entry's field, syntax
+ * and refusal, so a new key of a known kind is one entry. The others have
+ * functions of their own and no field. */
+struct route_key_def {
+	const char *name;
+	bool (*set)(const struct route_key_def *k, struct route_spec *r, const char *v,
+		    char *why, size_t whylen);
+	/* What "0" means to l402-route-update (lift the limit), NULL where 0
+	 * is just a value. */
+	void (*clear)(const struct route_key_def *k, struct route_spec *r);
+	/* Writes the value; false when the key is unset and not written. */
+	bool (*format)(const struct route_key_def *k, const struct route_spec *r, char *out,
+		       size_t len);
+	size_t off, size;		/* the field, for keys of a kind */
+	bool (*parse)(const char *v, uint64_t *out);	/* a number's syntax */
+	uint64_t max;			/* a number's largest value */
+	bool (*accepts)(const char *v);	/* a text's check; NULL: any text fits */
+	const char *refusal;		/* printf format for a refused value */
+};
+
+#define KEY_SIZE(f) sizeof(((struct route_spec *)0)->f)
+#define KEY_FIELD(f) offsetof(struct route_spec, f), KEY_SIZE(f)
+/* set_number copies a uint64_t: a number key on a field of another size
+ * does not compile (a negative array size). */
+#define NUMBER_FIELD(f) \
+	offsetof(struct route_spec, f), sizeof(char[KEY_SIZE(f) == sizeof(uint64_t) ? 8 : -1])
+
+static void *key_field(const struct route_key_def *k, struct route_spec *r)
+{
+	return (char *)r + k->off;
+}
+
+static const void *key_value(const struct route_key_def *k, const struct route_spec *r)
+{
+	return (const char *)r + k->off;
+}
+
+static void clear_field(const struct route_key_def *k, struct route_spec *r)
+{
+	memset(key_field(k, r), 0, k->size);
+}
+
+static bool parse_count(const char *v, uint64_t *out)
+{
+	return parse_u64(v, strlen(v), out);
+}
+
+/* A number, 1 to max, as parse reads it (a count, or an amount in msat).
+ * valid and timeout are int64_t, the others uint64_t: every value a
+ * number key holds (0, or 1 to max) has the same bytes in both, so all
+ * are copied as a uint64_t. A refused value leaves the field as it was. */
+static bool set_number(const struct route_key_def *k, struct route_spec *r, const char *v,
+		       char *why, size_t whylen)
 {
 	uint64_t u;
-	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 100ULL * 365 * 86400)
-		return fail(why, whylen, "valid=%.40s must be a number of seconds", v);
-	r->valid = (int64_t)u;
+	if (!k->parse(v, &u) || u == 0 || u > k->max)
+		return fail(why, whylen, k->refusal, v);
+	memcpy(key_field(k, r), &u, sizeof(u));
 	return true;
 }
 
-static void clear_valid(struct route_spec *r)
-{
-	r->valid = 0;
-}
-
-static bool fmt_valid(const struct route_spec *r, char *out, size_t len)
-{
-	snprintf(out, len, "%lld", (long long)r->valid);
-	return r->valid != 0;
-}
-
-static bool set_uses(struct route_spec *r, const char *v, char *why, size_t whylen)
+static bool fmt_number(const struct route_key_def *k, const struct route_spec *r, char *out,
+		       size_t len)
 {
 	uint64_t u;
-	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 1000000000ULL)
-		return fail(why, whylen, "uses=%.40s must be 1 to 1000000000", v);
-	r->uses = u;
+	memcpy(&u, key_value(k, r), sizeof(u));
+	snprintf(out, len, "%llu", (unsigned long long)u);
+	return u != 0;
+}
+
+/* An amount is written in sat when it is a whole number of them. */
+static bool fmt_amount(const struct route_key_def *k, const struct route_spec *r, char *out,
+		       size_t len)
+{
+	uint64_t msat;
+	memcpy(&msat, key_value(k, r), sizeof(msat));
+	if (msat % 1000 == 0)
+		snprintf(out, len, "%llusat", (unsigned long long)(msat / 1000));
+	else
+		snprintf(out, len, "%llumsat", (unsigned long long)msat);
+	return msat != 0;
+}
+
+/* A text: stored as given when accepts takes it and it fits its field. */
+static bool set_text(const struct route_key_def *k, struct route_spec *r, const char *v,
+		     char *why, size_t whylen)
+{
+	if ((k->accepts && !k->accepts(v)) || strlen(v) >= k->size)
+		return fail(why, whylen, k->refusal, v);
+	strcpy(key_field(k, r), v);
 	return true;
 }
 
-static void clear_uses(struct route_spec *r)
+/* A text is written when it is set. */
+static bool fmt_text(const struct route_key_def *k, const struct route_spec *r, char *out,
+		     size_t len)
 {
-	r->uses = 0;
+	const char *field = key_value(k, r);
+	snprintf(out, len, "%s", field);
+	return field[0] != '\0';
 }
 
-static bool fmt_uses(const struct route_spec *r, char *out, size_t len)
+static bool nonempty(const char *v)
 {
-	snprintf(out, len, "%llu", (unsigned long long)r->uses);
-	return r->uses != 0;
+	return v[0] != '\0';
 }
 
-static bool set_rate(struct route_spec *r, const char *v, char *why, size_t whylen)
+static bool absolute_path(const char *v)
+{
+	return v[0] == '/';
+}
+
+static bool set_rate(const struct route_key_def *k, struct route_spec *r, const char *v,
+		     char *why, size_t whylen)
 {
 	uint32_t burst = 0;
 	if (!rate_parse(v, &r->rate_n, &r->rate_per, &burst))
@@ -216,51 +290,40 @@ static bool set_rate(struct route_spec *r, const char *v, char *why, size_t whyl
 	return true;
 }
 
-static void clear_rate(struct route_spec *r)
+static void clear_rate(const struct route_key_def *k, struct route_spec *r)
 {
 	r->rate_n = r->rate_per = r->burst = 0;
 }
 
-static bool fmt_rate(const struct route_spec *r, char *out, size_t len)
+static bool fmt_rate(const struct route_key_def *k, const struct route_spec *r, char *out,
+		     size_t len)
 {
 	snprintf(out, len, "%u/%u,burst=%u", r->rate_n, r->rate_per, r->burst);
 	return r->rate_n != 0;
 }
 
-static bool set_free(struct route_spec *r, const char *v, char *why, size_t whylen)
+static bool set_free(const struct route_key_def *k, struct route_spec *r, const char *v,
+		     char *why, size_t whylen)
 {
 	if (!rate_parse(v, &r->free_n, &r->free_per, NULL))
 		return fail(why, whylen, "free=%.60s must be N/SECONDS", v);
 	return true;
 }
 
-static void clear_free(struct route_spec *r)
+static void clear_free(const struct route_key_def *k, struct route_spec *r)
 {
 	r->free_n = r->free_per = 0;
 }
 
-static bool fmt_free(const struct route_spec *r, char *out, size_t len)
+static bool fmt_free(const struct route_key_def *k, const struct route_spec *r, char *out,
+		     size_t len)
 {
 	snprintf(out, len, "%u/%u", r->free_n, r->free_per);
 	return r->free_n != 0;
 }
 
-static bool set_timeout(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	uint64_t u;
-	if (!parse_u64(v, strlen(v), &u) || u == 0 || u > 3600)
-		return fail(why, whylen, "timeout=%.40s must be 1 to 3600 seconds", v);
-	r->timeout = (int64_t)u;
-	return true;
-}
-
-static bool fmt_timeout(const struct route_spec *r, char *out, size_t len)
-{
-	snprintf(out, len, "%lld", (long long)r->timeout);
-	return r->timeout != 0;
-}
-
-static bool set_unlisted(struct route_spec *r, const char *v, char *why, size_t whylen)
+static bool set_unlisted(const struct route_key_def *k, struct route_spec *r, const char *v,
+			 char *why, size_t whylen)
 {
 	if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
 		return fail(why, whylen, "unlisted=%.10s must be 1 or 0", v);
@@ -268,123 +331,16 @@ static bool set_unlisted(struct route_spec *r, const char *v, char *why, size_t 
 	return true;
 }
 
-static bool fmt_unlisted(const struct route_spec *r, char *out, size_t len)
+static bool fmt_unlisted(const struct route_key_def *k, const struct route_spec *r, char *out,
+			 size_t len)
 {
 	snprintf(out, len, "1");
 	return r->unlisted;
 }
 
-/* A text key: stored as given when ok and it fits its field; fmt says
- * what is wrong otherwise. */
-static bool set_text(char *field, size_t size, const char *v, bool ok, const char *fmt,
-		     char *why, size_t whylen)
-{
-	if (!ok || strlen(v) >= size)
-		return fail(why, whylen, fmt, v);
-	strcpy(field, v);
-	return true;
-}
-
-/* A text key is written when it is set. */
-static bool fmt_text(const char *field, char *out, size_t len)
-{
-	snprintf(out, len, "%s", field);
-	return field[0] != '\0';
-}
-
-static bool set_desc(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	return set_text(r->desc, sizeof(r->desc), v, true,
-			"desc=%.40s... is longer than 511 characters", why, whylen);
-}
-
-static bool fmt_desc(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_text(r->desc, out, len);
-}
-
-static bool set_category(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	return set_text(r->category, sizeof(r->category), v, *v != '\0',
-			"category=%.70s must be 1 to 63 characters", why, whylen);
-}
-
-static bool fmt_category(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_text(r->category, out, len);
-}
-
-static bool set_schema(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	return set_text(r->schema, sizeof(r->schema), v, v[0] == '/',
-			"schema=%.100s must be an absolute file path", why, whylen);
-}
-
-static bool fmt_schema(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_text(r->schema, out, len);
-}
-
-static bool set_service(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	return set_text(r->service, sizeof(r->service), v, valid_service(v),
-			"service=%.80s: use 1-64 of A-Z a-z 0-9 - _ .", why, whylen);
-}
-
-static bool fmt_service(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_text(r->service, out, len);
-}
-
-static bool set_balance(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	uint64_t m;
-	if (!parse_price(v, &m) || m == 0)
-		return fail(why, whylen, "balance=%.40s must be Nsat or Nmsat, more than 0", v);
-	r->balance_msat = m;
-	return true;
-}
-
-static void clear_balance(struct route_spec *r)
-{
-	r->balance_msat = 0;
-}
-
-static bool fmt_msat(uint64_t msat, char *out, size_t len)
-{
-	if (msat % 1000 == 0)
-		snprintf(out, len, "%llusat", (unsigned long long)(msat / 1000));
-	else
-		snprintf(out, len, "%llumsat", (unsigned long long)msat);
-	return msat != 0;
-}
-
-static bool fmt_balance(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_msat(r->balance_msat, out, len);
-}
-
-static bool set_hold(struct route_spec *r, const char *v, char *why, size_t whylen)
-{
-	uint64_t m;
-	if (!parse_price(v, &m) || m == 0)
-		return fail(why, whylen, "hold=%.40s must be Nsat or Nmsat, more than 0", v);
-	r->hold_msat = m;
-	return true;
-}
-
-static void clear_hold(struct route_spec *r)
-{
-	r->hold_msat = 0;
-}
-
-static bool fmt_hold(const struct route_spec *r, char *out, size_t len)
-{
-	return fmt_msat(r->hold_msat, out, len);
-}
-
 /* price=rpc:METHOD: a lightningd command name. */
-static bool set_pricer(struct route_spec *r, const char *v, char *why, size_t whylen)
+static bool set_pricer(const struct route_key_def *k, struct route_spec *r, const char *v,
+		       char *why, size_t whylen)
 {
 	const char *m = strncmp(v, "rpc:", 4) == 0 ? v + 4 : NULL;
 	bool ok = m && *m && strlen(m) < sizeof(r->pricer);
@@ -397,39 +353,42 @@ static bool set_pricer(struct route_spec *r, const char *v, char *why, size_t wh
 	return true;
 }
 
-static void clear_pricer(struct route_spec *r)
+static void clear_pricer(const struct route_key_def *k, struct route_spec *r)
 {
 	r->pricer[0] = '\0';
 }
 
-static bool fmt_pricer(const struct route_spec *r, char *out, size_t len)
+static bool fmt_pricer(const struct route_key_def *k, const struct route_spec *r, char *out,
+		       size_t len)
 {
 	snprintf(out, len, "rpc:%s", r->pricer);
 	return r->pricer[0] != '\0';
 }
 
-/* In the order the canonical text writes them. clear: what "0" means to
- * l402-route-update (lift the limit), NULL where 0 is just a value. */
-static const struct route_key_def {
-	const char *name;
-	bool (*set)(struct route_spec *r, const char *v, char *why, size_t whylen);
-	void (*clear)(struct route_spec *r);
-	/* Writes the value; false when the key is unset and not written. */
-	bool (*format)(const struct route_spec *r, char *out, size_t len);
-} route_keys[] = {
-	{ "valid", set_valid, clear_valid, fmt_valid },
-	{ "uses", set_uses, clear_uses, fmt_uses },
-	{ "balance", set_balance, clear_balance, fmt_balance },
-	{ "hold", set_hold, clear_hold, fmt_hold },
-	{ "price", set_pricer, clear_pricer, fmt_pricer },
-	{ "rate", set_rate, clear_rate, fmt_rate },
-	{ "free", set_free, clear_free, fmt_free },
-	{ "timeout", set_timeout, NULL, fmt_timeout },
-	{ "desc", set_desc, NULL, fmt_desc },
-	{ "unlisted", set_unlisted, NULL, fmt_unlisted },
-	{ "category", set_category, NULL, fmt_category },
-	{ "schema", set_schema, NULL, fmt_schema },
-	{ "service", set_service, NULL, fmt_service },
+/* In the order the canonical text writes them. */
+static const struct route_key_def route_keys[] = {
+	{ "valid", set_number, clear_field, fmt_number, NUMBER_FIELD(valid),
+	  parse_count, 100ULL * 365 * 86400, NULL, "valid=%.40s must be a number of seconds" },
+	{ "uses", set_number, clear_field, fmt_number, NUMBER_FIELD(uses),
+	  parse_count, 1000000000ULL, NULL, "uses=%.40s must be 1 to 1000000000" },
+	{ "balance", set_number, clear_field, fmt_amount, NUMBER_FIELD(balance_msat),
+	  parse_price, UINT64_MAX, NULL, "balance=%.40s must be Nsat or Nmsat, more than 0" },
+	{ "hold", set_number, clear_field, fmt_amount, NUMBER_FIELD(hold_msat),
+	  parse_price, UINT64_MAX, NULL, "hold=%.40s must be Nsat or Nmsat, more than 0" },
+	{ "price", set_pricer, clear_pricer, fmt_pricer, 0, 0, NULL, 0, NULL, NULL },
+	{ "rate", set_rate, clear_rate, fmt_rate, 0, 0, NULL, 0, NULL, NULL },
+	{ "free", set_free, clear_free, fmt_free, 0, 0, NULL, 0, NULL, NULL },
+	{ "timeout", set_number, NULL, fmt_number, NUMBER_FIELD(timeout),
+	  parse_count, 3600, NULL, "timeout=%.40s must be 1 to 3600 seconds" },
+	{ "desc", set_text, NULL, fmt_text, KEY_FIELD(desc),
+	  NULL, 0, NULL, "desc=%.40s... is longer than 511 characters" },
+	{ "unlisted", set_unlisted, NULL, fmt_unlisted, 0, 0, NULL, 0, NULL, NULL },
+	{ "category", set_text, NULL, fmt_text, KEY_FIELD(category),
+	  NULL, 0, nonempty, "category=%.70s must be 1 to 63 characters" },
+	{ "schema", set_text, NULL, fmt_text, KEY_FIELD(schema),
+	  NULL, 0, absolute_path, "schema=%.100s must be an absolute file path" },
+	{ "service", set_text, NULL, fmt_text, KEY_FIELD(service),
+	  NULL, 0, valid_service, "service=%.80s: use 1-64 of A-Z a-z 0-9 - _ ." },
 };
 
 bool route_spec_set(struct route_spec *r, const char *key, const char *value, bool zero_clears,
@@ -440,10 +399,10 @@ bool route_spec_set(struct route_spec *r, const char *key, const char *value, bo
 		if (strcmp(k->name, key) != 0)
 			continue;
 		if (zero_clears && k->clear && strcmp(value, "0") == 0) {
-			k->clear(r);
+			k->clear(k, r);
 			return true;
 		}
-		return k->set(r, value, why, whylen);
+		return k->set(k, r, value, why, whylen);
 	}
 	return fail(why, whylen, "unknown key '%.60s'", key);
 }
@@ -590,7 +549,7 @@ bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
 	ok &= put_word(out, outlen, &o, w);
 	for (size_t i = 0; i < sizeof(route_keys) / sizeof(route_keys[0]); i++) {
 		size_t n = (size_t)snprintf(w, sizeof(w), "%s=", route_keys[i].name);
-		if (route_keys[i].format(r, w + n, sizeof(w) - n))
+		if (route_keys[i].format(&route_keys[i], r, w + n, sizeof(w) - n))
 			ok &= put_word(out, outlen, &o, w);
 	}
 	return ok;
