@@ -24,6 +24,7 @@
 #include "core/state.h"
 #include "store/tokens.h"
 #include "commands.h"
+#include "paywall/reasons.h"
 #include "store/secret.h"
 
 /* ---- helpers ---- */
@@ -801,14 +802,15 @@ static void verify_count_read(void *arg, enum use_result res)
 static void verify_reply(struct verification *vf)
 {
 	const struct l402_verdict *v = &vf->v;
-	const char *reason = "ok", *detail = "";
+	enum reason reason = REASON_OK;
+	const char *detail = "";
 	char detail_buf[300];
 	bool valid = false, revoked = false, used_known = false;
 	uint64_t used = 0;
 	struct result r;
 
 	if (vf->e != L402_OK) {
-		reason = l402_err_code(vf->e);
+		reason = reason_of_l402(vf->e);
 		snprintf(detail_buf, sizeof(detail_buf), "%s%s%s", l402_strerror(vf->e),
 			 v->detail[0] ? ": " : "", v->detail);
 		detail = detail_buf;
@@ -822,13 +824,13 @@ static void verify_reply(struct verification *vf)
 			used_known = u == USE_OK;
 		}
 		if (revoked) {
-			reason = "revoked";
+			reason = REASON_REVOKED;
 			detail = "this token was revoked";
 		} else if (used_known && v->grant.uses && used >= v->grant.uses) {
-			reason = "used_up";
+			reason = REASON_USED_UP;
 			detail = "this token has no uses left";
 		} else if (used_known && v->grant.balance_msat && used >= v->grant.balance_msat) {
-			reason = "balance_exhausted";
+			reason = REASON_BALANCE_EXHAUSTED;
 			detail = "this token's balance is spent";
 		} else {
 			valid = true;
@@ -836,7 +838,7 @@ static void verify_reply(struct verification *vf)
 	}
 	result_start(&r);
 	json_add_bool(&r.j, "valid", valid);
-	json_add_string(&r.j, "reason", reason);
+	json_add_string(&r.j, "reason", reason_name(reason));
 	if (detail[0])
 		json_add_string(&r.j, "detail", detail);
 	if (vf->e == L402_OK || vf->e == L402_ERR_PREIMAGE_MISMATCH || vf->e == L402_ERR_CAVEAT

@@ -1,26 +1,25 @@
 #include "options.h"
 
+#include "http/client_addr.h"
 #include "http/cors.h"
 #include "http/listen.h"
 #include "route_spec.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_FLAG };
+#define FIELD(name) offsetof(struct l402_config, name)
 
 static char errbuf[512];
 
 static const char *set_bind(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_route(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_trusted_proxy(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_service_name(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_service_desc(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_contact(struct l402_config *c, const char *v, int64_t n, bool b);
@@ -28,13 +27,8 @@ static const char *set_public_url(struct l402_config *c, const char *v, int64_t 
 static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_challenge_rate(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_cert(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b);
-static const char *set_session_pause(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_tls_key(struct l402_config *c, const char *v, int64_t n, bool b);
 
 static const struct opt_def {
@@ -43,77 +37,80 @@ static const struct opt_def {
 	const char *def; /* default as JSON text, or NULL */
 	const char *desc;
 	bool multi, dynamic;
+	/* Checks and stores the value; NULL: a plain number (OPT_INT, an
+	 * int64_t) or switch (OPT_BOOL, OPT_FLAG, a bool) stored at field. */
 	const char *(*apply)(struct l402_config *c, const char *v, int64_t n, bool b);
 	int64_t min, max;	/* OPT_INT: checked before apply */
+	size_t field;		/* offsetof(struct l402_config, ...), without apply */
 } opts[] = {
 	{ "l402-bind", OPT_STRING, NULL,
 	  "HOST:PORT the HTTP server listens on (https://HOST:PORT with TLS; [V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
-	  true, false, set_bind, 0, 0 },
+	  true, false, set_bind, 0, 0, 0 },
 	{ "l402-route", OPT_STRING, NULL,
 	  "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)",
-	  true, false, set_route, 0, 0 },
+	  true, false, set_route, 0, 0, 0 },
 	{ "l402-invoice-expiry", OPT_INT, "600",
-	  "Seconds an invoice in a 402 challenge stays payable", false, true, set_expiry,
-	  10, 31536000 },
+	  "Seconds an invoice in a 402 challenge stays payable", false, true, NULL,
+	  10, 31536000, FIELD(invoice_expiry) },
 	{ "l402-cors-origin", OPT_STRING, "\"*\"",
-	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors, 0, 0 },
+	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors, 0, 0, 0 },
 	{ "l402-trust-proxy", OPT_FLAG, NULL,
 	  "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)",
-	  false, false, set_trust, 0, 0 },
+	  false, false, NULL, 0, 0, FIELD(trust_proxy) },
 	{ "l402-trusted-proxy", OPT_STRING, NULL,
 	  "ADDR or ADDR/BITS of a reverse proxy whose X-Forwarded-For names the client (several allowed)",
-	  true, false, set_trusted_proxy, 0, 0 },
+	  true, false, set_trusted_proxy, 0, 0, 0 },
 	{ "l402-auth-path", OPT_STRING, "\"/l402/auth\"",
 	  "Path of the forward-auth endpoint front proxies ask for decisions, or off",
-	  false, false, set_auth_path, 0, 0 },
+	  false, false, set_auth_path, 0, 0, 0 },
 	{ "l402-log-requests", OPT_BOOL, "false",
-	  "Log every HTTP request at debug level", false, true, set_logreq, 0, 0 },
+	  "Log every HTTP request at debug level", false, true, NULL, 0, 0, FIELD(log_requests) },
 	{ "l402-max-unpaid", OPT_INT, "10000",
 	  "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503",
-	  false, true, set_max_unpaid, 1, 1000000 },
+	  false, true, NULL, 1, 1000000, FIELD(max_unpaid) },
 	{ "l402-service-name", OPT_STRING, NULL,
 	  "Name of this service in the published catalogs (default: the node's alias)",
-	  false, true, set_service_name, 0, 0 },
+	  false, true, set_service_name, 0, 0, 0 },
 	{ "l402-service-description", OPT_STRING, NULL,
 	  "One or two sentences on what this node sells, for the catalogs", false, true,
-	  set_service_desc, 0, 0 },
+	  set_service_desc, 0, 0, 0 },
 	{ "l402-contact", OPT_STRING, NULL, "How to reach the operator (email or URL), for the catalogs",
-	  false, true, set_contact, 0, 0 },
+	  false, true, set_contact, 0, 0, 0 },
 	{ "l402-public-url", OPT_STRING, NULL,
 	  "The public base URL (https://api.example.com) used in everything published; default http://BIND",
-	  false, true, set_public_url, 0, 0 },
+	  false, true, set_public_url, 0, 0, 0 },
 	{ "l402-catalog", OPT_STRING, "\"/\"", "Path of the HTML catalog page, or off", false, true,
-	  set_catalog, 0, 0 },
+	  set_catalog, 0, 0, 0 },
 	{ "l402-402index-token", OPT_STRING, NULL,
 	  "Token served at /.well-known/402index-verify.txt to prove the domain to 402index",
-	  false, true, set_index_token, 0, 0 },
+	  false, true, set_index_token, 0, 0, 0 },
 	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
 	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
-	  set_challenge_rate, 0, 0 },
+	  set_challenge_rate, 0, 0, 0 },
 	{ "l402-http-threads", OPT_INT, "0",
-	  "Threads serving HTTP; 0 means one per CPU core", false, false, set_http_threads,
-	  0, 64 },
+	  "Threads serving HTTP; 0 means one per CPU core", false, false, NULL,
+	  0, 64, FIELD(http_threads) },
 	{ "l402-max-client-connections", OPT_INT, "64",
 	  "Open connections one client (an IPv4 address, an IPv6 /64) may hold", false, false,
-	  set_max_conns, 1, 4000 },
+	  NULL, 1, 4000, FIELD(max_conns_per_client) },
 	{ "l402-header-timeout", OPT_INT, "10",
 	  "Seconds a request has to send its headers before its connection is closed",
-	  false, false, set_header_timeout, 1, 3600 },
+	  false, false, NULL, 1, 3600, FIELD(header_timeout) },
 	{ "l402-metrics-bind", OPT_STRING, NULL,
 	  "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)",
-	  false, false, set_metrics_bind, 0, 0 },
+	  false, false, set_metrics_bind, 0, 0, 0 },
 	{ "l402-session-idle", OPT_INT, "300",
 	  "Seconds of inactivity after which the node closes a Payment session and refunds it",
-	  false, true, set_session_idle, 5, 2592000 },
+	  false, true, NULL, 5, 2592000, FIELD(session_idle) },
 	{ "l402-session-pause", OPT_INT, "60",
 	  "Seconds a streamed answer waits for a top-up once its balance ran out, before it ends",
-	  false, true, set_session_pause, 1, 3600 },
+	  false, true, NULL, 1, 3600, FIELD(session_pause) },
 	{ "l402-tls-cert", OPT_STRING, NULL,
 	  "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)",
-	  false, false, set_tls_cert, 0, 0 },
+	  false, false, set_tls_cert, 0, 0, 0 },
 	{ "l402-tls-key", OPT_STRING, NULL,
 	  "PEM private key of l402-tls-cert (unencrypted; keep it readable only by lightningd)",
-	  false, false, set_tls_key, 0, 0 },
+	  false, false, set_tls_key, 0, 0, 0 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -181,24 +178,12 @@ static const char *set_route(struct l402_config *c, const char *v, int64_t n, bo
 	return NULL;
 }
 
-static const char *set_expiry(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->invoice_expiry = n;
-	return NULL;
-}
-
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	if (!*v || strlen(v) > CORS_MAX_ORIGIN || has_ctl(v))
 		return fail("l402-cors-origin", "'%.80s' is not a usable header value", v);
 	free(c->cors_origin);
 	c->cors_origin = strdup(v);
-	return NULL;
-}
-
-static const char *set_trust(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->trust_proxy = b;
 	return NULL;
 }
 
@@ -219,12 +204,6 @@ static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n
 		return fail("l402-auth-path", "'%.80s' must be a path such as /l402/auth, or off", v);
 	free(c->auth_path);
 	c->auth_path = strcmp(v, "off") == 0 ? NULL : strdup(v);
-	return NULL;
-}
-
-static const char *set_logreq(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->log_requests = b;
 	return NULL;
 }
 
@@ -291,30 +270,6 @@ static const char *set_index_token(struct l402_config *c, const char *v, int64_t
 	return NULL;
 }
 
-static const char *set_max_unpaid(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->max_unpaid = n;
-	return NULL;
-}
-
-static const char *set_http_threads(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->http_threads = (unsigned)n;
-	return NULL;
-}
-
-static const char *set_max_conns(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->max_conns_per_client = (unsigned)n;
-	return NULL;
-}
-
-static const char *set_header_timeout(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->header_timeout = (unsigned)n;
-	return NULL;
-}
-
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	char host[256], port[16];
@@ -322,18 +277,6 @@ static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_
 		return fail("l402-metrics-bind", "'%s' is not HOST:PORT", v);
 	free(c->metrics_bind);
 	c->metrics_bind = strdup(v);
-	return NULL;
-}
-
-static const char *set_session_idle(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->session_idle = n;
-	return NULL;
-}
-
-static const char *set_session_pause(struct l402_config *c, const char *v, int64_t n, bool b)
-{
-	c->session_pause = n;
 	return NULL;
 }
 
@@ -416,7 +359,13 @@ static const char *apply_value(const struct opt_def *o, const struct json_doc *d
 			return fail(o->name, "'%s' is not true or false", sval);
 		break;
 	}
-	return o->apply(cfg, sval, n, b);
+	if (o->apply)
+		return o->apply(cfg, sval, n, b);
+	if (o->type == OPT_INT)
+		*(int64_t *)((char *)cfg + o->field) = n;
+	else
+		*(bool *)((char *)cfg + o->field) = b;
+	return NULL;
 }
 
 const char *options_init(const struct json_doc *doc, int options,

@@ -14,8 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backends/backend.h"
 #include "http/cors.h"
 #include "http/http.h"
+#include "paywall/forward_auth.h"
+#include "paywall/paywall.h"
+#include "paywall/request.h"
+#include "store/verdict_cache.h"
 #include "publish/metrics.h"
 #include "core/state.h"
 #include "http/listen.h"
@@ -80,6 +85,46 @@ static void reply_disable(struct cmd *cmd, const char *why)
 	json_object_end(&j);
 	cmd_success(cmd, &sb);
 	strbuf_free(&sb);
+}
+
+/* ---- the HTTP side, put together ---- */
+
+/* Tried in order until one takes the request. */
+static const struct http_handler handlers[] = {
+	{ "forward-auth", forward_auth_handle },
+	{ "preflight", http_preflight },
+	{ "documents", discovery_handle },
+	{ "paywall", paywall_handle },
+};
+
+static void request_done(const struct req *r, int64_t duration_ns)
+{
+	const struct paid *p = paid_of_const(r);
+	metrics_request_done(p->started ? p->route.id : 0, p->reason, r->status, duration_ns);
+}
+
+static const struct http_app app = {
+	.handlers = handlers,
+	.nhandlers = sizeof(handlers) / sizeof(handlers[0]),
+	.req_extra = sizeof(struct paid),
+	.req_free = paid_free,
+	.decorate = paywall_decorate,
+	.done = request_done,
+};
+
+static bool http_up(char *why, size_t whylen)
+{
+	if (!backends_start(why, whylen))
+		return false;
+	verdict_cache_start();
+	return http_start(l402.listeners, l402.nlisteners, l402.http_threads, &app, why, whylen);
+}
+
+static void http_down(void)
+{
+	backends_stop();
+	http_stop();
+	verdict_cache_stop();
 }
 
 static void on_rpc_connect(void)
@@ -166,15 +211,14 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		reply_disable(cmd, why);
 		return;
 	}
-	unsigned threads = l402.cfg.http_threads;
+	unsigned threads = (unsigned)l402.cfg.http_threads;
 	if (!threads) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = cores < 1 ? 1 : cores > 16 ? 16 : (unsigned)cores;
 	}
 	l402.http_threads = threads;
-	if (!metrics_start(l402.cfg.metrics_bind, why, sizeof(why))
-	    || !http_start(l402.listeners, l402.nlisteners, threads, why, sizeof(why))) {
-		http_stop();
+	if (!metrics_start(l402.cfg.metrics_bind, why, sizeof(why)) || !http_up(why, sizeof(why))) {
+		http_down();
 		metrics_stop();
 		listeners_close(l402.listeners, l402.nlisteners);
 		reply_disable(cmd, why);
@@ -317,7 +361,7 @@ int main(int argc, char **argv)
 	http_refuse_new();
 	flush_state();
 	rpc_close();
-	http_stop();
+	http_down();
 	metrics_stop();
 	listeners_close(l402.listeners, l402.nlisteners);
 	routes_free();

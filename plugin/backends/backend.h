@@ -1,8 +1,10 @@
 /* A backend serves a paid (or free) route's requests. Each is one file
  * exporting one struct backend, and one row of the table in backends.c;
  * route checking, serving, start-up and shutdown all go through it.
+ * A backend knows nothing of tokens, sessions or schemes: it is handed
+ * the request, the route, and, when the request pays as it runs, a meter.
  *
- * To add one: write plugin/backend_NAME.c with
+ * To add one: write plugin/backends/backend_NAME.c with
  *	const struct backend backend_NAME = { "NAME", "NAME:TARGET", ... };
  * declare it below and add &backend_NAME to the table in backends.c. */
 #ifndef L402_BACKEND_H
@@ -10,16 +12,62 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "http/http.h"
 #include "route_spec.h"
 
-struct req;
+/* The largest request body a backend that reads one is handed. */
+#define BACKEND_MAX_BODY (8u * 1024 * 1024)
+
+/* ---- metering: a request that pays for what it turns out to cost ---- */
+
+/* How a draw went: granted, to be answered later (the callback), not
+ * covered by what is left, or not countable now. */
+enum meter_draw { METER_OK, METER_WAIT, METER_SHORT, METER_FAIL };
+
+struct meter;
+struct meter_ops {
+	/* Draw one more unit (a streamed event's price) on the loop: METER_WAIT
+	 * means done(arg, result) runs later, never from inside. */
+	enum meter_draw (*draw)(struct meter *m, void (*done)(void *arg, enum meter_draw res),
+				void *arg);
+	/* The request is over: it cost cost_msat of what it held. Once. */
+	void (*settle)(struct meter *m, uint64_t cost_msat);
+	/* An SSE event telling the client that its balance ran out (event:
+	 * payment-need-topup or session-timeout), for a paused stream. */
+	void (*pause_event)(const struct meter *m, const char *event, char *out, size_t len);
+};
+
+/* Copied by value into whatever outlives the request. */
+struct meter {
+	const struct meter_ops *ops;	/* NULL: the request does not pay as it runs */
+	uint8_t account[32];		/* the meter's own: a backend passes it back */
+	uint64_t limit;			/* ditto */
+	bool session;			/* ditto */
+	uint64_t held;			/* what the request holds now, in msat */
+	uint64_t unit;			/* one more unit's price (a streamed event) */
+	int64_t pause_s;		/* how long a paused stream waits for a top-up */
+};
+
+/* ---- a backend ---- */
+
+/* What a backend is handed to serve one request. */
+struct backend_call {
+	struct req *req;		/* the transport's request: answer it */
+	const struct route_spec *spec;	/* the route that matched */
+	const char *subpath;		/* the path under a prefix route ("" for exact) */
+	struct meter meter;
+};
 
 struct backend {
 	const char *name;	/* as written in a route: NAME:TARGET */
 	const char *usage;	/* "proxy:URL", for people */
 	bool takes_timeout;	/* whether timeout= means something to it */
 	bool reads_body;	/* whether it is handed the request body */
+	/* Whether it learns what a request costs as it runs (and so is
+	 * handed a meter to settle); else a request pays its price. */
+	bool meters;
 	/* Whether serve may run without the loop's lock: it touches no
 	 * plugin state besides the request (and answers at once). */
 	bool lockless;
@@ -29,9 +77,10 @@ struct backend {
 	/* The route's target and keys, when a route is added; NULL: any
 	 * target will do. False with a reason refuses the route. */
 	bool (*check)(const struct route_spec *s, char *why, size_t whylen);
-	/* Answer r: at once with http_finish (or http_error), or later after
-	 * http_wait. Called holding the loop's lock. */
-	void (*serve)(struct req *r);
+	/* Answer c->req: at once, or after http_wait, holding it by ref.
+	 * Called holding the loop's lock (or not, when lockless). A metered
+	 * call's meter must be settled exactly once, whatever happens. */
+	struct http_step *(*serve)(const struct backend_call *c);
 	/* When the HTTP server starts and stops; NULL: nothing to do. */
 	bool (*start)(void);
 	void (*stop)(void);
@@ -51,5 +100,12 @@ bool backend_check(const struct route_spec *s, char *why, size_t whylen);
 /* Start every backend (false with the reason), stop them all. */
 bool backends_start(char *why, size_t whylen);
 void backends_stop(void);
+
+/* Whether a subpath is plain names: no "." or ".." segment, no backslash
+ * (the path is already percent-decoded, so "%2e%2e" and "%2f" are caught
+ * too). Backends that map it onto something refuse others. */
+bool backend_subpath_plain(const char *subpath);
+/* A metered call's meter settled with cost (nothing when not metered). */
+void backend_settle(struct meter *m, uint64_t cost_msat);
 
 #endif

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "http/http.h"
 
 static const struct {
 	const char *ext, *type;
@@ -49,35 +48,28 @@ static bool check(const struct route_spec *s, char *why, size_t whylen)
 	return true;
 }
 
-static void serve(struct req *r)
+static struct http_step *serve(const struct backend_call *c)
 {
+	struct req *r = c->req;
 	char base[PATH_MAX], want[PATH_MAX * 2], real[PATH_MAX];
-	const char *rel = req_subpath(r);
+	const char *rel = c->subpath;
 	struct stat st;
 	int fd;
 
 	while (*rel == '/')
 		rel++;
-	if (!req_subpath_plain(r)) {
-		http_error(r, 404, "not_found", "no such file");
-		return;
-	}
-	if (!realpath(r->route.spec.target, base)) {
-		http_error(r, 500, "misconfigured", "the route's directory does not exist");
-		return;
-	}
+	if (!backend_subpath_plain(c->subpath))
+		return http_error(r, 404, "not_found", "no such file");
+	if (!realpath(c->spec->target, base))
+		return http_error(r, 500, "misconfigured", "the route's directory does not exist");
 	snprintf(want, sizeof(want), "%s/%s", base, rel);
 	if (!realpath(want, real) || strncmp(real, base, strlen(base)) != 0
-	    || (real[strlen(base)] != '/' && real[strlen(base)] != '\0')) {
-		http_error(r, 404, "not_found", "no such file");
-		return;
-	}
+	    || (real[strlen(base)] != '/' && real[strlen(base)] != '\0'))
+		return http_error(r, 404, "not_found", "no such file");
 	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
 		size_t n = strlen(real);
-		if (n + 12 >= sizeof(real)) {
-			http_error(r, 404, "not_found", "no such file");
-			return;
-		}
+		if (n + 12 >= sizeof(real))
+			return http_error(r, 404, "not_found", "no such file");
 		strcat(real, "/index.html");
 	}
 	/* Without blocking: a FIFO (or a device) opens at once, and is then
@@ -86,18 +78,16 @@ static void serve(struct req *r)
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		http_error(r, 404, "not_found", "no such file");
-		return;
+		return http_error(r, 404, "not_found", "no such file");
 	}
 	/* Large files go out from the descriptor, never through memory. */
 	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
 	if (!resp) {
 		close(fd);
-		http_error(r, 500, "internal", "cannot serve the file");
-		return;
+		return http_error(r, 500, "internal", "cannot serve the file");
 	}
 	MHD_add_response_header(resp, "Content-Type", content_type(real));
-	http_finish(r, 200, resp);
+	return http_finish(r, 200, resp);
 }
 
 const struct backend backend_dir = {

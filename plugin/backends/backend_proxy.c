@@ -8,8 +8,9 @@
  * there under its lock, like all plugin state. Hop-by-hop headers and the client's
  * credentials are dropped, X-Forwarded-For is added, and upstream
  * failures before the response starts map to 502 (unreachable) and 504
- * (slow). The request body comes whole (http_serve reads it, within
- * HTTP_MAX_BODY and HTTP_BODY_BUDGET). The part of the path under the
+ * (slow). The request body comes whole (the paywall reads it, within
+ * BACKEND_MAX_BODY and HTTP_BODY_BUDGET). A metered request pays through
+ * its meter (backend.h): what it held is settled once, when it ends. The part of the path under the
  * route must be plain names: the upstream never sees a path outside the
  * route's target. */
 #include <curl/curl.h>
@@ -26,12 +27,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "encoding.h"
-#include "http/http.h"
-#include "core/log.h"
 #include "core/loop.h"
-#include "paywall/mpp_session.h"
-#include "store/tokens.h"
 
 #define MAX_JOBS 64
 /* timeout= when the route does not say */
@@ -39,18 +35,9 @@
 #define RING_SIZE (256 * 1024)
 #define READ_BLOCK (32 * 1024)
 
-/* A request drawing on a balance: what it held, to settle when done. */
-struct meter {
-	bool on;
-	bool session;		/* the balance is a Payment session's deposit */
-	uint8_t token[32];
-	uint64_t limit, held;
-	uint64_t unit;		/* an event's price, for streamed answers */
-};
-
 struct job {
 	/* Set up by the loop thread, then read-only. */
-	struct req *r;
+	struct req_ref ref;	/* the request, until its answer starts */
 	struct MHD_Connection *conn;
 	char *url;
 	char method[16];
@@ -59,6 +46,9 @@ struct job {
 	char *body;		/* the request's, taken over: the worker may outlive it */
 	size_t body_len;
 
+	/* The job's lock: guards the fields below it, shared by the worker,
+	 * the loop and libmicrohttpd's reader. Taken inside the loop's lock
+	 * (on the loop), never the other way round. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* Under mu. */
@@ -92,7 +82,7 @@ struct job {
 	bool started;		/* a response (or error) went to the client */
 	bool counted;		/* counted in `active` */
 	struct meter meter;	/* a metered request's hold, settled when done */
-	uint64_t units_asked;	/* of units_wanted, asked of tokens.c */
+	uint64_t units_asked;	/* of units_wanted, asked of the meter */
 	int64_t paused_since;
 	bool retry_pending;	/* a timer will ask again */
 };
@@ -112,13 +102,6 @@ static void job_retain(struct job *j)
 
 static void release(struct job *j);
 
-/* The balance a metered request draws on now: a session's grows with
- * its top-ups (and is 0 once it is closing). */
-static uint64_t meter_limit(const struct meter *m)
-{
-	return m->session ? mpp_session_limit(m->token) : m->limit;
-}
-
 /* ---- paying a streamed answer's events, on the loop ---- */
 
 static void ask_units(struct job *j);
@@ -126,14 +109,7 @@ static void ask_units(struct job *j);
 /* The text a paused stream shows its client (mu held). */
 static void pause_text(struct job *j, const char *event)
 {
-	uint64_t used = 0;
-	char id[65];
-	token_used(j->meter.token, &used, NULL, NULL);
-	hex_encode(j->meter.token, 32, id, sizeof(id));
-	snprintf(j->pause_event, sizeof(j->pause_event),
-		 "event: %s\ndata: {\"%s\":\"%s\",\"balanceSpent\":%llu,\"balanceRequired\":%llu}\n\n",
-		 event, j->meter.session ? "sessionId" : "tokenId", id,
-		 (unsigned long long)(used / 1000), (unsigned long long)((j->meter.unit + 999) / 1000));
+	j->meter.ops->pause_event(&j->meter, event, j->pause_event, sizeof(j->pause_event));
 }
 
 static void retry_units(void *arg)
@@ -144,10 +120,10 @@ static void retry_units(void *arg)
 	release(j); /* the timer's */
 }
 
-static void unit_answer(struct job *j, enum use_result r)
+static void unit_answer(struct job *j, enum meter_draw r)
 {
 	int64_t now = (int64_t)time(NULL);
-	if (r == USE_OK) {
+	if (r == METER_OK) {
 		j->meter.held += j->meter.unit;
 		j->paused_since = 0;
 		pthread_mutex_lock(&j->mu);
@@ -162,7 +138,7 @@ static void unit_answer(struct job *j, enum use_result r)
 	j->units_asked--;
 	if (!j->paused_since)
 		j->paused_since = now;
-	bool timeout = now - j->paused_since >= l402.cfg.session_pause;
+	bool timeout = now - j->paused_since >= j->meter.pause_s;
 	pthread_mutex_lock(&j->mu);
 	if (timeout && !j->stream_timeout) {
 		pause_text(j, "session-timeout");
@@ -185,38 +161,26 @@ static void unit_answer(struct job *j, enum use_result r)
 	}
 }
 
-static void unit_spent(void *arg, enum use_result r)
+static void unit_spent(void *arg, enum meter_draw r)
 {
 	struct job *j = arg;
 	unit_answer(j, r);
 	release(j); /* the spend's */
 }
 
-/* Ask tokens.c for the units the worker waits for, one at a time. */
+/* Ask the meter for the units the worker waits for, one at a time. */
 static void ask_units(struct job *j)
 {
 	pthread_mutex_lock(&j->mu);
 	bool want = j->units_wanted > j->units_asked && !j->done && !j->stream_timeout;
 	pthread_mutex_unlock(&j->mu);
-	if (!want || j->retry_pending || !j->meter.on)
+	if (!want || j->retry_pending || !j->meter.ops)
 		return;
-	uint64_t limit = meter_limit(&j->meter);
 	j->units_asked++;
 	job_retain(j);
-	enum use_result r = token_spend(j->meter.token, limit, j->meter.unit,
-					token_balance_block(limit ? limit : 1, j->meter.unit),
-					unit_spent, j);
-	if (r != USE_WAIT)
+	enum meter_draw r = j->meter.ops->draw(&j->meter, unit_spent, j);
+	if (r != METER_WAIT)
 		unit_spent(j, r);
-}
-
-/* A metered request settles its hold with the cost: the upstream's word,
- * the whole hold when it said nothing, nothing when it never answered. */
-static void meter_settle(struct meter *m, uint64_t cost)
-{
-	if (m->on)
-		token_settle(m->token, m->limit, m->held, cost);
-	m->on = false;
 }
 
 /* COST_HEADER's value in a header line, or false. */
@@ -244,7 +208,8 @@ static bool cost_of(const char *p, size_t len, uint64_t *msat)
 static atomic_int active;
 static atomic_bool aborting;
 
-/* Every live job, so shutdown can wake workers blocked on a full ring. */
+/* Every live job, so shutdown can wake workers blocked on a full ring.
+ * jobs_mu guards jobs[]; a job's own mu may be taken inside it. */
 static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct job *jobs[MAX_JOBS];
 
@@ -613,28 +578,32 @@ static void on_event(struct job *j)
 	pthread_mutex_unlock(&j->mu);
 
 	if (!j->started && (ready || done)) {
-		struct req *r = j->r;
+		struct req *r = http_deref(j->ref);
 		j->started = true;
-		j->r = NULL;
-		if (!ready || status < 100) {
+		if (!r) {
+			/* The request is gone: nothing to answer. */
+		} else if (!ready || status < 100) {
 			if (code == CURLE_OPERATION_TIMEDOUT)
-				http_error(r, 504, "upstream_timeout",
-					   "the upstream service did not answer in time");
+				http_step_end(http_error(r, 504, "upstream_timeout",
+							 "the upstream service did not answer in time"));
 			else
-				http_error(r, 502, "upstream_unreachable", curl_easy_strerror(code));
+				http_step_end(http_error(r, 502, "upstream_unreachable",
+							 curl_easy_strerror(code)));
 		} else {
 			pthread_mutex_lock(&j->mu);
 			struct MHD_Response *resp = streaming_response(j);
 			pthread_mutex_unlock(&j->mu);
-			http_finish(r, (unsigned)status, resp);
+			http_step_end(http_finish(r, (unsigned)status, resp));
 		}
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
 	if (!done)
 		ask_units(j);
+	/* The cost: the upstream's word, the whole hold when it said
+	 * nothing, nothing when it never answered. */
 	if (done)
-		meter_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
+		backend_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 	if (done && j->counted) {
 		j->counted = false;
 		atomic_fetch_sub(&active, 1);
@@ -674,51 +643,44 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
-static void serve(struct req *r)
+static struct http_step *serve(const struct backend_call *c)
 {
+	struct req *r = c->req;
 	struct strbuf url;
 	char line[512];
-	struct meter m = { .on = r->held_msat && r->verdict.grant.balance_msat,
-			   .session = r->mpp.used && r->mpp.action != MPP_CHARGE,
-			   .limit = r->verdict.grant.balance_msat, .held = r->held_msat,
-			   .unit = r->route.spec.price_msat };
-	memcpy(m.token, r->verdict.id.token_id, sizeof(m.token));
-	if (!req_subpath_plain(r)) {
-		meter_settle(&m, 0);
-		http_error(r, 404, "not_found", "no such path");
-		return;
+	struct meter m = c->meter;
+	if (!backend_subpath_plain(c->subpath)) {
+		backend_settle(&m, 0);
+		return http_error(r, 404, "not_found", "no such path");
 	}
 	if (atomic_load(&active) >= MAX_JOBS) {
-		meter_settle(&m, 0);
-		http_error(r, 503, "busy", "too many upstream requests in flight");
-		return;
+		backend_settle(&m, 0);
+		return http_error(r, 503, "busy", "too many upstream requests in flight");
 	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->ring = malloc(RING_SIZE))) {
 		free(j);
-		meter_settle(&m, 0);
-		http_error(r, 503, "busy", "out of memory");
-		return;
+		backend_settle(&m, 0);
+		return http_error(r, 503, "busy", "out of memory");
 	}
 	j->meter = m;
-	j->metered = m.on;
+	j->metered = m.ops != NULL;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
-	j->r = r;
 	j->conn = r->conn;
-	j->timeout = r->route.spec.timeout ? (long)r->route.spec.timeout : DEFAULT_TIMEOUT_S;
+	j->timeout = c->spec->timeout ? (long)c->spec->timeout : DEFAULT_TIMEOUT_S;
 	j->refs = 2; /* the worker and the loop */
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
 	strbuf_init(&j->resp_headers, 256 * 1024);
 	strbuf_init(&url, 16384);
 	/* The part under the route's prefix is appended to the upstream URL. */
-	const char *sub = req_subpath(r);
-	size_t tl = strlen(r->route.spec.target);
-	strbuf_puts(&url, r->route.spec.target);
+	const char *sub = c->subpath, *target = c->spec->target;
+	size_t tl = strlen(target);
+	strbuf_puts(&url, target);
 	if (*sub) {
-		if (tl && r->route.spec.target[tl - 1] == '/' && sub[0] == '/')
+		if (tl && target[tl - 1] == '/' && sub[0] == '/')
 			sub++;
-		else if (tl && r->route.spec.target[tl - 1] != '/' && sub[0] != '/')
+		else if (tl && target[tl - 1] != '/' && sub[0] != '/')
 			strbuf_putc(&url, '/');
 		/* Re-escape: libmicrohttpd gave us the decoded path. */
 		for (const char *p = sub; *p; p++) {
@@ -732,11 +694,10 @@ static void serve(struct req *r)
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query, &url);
 	if (url.failed) {
 		strbuf_free(&url);
-		meter_settle(&j->meter, 0);
+		backend_settle(&j->meter, 0);
 		j->refs = 1;
 		release(j);
-		http_error(r, 414, "uri_too_long", "request URI too long");
-		return;
+		return http_error(r, 414, "uri_too_long", "request URI too long");
 	}
 	j->url = strbuf_steal(&url);
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, j);
@@ -758,19 +719,21 @@ static void serve(struct req *r)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	http_wait(r);
+	struct http_step *s = http_wait(r);
+	j->ref = http_ref(r);
 	atomic_fetch_add(&active, 1);
 	j->counted = true;
 	if (pthread_create(&t, &attr, worker, j) != 0) {
 		atomic_fetch_sub(&active, 1);
 		j->counted = false;
 		j->started = true;
-		meter_settle(&j->meter, 0);
+		backend_settle(&j->meter, 0);
 		j->refs = 1;
 		release(j);
-		http_error(r, 503, "busy", "cannot start an upstream request");
+		s = http_error(r, 503, "busy", "cannot start an upstream request");
 	}
 	pthread_attr_destroy(&attr);
+	return s;
 }
 
 static bool start(void)
@@ -824,6 +787,7 @@ const struct backend backend_proxy = {
 	.name = "proxy", .usage = "proxy:URL",
 	.takes_timeout = true,
 	.reads_body = true,
+	.meters = true,
 	.check = check,
 	.serve = serve,
 	.start = start,

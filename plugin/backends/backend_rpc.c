@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "http/http.h"
 #include "json_out.h"
 #include "lightningd/rpc.h"
 
@@ -30,19 +29,24 @@ static bool check(const struct route_spec *s, char *why, size_t whylen)
 			      s->target);
 }
 
-static void answered(void *arg, const struct rpc_result *res)
+static struct http_step *answer(struct req *r, const struct rpc_result *res)
 {
-	struct req *r = arg;
 	size_t len;
 	if (res->status == RPC_OK) {
 		const char *raw = json_raw(res->doc, res->result, &len);
 		/* json_raw strips quotes from strings: results are objects. */
-		http_finish_json(r, 200, raw, len);
-	} else if (res->status == RPC_ERROR) {
-		http_error(r, 502, "upstream_error", res->message);
-	} else {
-		http_unavailable(r, res->message);
+		return http_finish_json(r, 200, raw, len);
 	}
+	if (res->status == RPC_ERROR)
+		return http_error(r, 502, "upstream_error", res->message);
+	return http_unavailable(r, res->message);
+}
+
+static void answered(void *arg, const struct rpc_result *res)
+{
+	struct req *r = http_deref(http_arg_ref(arg));
+	if (r)
+		http_step_end(answer(r, res));
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -53,27 +57,26 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static void serve(struct req *r)
+static struct http_step *serve(const struct backend_call *c)
 {
+	struct req *r = c->req;
 	struct strbuf sb;
 	struct json_out j;
-	if (!rpc_connected()) {
-		http_unavailable(r, "lightningd is unavailable; retry shortly");
-		return;
-	}
+	if (!rpc_connected())
+		return http_unavailable(r, "lightningd is unavailable; retry shortly");
 	json_out_object(&j, &sb, MAX_PARAMS);
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &j);
 	json_object_end(&j);
 	if (!json_out_ok(&j)) {
 		strbuf_free(&sb);
-		http_error(r, 400, "bad_request", "query too large");
-		return;
+		return http_error(r, 400, "bad_request", "query too large");
 	}
-	if (rpc_call(r->route.spec.target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered, r))
-		http_wait(r);
-	else
-		http_unavailable(r, "cannot ask lightningd now");
+	struct http_step *s = http_wait(r);
+	if (!rpc_call(c->spec->target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered,
+		      http_ref_arg(http_ref(r))))
+		s = http_unavailable(r, "cannot ask lightningd now");
 	strbuf_free(&sb);
+	return s;
 }
 
 const struct backend backend_rpc = {

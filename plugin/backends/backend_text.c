@@ -2,15 +2,14 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "http/http.h"
 
-static void serve(struct req *r)
+static struct http_step *serve(const struct backend_call *c)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(r->route.spec.target), r->route.spec.target, MHD_RESPMEM_MUST_COPY);
+		strlen(c->spec->target), (void *)c->spec->target, MHD_RESPMEM_MUST_COPY);
 	if (resp)
 		MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	http_finish(r, 200, resp);
+	return http_finish(c->req, 200, resp);
 }
 
 const struct backend backend_text = {

@@ -3,13 +3,12 @@
  * names the upstream for people (upstream:api, upstream:-); nothing here
  * connects to it. */
 #include "backends/backend.h"
-#include "http/http.h"
 
 /* Never reached: the paywall answers a forward-auth request itself and
  * refuses a direct one before payment. */
-static void serve(struct req *r)
+static struct http_step *serve(const struct backend_call *c)
 {
-	http_error(r, 404, "not_found", "this path is served by the node's front proxy");
+	return http_error(c->req, 404, "not_found", "this path is served by the node's front proxy");
 }
 
 const struct backend backend_upstream = {

@@ -61,3 +61,25 @@ void backends_stop(void)
 		if (table[i]->stop)
 			table[i]->stop();
 }
+
+bool backend_subpath_plain(const char *p)
+{
+	if (strchr(p, '\\'))
+		return false;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+void backend_settle(struct meter *m, uint64_t cost_msat)
+{
+	if (m->ops)
+		m->ops->settle(m, cost_msat);
+	m->ops = NULL;
+}

@@ -28,9 +28,12 @@ struct timer {
 	void *arg;
 };
 
-/* The plugin's state belongs to whoever holds this lock: the loop thread
- * holds it except while it waits in poll(), and libmicrohttpd's threads
- * take it to handle a request. */
+/* The loop's lock: the plugin's state that has no lock of its own (the
+ * stores' tables, sessions, RPC calls in flight, timers, the table of
+ * waiting requests) belongs to whoever holds it. The loop thread holds it
+ * except while it waits in poll(); libmicrohttpd's threads take it for the
+ * steps that read or change that state. The outermost lock: the others
+ * (leaves, each guarding its own module's data) may be taken inside it. */
 static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t loop_thread;
 static bool have_loop_thread;

@@ -1,7 +1,8 @@
 /* A small event loop over poll(2), with one-shot timers: stdin from
  * lightningd, the RPC socket and the proxy's events run here. The HTTP
- * server's threads enter the plugin through the same lock, so the
- * plugin's state has one owner at a time and needs no other locking. */
+ * server's threads enter the plugin through the same lock (loop.c says
+ * what it guards); data that HTTP threads read on every request without
+ * it has small locks of its own, each named where it is declared. */
 #ifndef L402_LOOP_H
 #define L402_LOOP_H
 

@@ -1,6 +1,9 @@
 /* The plugin's state: configuration from lightningd's options, the HTTP
- * listeners, and counters. One instance, written by plugin.c and read by
- * whoever holds the event loop's lock (loop.h). */
+ * listeners, and counters. One instance, written by plugin.c holding the
+ * loop's lock (init, and setconfig for dynamic options). Code that runs
+ * without that lock reads only options that are not dynamic (set once at
+ * init: binds, proxies trusted, the forward-auth path, connection limits);
+ * l402-cors-origin, which is, is copied under cors.c's own lock. */
 #ifndef L402_PLUGIN_STATE_H
 #define L402_PLUGIN_STATE_H
 
@@ -8,7 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/client_addr.h"
+/* An address block (CIDR) a proxy is trusted from. */
+struct addr_block {
+	uint8_t addr[16];
+	unsigned bits;
+};
+#define MAX_TRUSTED_PROXIES 16
 
 #define MAX_BINDS 8
 #define MAX_CONFIG_ROUTES 256
@@ -31,9 +39,9 @@ struct l402_config {
 	char *catalog;		/* path of the HTML catalog, or NULL when off */
 	char *index_token;	/* 402index domain proof */
 	uint32_t challenge_n, challenge_per;	/* new challenges per client IP */
-	unsigned http_threads;	/* 0: one per core */
-	unsigned max_conns_per_client;	/* open connections one client may hold */
-	unsigned header_timeout;	/* seconds a request has to send its headers */
+	int64_t http_threads;	/* 0: one per core */
+	int64_t max_conns_per_client;	/* open connections one client may hold */
+	int64_t header_timeout;	/* seconds a request has to send its headers */
 	char *metrics_bind;	/* HOST:PORT of the metrics listener, or NULL */
 	char *tls_cert, *tls_key;	/* PEM files for https:// binds, or NULL */
 	int64_t session_idle;	/* seconds before an idle Payment session is closed */

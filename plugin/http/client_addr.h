@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/state.h"
+
 struct client_addr {
 	char text[64];		/* as people read it ("unknown" if not known) */
 	uint8_t group[16];	/* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits zero */
@@ -19,11 +21,6 @@ struct client_addr {
 
 /* An address block the node runner trusts to say who its clients are:
  * IPv4 as ::ffff:a.b.c.d with bits counted from the IPv6 top. */
-struct addr_block {
-	uint8_t addr[16];
-	unsigned bits;
-};
-#define MAX_TRUSTED_PROXIES 16
 
 /* "ADDR" or "ADDR/BITS", IPv4 or IPv6. */
 bool addr_block_parse(const char *s, struct addr_block *out);

@@ -29,6 +29,9 @@ struct group_count {
 	unsigned n;
 };
 
+/* conn_guard's lock: guards open_list, counts[] and open_count, which
+ * every libmicrohttpd thread and the loop's sweeper touch. A leaf: nothing
+ * else is locked while it is held. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct guarded *open_list;
 static struct group_count *counts[NBUCKETS];

@@ -1,5 +1,6 @@
 /* libmicrohttpd's side of the plugin: its daemons and their threads, the
- * request and completion callbacks, request bodies, and answers. */
+ * request and completion callbacks, request bodies, answers, and the
+ * table of waiting requests that async work refers to. */
 #include "http/http.h"
 
 #include <stdatomic.h>
@@ -7,18 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/backend.h"
 #include "http/client_addr.h"
 #include "http/conn_guard.h"
 #include "http/cors.h"
-#include "publish/metrics.h"
-#include "publish/discovery.h"
-#include "paywall/forward_auth.h"
 #include "json_out.h"
 #include "core/loop.h"
-#include "paywall/paywall.h"
 #include "http/tls.h"
-#include "store/verdict_cache.h"
 
 /* libmicrohttpd runs its own threads (a pool per listener, one per core
  * by default): parsing, sending and the kernel's share of each request
@@ -29,36 +24,143 @@ static size_t ndaemons;
 /* Shutting down: nothing new may wait on lightningd or a backend, since
  * the daemons must not be stopped with a connection suspended. */
 static atomic_bool closing;
+/* What plugin.c handed us: set at start, then read-only. */
+static struct http_app app;
 
 void http_refuse_new(void)
 {
 	atomic_store(&closing, true);
 }
 
+/* ---- what a step returns ---- */
+
+/* Only this file makes results: a step can return nothing else. */
+struct http_step {
+	enum { STEP_ANSWERED, STEP_PENDING, STEP_CONTINUE, STEP_DECLINED } kind;
+};
+static struct http_step answered = { STEP_ANSWERED }, pending = { STEP_PENDING },
+			going_on = { STEP_CONTINUE }, declined = { STEP_DECLINED };
+
+struct http_step *http_continue(struct req *r)
+{
+	return &going_on;
+}
+
+struct http_step *http_decline(struct req *r)
+{
+	return &declined;
+}
+
+bool http_continues(const struct http_step *s)
+{
+	return s->kind == STEP_CONTINUE || s->kind == STEP_DECLINED;
+}
+
+void http_step_end(struct http_step *s)
+{
+	/* An asynchronous step answered, handed on or left r waiting: in
+	 * each case the request is where it should be, and nothing here has
+	 * to look at it again. */
+	(void)s;
+}
+
+/* ---- waiting requests, by reference ---- */
+
+/* Slot 0 is never used, so a zeroed ref stands for nothing. A slot's
+ * generation changes when its request stops waiting, so an old ref finds
+ * nothing. Under the loop's lock: only the loop and steps holding the
+ * lock wait, answer waiting requests, and dereference. */
+#define MAX_REF_SLOTS (1u << 16)
+struct ref_slot {
+	struct req *r;
+	uint32_t gen;
+	uint32_t next_free;
+};
+static struct ref_slot *slots;
+static uint32_t nslots, free_slot;
+
+static bool ref_register(struct req *r)
+{
+	if (r->ref_slot)
+		return true;
+	if (!free_slot) {
+		uint32_t n = nslots ? nslots * 2 : 1024;
+		if (n > MAX_REF_SLOTS)
+			return false;
+		struct ref_slot *s = realloc(slots, n * sizeof(*s));
+		if (!s)
+			return false;
+		slots = s;
+		/* Slot 0 stays unused. */
+		for (uint32_t i = nslots ? nslots : 1; i < n; i++) {
+			slots[i] = (struct ref_slot){ NULL, 1, free_slot };
+			free_slot = i;
+		}
+		nslots = n;
+	}
+	uint32_t i = free_slot;
+	free_slot = slots[i].next_free;
+	slots[i].r = r;
+	r->ref_slot = i;
+	return true;
+}
+
+static void ref_unregister(struct req *r)
+{
+	uint32_t i = r->ref_slot;
+	if (!i)
+		return;
+	slots[i].r = NULL;
+	slots[i].gen++;
+	slots[i].next_free = free_slot;
+	free_slot = i;
+	r->ref_slot = 0;
+}
+
+struct req_ref http_ref(struct req *r)
+{
+	if (r->response || !ref_register(r))
+		return (struct req_ref){ 0, 0 };
+	return (struct req_ref){ r->ref_slot, slots[r->ref_slot].gen };
+}
+
+struct req *http_deref(struct req_ref ref)
+{
+	if (!ref.slot || ref.slot >= nslots || slots[ref.slot].gen != ref.gen)
+		return NULL;
+	return slots[ref.slot].r;
+}
+
+void *http_ref_arg(struct req_ref ref)
+{
+	return (void *)(uintptr_t)(((uint64_t)ref.gen << 32) | ref.slot);
+}
+
+struct req_ref http_arg_ref(void *arg)
+{
+	uint64_t v = (uint64_t)(uintptr_t)arg;
+	return (struct req_ref){ (uint32_t)v, (uint32_t)(v >> 32) };
+}
+
 /* ---- answers ---- */
 
-void http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
+struct http_step *http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 {
 	if (!resp) {
 		status = 500;
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	}
-	if (r->deny_status && (status < 200 || status > 299))
-		status = r->deny_status;
-	if (r->mpp.receipt[0] && status >= 200 && status <= 299)
-		MHD_add_response_header(resp, "Payment-Receipt", r->mpp.receipt);
-	if (r->balance_left >= 0 && status >= 200 && status <= 299 && !r->forward_auth) {
-		char left[24];
-		snprintf(left, sizeof(left), "%lld", (long long)r->balance_left);
-		MHD_add_response_header(resp, "X-L402-Balance-Msat", left);
-	}
-	cors_add(resp, r->public_doc);
+	if (app.decorate)
+		app.decorate(r, &status, resp);
+	cors_add(resp, r->public_answer);
 	r->status = status;
 	r->response = resp;
+	ref_unregister(r);
 	if (r->suspended) {
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
+	return &answered;
 }
 
 static struct MHD_Response *json_response(const char *json, size_t len)
@@ -70,15 +172,15 @@ static struct MHD_Response *json_response(const char *json, size_t len)
 	return resp;
 }
 
-void http_finish_json(struct req *r, unsigned status, const char *json, size_t len)
+struct http_step *http_finish_json(struct req *r, unsigned status, const char *json, size_t len)
 {
-	http_finish(r, status, json_response(json, len));
+	return http_finish(r, status, json_response(json, len));
 }
 
 /* {"error": code, "message": ..., "retry_after": seconds}, with
  * Retry-After, when seconds is not 0. */
-static void finish_error(struct req *r, unsigned status, const char *code, const char *message,
-			 unsigned seconds)
+static struct http_step *finish_error(struct req *r, unsigned status, const char *code,
+				      const char *message, unsigned seconds)
 {
 	struct strbuf sb;
 	struct json_out j;
@@ -95,147 +197,93 @@ static void finish_error(struct req *r, unsigned status, const char *code, const
 		snprintf(ra, sizeof(ra), "%u", seconds);
 		MHD_add_response_header(resp, "Retry-After", ra);
 	}
-	http_finish(r, status, resp);
+	return http_finish(r, status, resp);
 }
 
-void http_error(struct req *r, unsigned status, const char *code, const char *message)
+struct http_step *http_error(struct req *r, unsigned status, const char *code, const char *message)
 {
-	finish_error(r, status, code, message, 0);
+	return finish_error(r, status, code, message, 0);
 }
 
-void http_retry_later(struct req *r, unsigned status, const char *code, const char *why,
-		      unsigned seconds)
+struct http_step *http_retry_later(struct req *r, unsigned status, const char *code,
+				   const char *why, unsigned seconds)
 {
-	finish_error(r, status, code, why, seconds ? seconds : 1);
+	return finish_error(r, status, code, why, seconds ? seconds : 1);
 }
 
-void http_unavailable(struct req *r, const char *why)
+struct http_step *http_unavailable(struct req *r, const char *why)
 {
-	http_retry_later(r, 503, "unavailable", why, 5);
+	return http_retry_later(r, 503, "unavailable", why, 5);
 }
 
-void http_wait(struct req *r)
+struct http_step *http_wait(struct req *r)
 {
-	if (!r->suspended && !r->response) {
+	if (r->response)
+		return &answered;
+	if (atomic_load(&closing))
+		return http_unavailable(r, "shutting down");
+	if (!ref_register(r))
+		return http_unavailable(r, "too many requests waiting; retry shortly");
+	if (!r->suspended) {
 		r->suspended = true;
 		MHD_suspend_connection(r->conn);
 	}
+	return &pending;
 }
 
-bool req_subpath_plain(const struct req *r)
+/* Where a step left r, read holding the lock: once it is released, a
+ * request that waits is the loop's, and nothing of it may be read here;
+ * one that does not wait is its own thread's again, and no ref finds it. */
+static struct http_step *outcome(struct req *r, struct http_step *s)
 {
-	const char *p = req_subpath(r);
-	if (strchr(p, '\\'))
-		return false;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		size_t n = strcspn(p, "/");
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		p += n;
-	}
-	return true;
+	if (r->response)
+		return &answered;
+	if (r->suspended || r->body_wanted)
+		return &pending;
+	ref_unregister(r);
+	return s;
 }
 
-const char *req_subpath(const struct req *r)
-{
-	size_t n = strlen(r->route.spec.path);
-	if (!r->route.spec.prefix)
-		return "";
-	if (strlen(r->path) < n)
-		return "";
-	return r->path + n;
-}
-
-enum http_outcome http_locked(void (*step)(struct req *r), struct req *r)
+struct http_step *http_locked(http_step_fn step, struct req *r)
 {
 	loop_lock();
-	step(r);
-	/* Decided under the lock: once it is released, a request that waits
-	 * is the loop's, and nothing of it may be read here. */
-	enum http_outcome o = r->response		       ? HTTP_ANSWERED
-			      : r->suspended || r->serve_after_body ? HTTP_PENDING
-			      : r->serve_unlocked		       ? HTTP_SERVE_UNLOCKED
-								       : HTTP_CONTINUE;
+	struct http_step *s = outcome(r, step(r));
 	loop_unlock();
-	return o;
-}
-
-static void documents(struct req *r)
-{
-	discovery_serve(r);
-}
-
-/* What every request goes through, without the loop's lock. */
-static enum http_outcome handle(struct req *r)
-{
-	if (atomic_load(&closing)) {
-		http_unavailable(r, "shutting down");
-		return HTTP_ANSWERED;
-	}
-	if (r->nul_in_target) {
-		http_error(r, 400, "bad_request", "NUL in the request target");
-		return HTTP_ANSWERED;
-	}
-	if (forward_auth_take(r, l402.cfg.auth_path)) {
-		/* The route table alone decides for a front proxy. */
-		return r->response ? HTTP_ANSWERED : paywall_handle(r);
-	}
-	if (strcmp(r->method, "OPTIONS") == 0 && cors_is_preflight(r->conn)) {
-		http_finish(r, 204, cors_preflight(r->conn));
-		return HTTP_ANSWERED;
-	}
-	enum http_outcome o = http_locked(documents, r);
-	return o == HTTP_CONTINUE ? paywall_handle(r) : o;
-}
-
-static enum MHD_Result queue(struct req *r)
-{
-	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
-	MHD_destroy_response(r->response);
-	r->response = NULL;
-	return ret;
+	return s;
 }
 
 /* Bytes of request bodies buffered, across every connection. */
 static atomic_size_t body_bytes;
 
-void http_serve(struct req *r)
+struct http_step *http_read_body(struct req *r, size_t max, bool keep, http_step_fn then)
 {
-	if (r->forward_auth) {
-		/* The front proxy serves it; a body it sent us is passed over. */
-		r->served = true;
-		forward_auth_allow(r);
-		return;
-	}
-	if (!r->body_expected) {
-		r->served = true;
-		r->route.backend->serve(r);
-		return;
-	}
+	if (!r->body_expected)
+		return then(r);
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-	if (r->route.backend->reads_body && cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-		http_error(r, 413, "too_large", "request body too large");
-		return;
-	}
+	if (keep && cl && strtoull(cl, NULL, 10) > max)
+		return http_error(r, 413, "too_large", "request body too large");
 	/* Now the body is worth reading (Expect: 100-continue gets its 100):
-	 * kept for a backend that takes it, passed over for one that does
-	 * not, so that the connection stays open for the next request. */
-	r->serve_after_body = true;
-	r->keep_body = r->route.backend->reads_body;
-	strbuf_init(&r->body, HTTP_MAX_BODY);
+	 * kept for a step that takes it, passed over for one that does not,
+	 * so that the connection stays open for the next request. */
+	r->body_wanted = true;
+	r->body_keep = keep;
+	r->body_max = max;
+	r->after_body = then;
+	strbuf_init(&r->body, max);
+	/* The body is read by r's own thread: no waiting work holds it. */
+	ref_unregister(r);
 	if (r->suspended) {
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
+	return &pending;
 }
 
 static void take_body(struct req *r, const char *data, size_t n)
 {
-	if (!r->serve_after_body)
+	if (!r->body_wanted)
 		return; /* a body nobody reads: the connection closes after the answer */
-	if (!r->keep_body || r->body_refused)
+	if (!r->body_keep || r->body_refused)
 		return; /* read, and passed over */
 	if (atomic_fetch_add(&body_bytes, n) + n > HTTP_BODY_BUDGET
 	    || !strbuf_append(&r->body, data, n)) {
@@ -246,22 +294,54 @@ static void take_body(struct req *r, const char *data, size_t n)
 	r->body_counted += n;
 }
 
-/* A request whose body is in: its backend, or why not. */
-static void serve_body(struct req *r)
+/* A request whose body is in: the step that waited for it, or why not. */
+static struct http_step *body_done(struct req *r)
 {
-	r->served = true;
+	http_step_fn then = r->after_body;
+	r->body_wanted = false;
+	r->after_body = NULL;
 	if (r->body_refused)
-		http_retry_later(r, 413, "too_large", "request body too large, or the node is "
-				 "busy with others; retry shortly", 5);
-	else
-		r->route.backend->serve(r);
+		return http_retry_later(r, 413, "too_large", "request body too large, or the node "
+				       "is busy with others; retry shortly", 5);
+	return then(r);
+}
+
+/* ---- the request path ---- */
+
+struct http_step *http_preflight(struct req *r)
+{
+	if (strcmp(r->method, "OPTIONS") != 0 || !cors_is_preflight(r->conn))
+		return http_decline(r);
+	return http_finish(r, 204, cors_preflight(r->conn));
+}
+
+static struct http_step *preflight_or_handlers(struct req *r)
+{
+	if (atomic_load(&closing))
+		return http_unavailable(r, "shutting down");
+	if (r->nul_in_target)
+		return http_error(r, 400, "bad_request", "NUL in the request target");
+	for (size_t i = 0; i < app.nhandlers; i++) {
+		struct http_step *s = app.handlers[i].handle(r);
+		if (s->kind != STEP_DECLINED)
+			return s;
+	}
+	return http_error(r, 404, "not_found", "nothing here");
+}
+
+static enum MHD_Result queue(struct req *r)
+{
+	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
+	MHD_destroy_response(r->response);
+	r->response = NULL;
+	return ret;
 }
 
 /* Before anything else, with the request line as sent: refuse a NUL,
  * which percent-decoding would hide by cutting the path short. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct req *r = calloc(1, sizeof(*r));
+	struct req *r = calloc(1, sizeof(*r) + app.req_extra);
 	const char *q = strchr(uri, '?');
 	if (r) {
 		r->nul_in_target = strstr(uri, "%00") != NULL;
@@ -281,11 +361,10 @@ static void start_request(struct req *r, struct MHD_Connection *c, const char *u
 	size_t ml = strnlen(method, sizeof(r->method) - 1);
 	memcpy(r->method, method, ml);
 	r->path = strdup(url);
-	r->uses_left = -1;
-	r->balance_left = -1;
 	client_addr_of(c, l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted, &r->client);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-	r->body_expected = (cl && strtoull(cl, NULL, 10) > 0)
+	r->body_size = cl ? strtoull(cl, NULL, 10) : 0;
+	r->body_expected = r->body_size > 0
 			   || MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 }
 
@@ -321,28 +400,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		decide = true;
 	} else if (!r->decided) {
 		decide = true;
-	} else if (!r->serve_after_body || r->served) {
+	} else if (!r->body_wanted) {
 		return MHD_YES; /* waiting on the loop, or done */
 	}
-	enum http_outcome o;
+	struct http_step *s;
 	if (!r->path) {
-		http_error(r, 500, "internal", "out of memory");
-		o = HTTP_ANSWERED;
+		s = http_error(r, 500, "internal", "out of memory");
+	} else if (decide) {
+		r->decided = true;
+		s = preflight_or_handlers(r);
 	} else {
-		r->decided |= decide;
-		o = decide ? handle(r) : http_locked(serve_body, r);
+		s = http_locked(body_done, r);
 	}
-	if (o == HTTP_CONTINUE) {
+	if (!r->response && !r->suspended && !r->body_wanted) {
 		/* Every step answers or hands r on: this is a bug, not a hang. */
-		http_error(r, 500, "internal", "the request was not answered");
-		o = HTTP_ANSWERED;
+		s = http_error(r, 500, "internal", "the request was not answered");
 	}
 	/* Answered now, or waiting: then the loop answers it later, and r
 	 * is not ours to look at. */
-	return o == HTTP_ANSWERED ? queue(r) : MHD_YES;
+	return s->kind == STEP_ANSWERED ? queue(r) : MHD_YES;
 }
 
-/* Not under the loop's lock: a finished request is its thread's alone. */
+/* Not under the loop's lock: a finished request is its thread's alone
+ * (a waiting one is resumed, and so unregistered, before it completes). */
 static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -350,25 +430,32 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	conn_guard_request_done(c);
 	if (!r)
 		return;
-	if (r->status)
-		metrics_request_done(r, r->status, loop_now_ns() - r->started_ns);
+	if (r->ref_slot) {
+		/* Never so, by construction (answering and reading a body
+		 * unregister); but a stale ref must find nothing, not this. */
+		loop_lock();
+		ref_unregister(r);
+		loop_unlock();
+	}
+	if (r->status && app.done)
+		app.done(r, loop_now_ns() - r->started_ns);
 	if (r->response)
 		MHD_destroy_response(r->response);
+	if (app.req_free)
+		app.req_free(r);
 	atomic_fetch_sub(&body_bytes, r->body_counted);
 	free(r->path);
 	free(r->query);
-	free(r->mpp.return_invoice);
 	strbuf_free(&r->body);
 	free(r);
 	*ctx = NULL;
 }
 
-bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_t whylen)
+bool http_start(struct listener *l, size_t n, unsigned threads, const struct http_app *a,
+		char *why, size_t whylen)
 {
-	if (!backends_start(why, whylen))
-		return false;
-	verdict_cache_start();
-	conn_guard_start(l402.cfg.max_conns_per_client, l402.cfg.header_timeout);
+	app = *a;
+	conn_guard_start((unsigned)l402.cfg.max_conns_per_client, (unsigned)l402.cfg.header_timeout);
 	static const struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
 	for (size_t i = 0; i < n; i++) {
 		struct MHD_Daemon *d = MHD_start_daemon(
@@ -398,7 +485,6 @@ bool http_start(struct listener *l, size_t n, unsigned threads, char *why, size_
 
 void http_stop(void)
 {
-	backends_stop();
 	/* Stopping joins libmicrohttpd's threads, which may be waiting for
 	 * the lock in a callback; the loop does nothing meanwhile. */
 	loop_unlock();
@@ -407,6 +493,8 @@ void http_stop(void)
 	loop_lock();
 	ndaemons = 0;
 	atomic_store(&closing, false);
-	verdict_cache_stop();
 	conn_guard_stop();
+	free(slots);
+	slots = NULL;
+	nslots = free_slot = 0;
 }

@@ -30,6 +30,9 @@ struct tls_cred {
 	int64_t not_after, loaded_at, retired_at;
 };
 
+/* The certificates' lock: guards current and retired[], read by GnuTLS's
+ * handshakes on libmicrohttpd's threads and swapped by l402-tls-reload on
+ * the loop. A leaf. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tls_cred *current;
 static struct tls_cred *retired[MAX_RETIRED];

@@ -11,8 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "encoding.h"
-#include "http/http.h"
+#include "core/state.h"
+#include "paywall/paywall.h"
+#include "paywall/request.h"
 
 #define MAX_FORWARDED_URI 8192
 
@@ -75,7 +76,7 @@ static const char *one_of(const char *v[2], const unsigned seen[2], const char *
 static bool method_ok(const char *m)
 {
 	size_t n = strlen(m);
-	if (n == 0 || n >= ROUTE_MAX_METHOD)
+	if (n == 0 || n >= HTTP_MAX_METHOD)
 		return false;
 	for (; *m; m++)
 		if (!((*m >= 'A' && *m <= 'Z') || *m == '-' || *m == '_'))
@@ -117,17 +118,20 @@ static char *plain_path(const char *uri)
 	return p;
 }
 
-bool forward_auth_take(struct req *r, const char *auth_path)
+struct http_step *forward_auth_handle(struct req *r)
 {
 	struct forwarded f = { 0 };
 	const char *why = NULL, *method, *uri;
+	const char *auth_path = l402.cfg.auth_path;
 	if (!auth_path || strcmp(r->path, auth_path) != 0)
-		return false;
-	r->forward_auth = true;
+		return http_decline(r);
+	paid_start(r);
+	struct paid *p = paid_of(r);
+	p->forward_auth = true;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan, &f);
 	if (f.seen_deny) {
 		if (f.seen_deny == 1 && (strcmp(f.deny, "401") == 0 || strcmp(f.deny, "403") == 0))
-			r->deny_status = (unsigned)atoi(f.deny);
+			p->deny_status = (unsigned)atoi(f.deny);
 		else
 			why = "X-L402-Deny-Status must be 401 or 403, once";
 	}
@@ -147,46 +151,9 @@ bool forward_auth_take(struct req *r, const char *auth_path)
 	}
 	if (why) {
 		/* Our mistake or the proxy's, not the client's: never 401/403. */
-		r->deny_status = 0;
-		http_error(r, 400, "bad_forward_auth", why);
+		p->deny_status = 0;
+		return http_error(r, 400, "bad_forward_auth", why);
 	}
-	return true;
-}
-
-static const char *or_empty(const char *v)
-{
-	return *v ? v : " ";
-}
-
-void forward_auth_allow(struct req *r)
-{
-	char id[65] = "", uses[24] = "", until[24] = "", price[24], balance[24] = "";
-	const struct route_spec *s = &r->route.spec;
-	bool paid = s->price_msat > 0;
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	if (paid)
-		hex_encode(r->verdict.id.token_id, sizeof(r->verdict.id.token_id), id, sizeof(id));
-	if (r->uses_left >= 0)
-		snprintf(uses, sizeof(uses), "%" PRId64, r->uses_left);
-	if (r->balance_left >= 0)
-		snprintf(balance, sizeof(balance), "%" PRId64, r->balance_left);
-	if (paid && r->verdict.grant.valid_until > 0)
-		snprintf(until, sizeof(until), "%" PRId64, (int64_t)r->verdict.grant.valid_until);
-	snprintf(price, sizeof(price), "%" PRIu64, s->price_msat);
-	/* Every header, empty when it does not apply: a proxy that copies
-	 * them to the upstream then overwrites the client's own, and Caddy
-	 * (2.6) would pass its placeholder's name for a missing one.
-	 * libmicrohttpd refuses an empty value; one space is read as empty
-	 * by every HTTP parser (whitespace around a value is not part of it). */
-	if (resp) {
-		MHD_add_response_header(resp, "X-L402-Token-Id", or_empty(id));
-		MHD_add_response_header(resp, "X-L402-Service", or_empty(paid ? s->service : ""));
-		MHD_add_response_header(resp, "X-L402-Uses-Left", or_empty(uses));
-		MHD_add_response_header(resp, "X-L402-Balance-Msat", or_empty(balance));
-		MHD_add_response_header(resp, "X-L402-Valid-Until", or_empty(until));
-		MHD_add_response_header(resp, "X-L402-Price-Msat", price);
-		MHD_add_response_header(resp, "X-L402-Route-Tag", r->route.tag);
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
-	}
-	http_finish(r, 200, resp);
+	/* The route table alone decides for a front proxy. */
+	return paywall_decide(r);
 }

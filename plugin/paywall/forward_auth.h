@@ -11,15 +11,12 @@
 #ifndef L402_FORWARD_AUTH_H
 #define L402_FORWARD_AUTH_H
 
-#include <stdbool.h>
+#include "http/http.h"
 
-struct req;
-
-/* Whether r asks the forward-auth endpoint; if so r now stands for the
- * original request (method, path), or r is answered with a 400 when the
- * proxy's headers do not say clearly what that was. */
-bool forward_auth_take(struct req *r, const char *auth_path);
-/* r passed: 200 with the X-L402-* headers. */
-void forward_auth_allow(struct req *r);
+/* The handler plugin.c lists first: when r asks the forward-auth endpoint
+ * (l402-auth-path), r now stands for the original request (method, path)
+ * and the paywall decides it; r is answered with a 400 when the proxy's
+ * headers do not say clearly what that was. Others are declined. */
+HTTP_MUST_USE struct http_step *forward_auth_handle(struct req *r);
 
 #endif

@@ -8,13 +8,10 @@
 
 #include "lightningd/datastore.h"
 #include "encoding.h"
-#include "http/http.h"
 #include "json_out.h"
 #include "store/label.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "paywall/mpp_session.h"
-#include "store/secret.h"
 
 #define DS_GROUP "charge"
 #define RPC_TIMEOUT_MS 30000
@@ -22,111 +19,43 @@
 /* Charges being checked at once; more wait for a 503 and a retry. */
 #define MAX_IN_FLIGHT 4096
 
-uint64_t mpp_charge_sats(uint64_t price_msat)
+static bool encode_request(char *out, size_t outcap, const void *q)
 {
-	return (price_msat + 999) / 1000;
+	return mpp_charge_request_encode(out, outcap, q);
 }
 
-/* The binding key: from the L402 secret, so it follows its rotation. */
-bool mpp_binding_key(uint8_t key[MPP_KEY_LEN])
-{
-	static const char label[] = "cln-l402 Payment challenge binding v1";
-	uint8_t secret[32];
-	if (!secret_get(secret))
-		return false;
-	crypto_auth_hmacsha256(key, (const uint8_t *)label, sizeof(label) - 1, secret);
-	sodium_memzero(secret, sizeof(secret));
-	return true;
-}
-
-/* The realm: the public URL's authority, else the first listener's. */
-void mpp_realm(char *out, size_t len)
-{
-	const char *u = l402.cfg.public_url;
-	if (u) {
-		const char *h = strstr(u, "://");
-		h = h ? h + 3 : u;
-		snprintf(out, len, "%.*s", (int)strcspn(h, "/"), h);
-	} else if (l402.nlisteners) {
-		snprintf(out, len, "%s", l402.listeners[0].addr);
-	} else {
-		snprintf(out, len, "%s", DEFAULT_BIND);
-	}
-}
-
-/* What the invoice's prefix says, in the drafts' words; "" for networks
- * they do not name (testnet). */
-const char *mpp_network_of(const char *bolt11)
-{
-	if (strncmp(bolt11, "lnbcrt", 6) == 0)
-		return "regtest";
-	if (strncmp(bolt11, "lntbs", 5) == 0)
-		return "signet";
-	if (strncmp(bolt11, "lnbc", 4) == 0)
-		return "mainnet";
-	return "";
-}
-
-bool mpp_charge_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
+bool mpp_charge_offer(const struct paid *p, const char *bolt11, const uint8_t hash[32],
 		      uint64_t expires_at, struct strbuf *out)
 {
-	static __thread struct mpp_challenge c;
 	static __thread struct mpp_charge_request q;
-	memset(&c, 0, sizeof(c));
 	memset(&q, 0, sizeof(q));
-	q.amount_sat = mpp_charge_sats(r->route.spec.price_msat);
-	snprintf(q.description, sizeof(q.description), "%s", r->route.spec.desc);
+	q.amount_sat = mpp_sats(p->route.spec.price_msat);
+	snprintf(q.description, sizeof(q.description), "%s", p->route.spec.desc);
 	snprintf(q.invoice, sizeof(q.invoice), "%s", bolt11);
 	memcpy(q.payment_hash, hash, 32);
 	snprintf(q.network, sizeof(q.network), "%s", mpp_network_of(bolt11));
-	return mpp_charge_request_encode(c.request, sizeof(c.request), &q)
-	       && mpp_offer(r, &c, "charge", expires_at, out);
+	return mpp_offer(p->route.tag, "charge", encode_request, &q, expires_at, out);
 }
 
-bool mpp_offer(const struct req *r, struct mpp_challenge *c, const char *intent,
-	       uint64_t expires_at, struct strbuf *out)
-{
-	uint8_t key[MPP_KEY_LEN];
-	mpp_realm(c->realm, sizeof(c->realm));
-	strcpy(c->method, "lightning");
-	snprintf(c->intent, sizeof(c->intent), "%s", intent);
-	mpp_time_format((int64_t)expires_at, c->expires);
-	if (!mpp_opaque_encode(c->opaque, sizeof(c->opaque), r->route.tag) || !mpp_binding_key(key))
-		return false;
-	mpp_challenge_id(key, c, c->id);
-	sodium_memzero(key, sizeof(key));
-	return mpp_write_challenge(out, c);
-}
-
-/* A charge's checks, the credential parsed. */
-static enum mpp_err charge_check(struct req *r, const struct mpp_credential *cred, char *why,
-				 size_t whylen)
+enum mpp_err mpp_charge_check(struct paid *p, const struct mpp_credential *cred, char *why,
+			      size_t whylen)
 {
 	static __thread struct mpp_charge_request q;
-	uint8_t key[MPP_KEY_LEN], hash[32];
-	char tag[16];
+	uint8_t hash[32];
 	int64_t expires;
-	enum mpp_err e;
+	enum mpp_err e = mpp_challenge_ours(&cred->ch, p->route.tag, why, whylen);
 
-	if (!mpp_binding_key(key)) {
-		snprintf(why, whylen, "starting up");
-		return MPP_INVALID_CHALLENGE;
-	}
-	bool bound = mpp_challenge_bound(key, &cred->ch);
-	sodium_memzero(key, sizeof(key));
+	if (e != MPP_OK)
+		return e;
 	e = MPP_INVALID_CHALLENGE;
-	if (!bound)
-		snprintf(why, whylen, "this challenge was not issued here, or was changed");
-	else if (!mpp_opaque_route(cred->ch.opaque, tag, sizeof(tag)) || strcmp(tag, r->route.tag) != 0)
-		snprintf(why, whylen, "this challenge was issued for another route");
-	else if (!mpp_charge_request_decode(cred->ch.request, &q))
+	if (!mpp_charge_request_decode(cred->ch.request, &q))
 		snprintf(why, whylen, "the challenge's request cannot be read");
 	else if (!cred->ch.expires[0] || !mpp_time_parse(cred->ch.expires, &expires)) {
 		snprintf(why, whylen, "the challenge has no readable expiry");
 	} else if (expires <= (int64_t)time(NULL)) {
 		e = MPP_EXPIRED;
 		snprintf(why, whylen, "the challenge expired at %s", cred->ch.expires);
-	} else if (q.amount_sat * 1000 < r->route.spec.price_msat) {
+	} else if (q.amount_sat * 1000 < p->route.spec.price_msat) {
 		e = MPP_INSUFFICIENT;
 		snprintf(why, whylen, "this challenge offered %llu sat; the route now costs more",
 			 (unsigned long long)q.amount_sat);
@@ -137,30 +66,12 @@ static enum mpp_err charge_check(struct req *r, const struct mpp_credential *cre
 			snprintf(why, whylen, "the preimage does not hash to the payment hash");
 		} else {
 			e = MPP_OK;
-			memcpy(r->mpp.hash, hash, 32);
-			memcpy(r->mpp.challenge_id, cred->ch.id, sizeof(r->mpp.challenge_id));
-			r->mpp.amount_sat = q.amount_sat;
-			r->mpp.expires = expires;
+			memcpy(p->mpp.hash, hash, 32);
+			memcpy(p->mpp.challenge_id, cred->ch.id, sizeof(p->mpp.challenge_id));
+			p->mpp.amount_sat = q.amount_sat;
+			p->mpp.expires = expires;
 		}
 	}
-	return e;
-}
-
-enum mpp_err mpp_check(struct req *r, const char *authorization, char *why, size_t whylen)
-{
-	/* 10 KiB: one per thread, not on the stack. */
-	static __thread struct mpp_credential cred;
-	enum mpp_err e;
-
-	r->mpp.used = true;
-	e = mpp_parse_credential(authorization, strlen(authorization), &cred, why, whylen);
-	if (e == MPP_OK) {
-		r->mpp.action = cred.action;
-		e = cred.action == MPP_CHARGE ? charge_check(r, &cred, why, whylen)
-					      : mpp_session_check(r, &cred, why, whylen);
-	}
-	sodium_memzero(cred.preimage, sizeof(cred.preimage));
-	r->mpp.err = e;
 	return e;
 }
 
@@ -189,24 +100,33 @@ static void in_flight_del(const uint8_t h[32])
 		}
 }
 
+/* A charge being consumed: what it names, copied, and who waits. */
 struct consume {
-	struct req *r;
-	void (*done)(struct req *r, enum mpp_err e, const char *why);
+	struct req_ref ref;
+	mpp_charge_done done;
+	uint8_t hash[32];
+	char tag[9];
+	uint64_t amount_sat;
+	int64_t expires;
 	char name[65];
 };
 
 static void finish(struct consume *c, enum mpp_err e, const char *why)
 {
-	in_flight_del(c->r->mpp.hash);
-	c->r->mpp.err = e;
-	if (e == MPP_OK) {
-		struct strbuf sb;
-		strbuf_init(&sb, sizeof(c->r->mpp.receipt) - 1);
-		if (mpp_receipt(&sb, c->r->mpp.challenge_id, c->r->mpp.hash, (int64_t)time(NULL)))
-			snprintf(c->r->mpp.receipt, sizeof(c->r->mpp.receipt), "%s", sb.data);
-		strbuf_free(&sb);
+	struct req *r = http_deref(c->ref);
+	in_flight_del(c->hash);
+	if (r) {
+		struct paid *p = paid_of(r);
+		p->mpp.err = e;
+		if (e == MPP_OK) {
+			struct strbuf sb;
+			strbuf_init(&sb, sizeof(p->mpp.receipt) - 1);
+			if (mpp_receipt(&sb, p->mpp.challenge_id, p->mpp.hash, (int64_t)time(NULL)))
+				snprintf(p->mpp.receipt, sizeof(p->mpp.receipt), "%s", sb.data);
+			strbuf_free(&sb);
+		}
+		http_step_end(c->done(r, e, why));
 	}
-	c->done(c->r, e, why);
 	free(c);
 }
 
@@ -234,7 +154,7 @@ static void looked_up(void *arg, const struct rpc_result *res)
 		return;
 	}
 	if (inv < 0 || !json_get_string(d, json_get(d, inv, "label"), label, sizeof(label), NULL)
-	    || !label_parse(label, &l) || !l.charge || strcmp(l.tag, c->r->route.tag) != 0) {
+	    || !label_parse(label, &l) || !l.charge || strcmp(l.tag, c->tag) != 0) {
 		finish(c, MPP_INVALID_CHALLENGE, "this node has no charge invoice for this route "
 						 "with that payment hash");
 		return;
@@ -244,38 +164,46 @@ static void looked_up(void *arg, const struct rpc_result *res)
 		return;
 	}
 	if (!json_get_u64(d, json_get(d, inv, "amount_msat"), &msat)
-	    || msat != c->r->mpp.amount_sat * 1000) {
+	    || msat != c->amount_sat * 1000) {
 		finish(c, MPP_VERIFICATION_FAILED, "the amount echoed is not the amount invoiced");
 		return;
 	}
-	snprintf(value, sizeof(value), "%lld", (long long)c->r->mpp.expires);
+	snprintf(value, sizeof(value), "%lld", (long long)c->expires);
 	ds_write(DS_GROUP, c->name, value, DS_MUST_CREATE, NULL, recorded, c);
 }
 
-enum mpp_consume mpp_charge_consume(struct req *r, void (*done)(struct req *r, enum mpp_err e,
-								  const char *why))
+struct http_step *mpp_charge_consume(struct req *r, mpp_charge_done done)
 {
+	const struct paid *p = paid_of(r);
 	char params[128];
 	struct consume *c;
 	for (size_t i = 0; i < n_in_flight; i++)
-		if (memcmp(in_flight[i], r->mpp.hash, 32) == 0)
-			return MPP_CONSUME_IN_USE;
+		if (memcmp(in_flight[i], p->mpp.hash, 32) == 0) {
+			paid_of(r)->mpp.err = MPP_INVALID_CHALLENGE;
+			return done(r, MPP_INVALID_CHALLENGE,
+				    "this challenge is being used by another request");
+		}
 	if (!(c = calloc(1, sizeof(*c))))
-		return MPP_CONSUME_FAILED;
-	if (!in_flight_add(r->mpp.hash)) {
+		return http_unavailable(r, "cannot check this payment now; retry shortly");
+	if (!in_flight_add(p->mpp.hash)) {
 		free(c);
-		return MPP_CONSUME_FAILED;
+		return http_unavailable(r, "cannot check this payment now; retry shortly");
 	}
-	c->r = r;
+	struct http_step *waiting = http_wait(r);
+	c->ref = http_ref(r);
 	c->done = done;
-	hex_encode(r->mpp.hash, 32, c->name, sizeof(c->name));
+	memcpy(c->hash, p->mpp.hash, 32);
+	memcpy(c->tag, p->route.tag, sizeof(c->tag));
+	c->amount_sat = p->mpp.amount_sat;
+	c->expires = p->mpp.expires;
+	hex_encode(c->hash, 32, c->name, sizeof(c->name));
 	snprintf(params, sizeof(params), "{\"payment_hash\":\"%s\"}", c->name);
 	if (!rpc_call("listinvoices", params, NULL, RPC_TIMEOUT_MS, looked_up, c)) {
-		in_flight_del(r->mpp.hash);
+		in_flight_del(c->hash);
 		free(c);
-		return MPP_CONSUME_FAILED;
+		return http_unavailable(r, "cannot check this payment now; retry shortly");
 	}
-	return MPP_CONSUME_PENDING;
+	return waiting;
 }
 
 /* ---- pruning ---- */

@@ -8,12 +8,10 @@
 
 #include "lightningd/datastore.h"
 #include "encoding.h"
-#include "http/http.h"
 #include "json_out.h"
 #include "store/label.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "paywall/mpp_charge.h"
 #include "store/tokens.h"
 
 #define DS_GROUP "session"
@@ -45,12 +43,12 @@ static uint64_t idle_timer;
 
 uint64_t mpp_session_unit_msat(const struct route_spec *s)
 {
-	return mpp_charge_sats(s->price_msat) * 1000;
+	return mpp_sats(s->price_msat) * 1000;
 }
 
 uint64_t mpp_session_deposit_msat(const struct route_spec *s)
 {
-	return mpp_charge_sats(s->balance_msat) * 1000;
+	return mpp_sats(s->balance_msat) * 1000;
 }
 
 bool mpp_session_offered(const struct route_spec *s)
@@ -148,49 +146,50 @@ static void logged(void *arg, const struct rpc_result *r)
 
 /* ---- the challenge ---- */
 
-bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
+/* What a session's offer is made of. */
+struct session_offer {
+	const struct paid *p;
+	const char *bolt11;
+	const uint8_t *hash;
+};
+
+/* The session's request: the unit's price and the deposit's invoice. */
+static bool session_request(char *out, size_t outcap, const void *offered)
+{
+	const struct session_offer *o = offered;
+	const struct paid *p = o->p;
+	static __thread struct mpp_session_request q;
+	memset(&q, 0, sizeof(q));
+	snprintf(q.unit_type, sizeof(q.unit_type), "request");
+	q.idle_timeout = (uint64_t)l402.cfg.session_idle;
+	q.deposit_sat = mpp_sats(p->route.spec.balance_msat);
+	q.amount_sat = mpp_sats(p->route.spec.price_msat);
+	snprintf(q.description, sizeof(q.description), "%s", p->route.spec.desc);
+	snprintf(q.deposit_invoice, sizeof(q.deposit_invoice), "%s", o->bolt11);
+	memcpy(q.payment_hash, o->hash, 32);
+	return mpp_session_request_encode(out, outcap, &q);
+}
+
+bool mpp_session_offer(const struct paid *p, const char *bolt11, const uint8_t hash[32],
 		       uint64_t expires_at, struct strbuf *out)
 {
-	static __thread struct mpp_challenge c;
-	static __thread struct mpp_session_request q;
-	memset(&c, 0, sizeof(c));
-	memset(&q, 0, sizeof(q));
-	q.amount_sat = mpp_charge_sats(r->route.spec.price_msat);
-	q.deposit_sat = mpp_charge_sats(r->route.spec.balance_msat);
-	snprintf(q.description, sizeof(q.description), "%s", r->route.spec.desc);
-	snprintf(q.unit_type, sizeof(q.unit_type), "request");
-	snprintf(q.deposit_invoice, sizeof(q.deposit_invoice), "%s", bolt11);
-	memcpy(q.payment_hash, hash, 32);
-	q.idle_timeout = (uint64_t)l402.cfg.session_idle;
-	return mpp_session_request_encode(c.request, sizeof(c.request), &q)
-	       && mpp_offer(r, &c, "session", expires_at, out);
+	struct session_offer o = { p, bolt11, hash };
+	return mpp_offer(p->route.tag, "session", session_request, &o, expires_at, out);
 }
 
 /* ---- checks without the lock ---- */
 
-enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, char *why,
+enum mpp_err mpp_session_check(struct paid *p, const struct mpp_credential *c, char *why,
 			       size_t whylen)
 {
 	static __thread struct mpp_session_request q;
-	uint8_t key[MPP_KEY_LEN], hash[32];
-	char tag[16];
+	uint8_t hash[32];
 	int64_t expires = 0;
 	bool paying = c->action == MPP_OPEN || c->action == MPP_TOPUP;
+	enum mpp_err e = mpp_challenge_ours(&c->ch, p->route.tag, why, whylen);
 
-	if (!mpp_binding_key(key)) {
-		snprintf(why, whylen, "starting up");
-		return MPP_INVALID_CHALLENGE;
-	}
-	bool bound = mpp_challenge_bound(key, &c->ch);
-	sodium_memzero(key, sizeof(key));
-	if (!bound) {
-		snprintf(why, whylen, "this challenge was not issued here, or was changed");
-		return MPP_INVALID_CHALLENGE;
-	}
-	if (!mpp_opaque_route(c->ch.opaque, tag, sizeof(tag)) || strcmp(tag, r->route.tag) != 0) {
-		snprintf(why, whylen, "this challenge was issued for another route");
-		return MPP_INVALID_CHALLENGE;
-	}
+	if (e != MPP_OK)
+		return e;
 	if (!mpp_session_request_decode(c->ch.request, &q)) {
 		snprintf(why, whylen, "the challenge's request cannot be read");
 		return MPP_INVALID_CHALLENGE;
@@ -207,12 +206,12 @@ enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, ch
 					     : "the preimage does not open this session");
 		return MPP_VERIFICATION_FAILED;
 	}
-	memcpy(r->mpp.challenge_id, c->ch.id, sizeof(r->mpp.challenge_id));
-	memcpy(r->mpp.hash, hash, 32);
-	memcpy(r->mpp.session_id, c->action == MPP_OPEN ? hash : c->session_id, 32);
-	r->mpp.amount_sat = q.deposit_sat;
-	r->mpp.expires = expires;
-	if (c->action == MPP_OPEN && !(r->mpp.return_invoice = strdup(c->return_invoice))) {
+	memcpy(p->mpp.challenge_id, c->ch.id, sizeof(p->mpp.challenge_id));
+	memcpy(p->mpp.hash, hash, 32);
+	memcpy(p->mpp.session_id, c->action == MPP_OPEN ? hash : c->session_id, 32);
+	p->mpp.amount_sat = q.deposit_sat;
+	p->mpp.expires = expires;
+	if (c->action == MPP_OPEN && !(p->mpp.return_invoice = strdup(c->return_invoice))) {
 		snprintf(why, whylen, "out of memory");
 		return MPP_MALFORMED;
 	}
@@ -222,9 +221,12 @@ enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, ch
 /* ---- actions, under the loop's lock ---- */
 
 struct act {
-	struct req *r;
-	void (*serve)(struct req *r);
-	void (*unpaid)(struct req *r, const char *reason, const char *detail);
+	struct req_ref ref;	/* the request, while it waits (none: an idle close) */
+	http_step_fn serve;
+	mpp_session_unpaid unpaid;
+	struct mpp_state mpp;	/* what the request carried, copied */
+	char *return_invoice;	/* open: taken from the request */
+	char tag[9];		/* its route's */
 	struct session *s;	/* a session being opened, or closed */
 	char currency[8];	/* our invoices' network, as decode names it */
 	uint64_t used;
@@ -233,69 +235,114 @@ struct act {
 
 static void act_free(struct act *a)
 {
+	free(a->return_invoice);
 	free(a);
+}
+
+/* The request a acts for, while it still waits for the answer. */
+static struct req *act_req(struct act *a)
+{
+	return a->server_close ? NULL : http_deref(a->ref);
+}
+
+/* Refuse the request r (NULL: gone) that a acts for. */
+static struct http_step *refused(struct req *r, struct act *a, enum mpp_err e, const char *why)
+{
+	struct http_step *s = NULL;
+	if (r) {
+		paid_of(r)->mpp.err = e;
+		s = a->unpaid(r, reason_of_mpp(e), why);
+	}
+	act_free(a);
+	return s;
 }
 
 static void refuse(struct act *a, enum mpp_err e, const char *why)
 {
-	a->r->mpp.err = e;
-	a->unpaid(a->r, mpp_problem_type(e), why);
-	act_free(a);
+	struct http_step *s = refused(act_req(a), a, e, why);
+	if (s)
+		http_step_end(s);
 }
 
 static void trouble(struct act *a, const char *why)
 {
-	http_unavailable(a->r, why);
+	struct req *r = act_req(a);
+	if (r)
+		http_step_end(http_unavailable(r, why));
 	act_free(a);
 }
 
-/* r draws on session s from now on, as on a balance token named by it. */
-static void draw(struct act *a, struct session *s)
+/* The request draws on session s from now on, as on a balance token
+ * named by it. */
+static struct http_step *drawn(struct req *r, struct act *a, struct session *s)
 {
-	struct req *r = a->r;
 	struct strbuf sb;
 	s->last_active = (int64_t)time(NULL);
-	memset(&r->verdict, 0, sizeof(r->verdict));
-	memcpy(r->verdict.id.token_id, s->id, 32);
-	r->verdict.grant.balance_msat = s->deposit_msat;
+	if (!r) {
+		act_free(a);
+		return NULL;
+	}
+	struct paid *p = paid_of(r);
+	memset(&p->verdict, 0, sizeof(p->verdict));
+	memcpy(p->verdict.id.token_id, s->id, 32);
+	p->verdict.grant.balance_msat = s->deposit_msat;
 	/* A unit is the price in whole sats, as the challenge said. */
-	r->route.spec.price_msat = mpp_session_unit_msat(&r->route.spec);
-	r->route.spec.hold_msat = 0;
-	strbuf_init(&sb, sizeof(r->mpp.receipt) - 1);
-	if (mpp_session_receipt(&sb, r->mpp.challenge_id, s->id, (int64_t)time(NULL), 0, NULL))
-		snprintf(r->mpp.receipt, sizeof(r->mpp.receipt), "%s", sb.data);
+	p->route.spec.price_msat = mpp_session_unit_msat(&p->route.spec);
+	p->route.spec.hold_msat = 0;
+	strbuf_init(&sb, sizeof(p->mpp.receipt) - 1);
+	if (mpp_session_receipt(&sb, p->mpp.challenge_id, s->id, (int64_t)time(NULL), 0, NULL))
+		snprintf(p->mpp.receipt, sizeof(p->mpp.receipt), "%s", sb.data);
 	strbuf_free(&sb);
-	void (*serve)(struct req *) = a->serve;
+	http_step_fn serve = a->serve;
 	act_free(a);
-	serve(r);
+	return serve(r);
 }
 
-static void answer(struct req *r, const char *json, struct session *s, const char *refund_status)
+static void draw(struct act *a, struct session *s)
 {
+	struct http_step *step = drawn(act_req(a), a, s);
+	if (step)
+		http_step_end(step);
+}
+
+static void answer(struct act *a, const char *json, struct session *s, const char *refund_status)
+{
+	struct req *r = act_req(a);
+	if (!r)
+		return;
+	struct paid *p = paid_of(r);
 	struct strbuf sb;
-	strbuf_init(&sb, sizeof(r->mpp.receipt) - 1);
-	if (mpp_session_receipt(&sb, r->mpp.challenge_id, s->id, (int64_t)time(NULL), s->refund_sat,
-				refund_status))
-		snprintf(r->mpp.receipt, sizeof(r->mpp.receipt), "%s", sb.data);
+	strbuf_init(&sb, sizeof(p->mpp.receipt) - 1);
+	if (mpp_session_receipt(&sb, p->mpp.challenge_id, s->id, (int64_t)time(NULL),
+				s->refund_sat, refund_status))
+		snprintf(p->mpp.receipt, sizeof(p->mpp.receipt), "%s", sb.data);
 	strbuf_free(&sb);
-	http_finish_json(r, 200, json, strlen(json));
+	http_step_end(http_finish_json(r, 200, json, strlen(json)));
 }
 
-/* An open session of r's route, or why not (answered). */
-static struct session *usable(struct act *a)
+/* An open session of the request's route, or NULL with why not. */
+static struct session *open_session(const struct act *a, char *why, size_t whylen)
 {
-	struct session *s = find(a->r->mpp.session_id);
-	if (!s || strcmp(s->tag, a->r->route.tag) != 0) {
-		refuse(a, MPP_INVALID_CHALLENGE, "no such session on this route");
+	struct session *s = find(a->mpp.session_id);
+	if (!s || strcmp(s->tag, a->tag) != 0) {
+		snprintf(why, whylen, "no such session on this route");
 		return NULL;
 	}
 	if (s->status != SESSION_OPEN) {
-		char why[96];
-		snprintf(why, sizeof(why), "this session is closed (refund of %llu sat: %s)",
+		snprintf(why, whylen, "this session is closed (refund of %llu sat: %s)",
 			 (unsigned long long)s->refund_sat, s->refund_status);
-		refuse(a, MPP_INVALID_CHALLENGE, why);
 		return NULL;
 	}
+	return s;
+}
+
+/* The same, for a step that runs later: NULL when refused (a is freed). */
+static struct session *usable(struct act *a)
+{
+	char why[96];
+	struct session *s = open_session(a, why, sizeof(why));
+	if (!s)
+		refuse(a, MPP_INVALID_CHALLENGE, why);
 	return s;
 }
 
@@ -308,7 +355,7 @@ static bool paid_deposit(struct act *a, const struct rpc_result *res, uint64_t *
 	struct invoice_label l;
 	int inv = json_at(d, json_get(d, res->result, "invoices"), 0);
 	if (inv < 0 || !json_get_string(d, json_get(d, inv, "label"), label, sizeof(label), NULL)
-	    || !label_parse(label, &l) || !l.session || strcmp(l.tag, a->r->route.tag) != 0) {
+	    || !label_parse(label, &l) || !l.session || strcmp(l.tag, a->tag) != 0) {
 		refuse(a, MPP_INVALID_CHALLENGE, "this node has no deposit invoice for this route "
 						 "with that payment hash");
 		return false;
@@ -318,7 +365,7 @@ static bool paid_deposit(struct act *a, const struct rpc_result *res, uint64_t *
 		return false;
 	}
 	if (!json_get_u64(d, json_get(d, inv, "amount_msat"), msat)
-	    || *msat != a->r->mpp.amount_sat * 1000) {
+	    || *msat != a->mpp.amount_sat * 1000) {
 		refuse(a, MPP_VERIFICATION_FAILED, "the deposit echoed is not the amount invoiced");
 		return false;
 	}
@@ -386,7 +433,7 @@ static void return_decoded(void *arg, const struct rpc_result *res)
 	const struct json_doc *d = res->doc;
 	uint64_t amount = 0;
 	char currency[8] = "", ours[8] = "";
-	const char *inv = a->r->mpp.return_invoice;
+	const char *inv = a->return_invoice;
 	if (res->status != RPC_OK) {
 		trouble(a, "cannot read the return invoice now; retry shortly");
 		return;
@@ -405,13 +452,13 @@ static void return_decoded(void *arg, const struct rpc_result *res)
 					 "without an amount, on this node's network");
 		return;
 	}
-	struct session *s = add(a->r->mpp.session_id);
+	struct session *s = add(a->mpp.session_id);
 	if (!s) {
 		trouble(a, "too many sessions open; retry later");
 		return;
 	}
-	snprintf(s->tag, sizeof(s->tag), "%s", a->r->route.tag);
-	s->deposit_msat = a->r->mpp.amount_sat * 1000;
+	snprintf(s->tag, sizeof(s->tag), "%s", a->tag);
+	s->deposit_msat = a->mpp.amount_sat * 1000;
 	s->return_invoice = strdup(inv);
 	snprintf(s->refund_status, sizeof(s->refund_status), "none");
 	a->s = s;
@@ -432,7 +479,7 @@ static void deposit_paid(void *arg, const struct rpc_result *res)
 		return;
 	currency_of(res, a->currency, sizeof(a->currency));
 	json_out_object(&j, &sb, 0);
-	json_add_string(&j, "string", a->r->mpp.return_invoice);
+	json_add_string(&j, "string", a->return_invoice);
 	json_object_end(&j);
 	bool asked = rpc_call("decode", sb.data, NULL, RPC_TIMEOUT_MS, return_decoded, a);
 	strbuf_free(&sb);
@@ -450,7 +497,7 @@ static void topped_up(void *arg, const struct rpc_result *res)
 		plugin_log(LOG_UNUSUAL, "saving a top-up failed: %s", res->message);
 	snprintf(json, sizeof(json), "{\"status\":\"ok\",\"deposit_msat\":%llu}",
 		 (unsigned long long)a->s->deposit_msat);
-	answer(a->r, json, a->s, NULL);
+	answer(a, json, a->s, NULL);
 	act_free(a);
 }
 
@@ -468,7 +515,7 @@ static void top_up_consumed(void *arg, const struct rpc_result *res)
 	struct session *s = usable(a);
 	if (!s)
 		return;
-	s->deposit_msat += a->r->mpp.amount_sat * 1000;
+	s->deposit_msat += a->mpp.amount_sat * 1000;
 	s->last_active = (int64_t)time(NULL);
 	a->s = s;
 	record(s, DS_CREATE_OR_REPLACE, topped_up, a);
@@ -486,8 +533,8 @@ static void top_up_paid(void *arg, const struct rpc_result *res)
 	if (!paid_deposit(a, res, &msat) || !usable(a))
 		return;
 	/* Consumed like a charge: once, whatever happens next. */
-	hex_encode(a->r->mpp.hash, 32, name, sizeof(name));
-	snprintf(value, sizeof(value), "%lld", (long long)a->r->mpp.expires);
+	hex_encode(a->mpp.hash, 32, name, sizeof(name));
+	snprintf(value, sizeof(value), "%lld", (long long)a->mpp.expires);
 	ds_write("charge", name, value, DS_MUST_CREATE, NULL, top_up_consumed, a);
 }
 
@@ -501,7 +548,7 @@ static void close_done(struct act *a)
 		snprintf(json, sizeof(json),
 			 "{\"status\":\"closed\",\"refundSats\":%llu,\"refundStatus\":\"%s\"}",
 			 (unsigned long long)s->refund_sat, s->refund_status);
-		answer(a->r, json, s, s->refund_status);
+		answer(a, json, s, s->refund_status);
 	}
 	act_free(a);
 }
@@ -610,61 +657,67 @@ static void close_session(struct act *a)
 	}
 }
 
-void mpp_session_act(struct req *r, void (*serve)(struct req *r),
-		     void (*unpaid)(struct req *r, const char *reason, const char *detail))
+/* r waits while lightningd says whether the invoice a's credential paid
+ * is what it should be (cb goes on from there). */
+static struct http_step *check_invoice(struct req *r, struct act *a, rpc_cb cb, const char *what)
 {
+	struct http_step *waiting = http_wait(r);
+	char why[96];
+	a->ref = http_ref(r);
+	if (lookup_invoice(a->mpp.hash, cb, a))
+		return waiting;
+	act_free(a);
+	snprintf(why, sizeof(why), "cannot check the %s now; retry shortly", what);
+	return http_unavailable(r, why);
+}
+
+struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session_unpaid unpaid)
+{
+	struct paid *p = paid_of(r);
 	struct act *a = calloc(1, sizeof(*a));
-	if (!a) {
-		http_unavailable(r, "out of memory");
-		return;
-	}
-	a->r = r;
+	struct http_step *waiting;
+	char why[96];
+	if (!a)
+		return http_unavailable(r, "out of memory");
 	a->serve = serve;
 	a->unpaid = unpaid;
+	a->mpp = p->mpp;
+	a->mpp.return_invoice = NULL;
+	a->return_invoice = p->mpp.return_invoice;
+	p->mpp.return_invoice = NULL;
+	memcpy(a->tag, p->route.tag, sizeof(a->tag));
 	if (!load.done) {
-		trouble(a, "starting up; retry shortly");
-		return;
+		act_free(a);
+		return http_unavailable(r, "starting up; retry shortly");
 	}
 	struct session *s;
-	switch (r->mpp.action) {
+	switch (a->mpp.action) {
 	case MPP_OPEN:
-		if ((s = find(r->mpp.session_id)) && s->status == SESSION_OPEN
-		    && strcmp(s->tag, r->route.tag) == 0) {
-			draw(a, s); /* opened before: a retry, or a second client */
-			return;
-		}
-		if (s) {
-			refuse(a, MPP_INVALID_CHALLENGE, "this session is closed");
-			return;
-		}
-		if (!lookup_invoice(r->mpp.hash, deposit_paid, a)) {
-			trouble(a, "cannot check the deposit now; retry shortly");
-			return;
-		}
-		break;
+		if ((s = find(a->mpp.session_id)) && s->status == SESSION_OPEN
+		    && strcmp(s->tag, a->tag) == 0)
+			return drawn(r, a, s); /* opened before: a retry, or a second client */
+		if (s)
+			return refused(r, a, MPP_INVALID_CHALLENGE, "this session is closed");
+		return check_invoice(r, a, deposit_paid, "deposit");
 	case MPP_BEARER:
-		if ((s = usable(a)))
-			draw(a, s);
-		return;
+		if (!(s = open_session(a, why, sizeof(why))))
+			return refused(r, a, MPP_INVALID_CHALLENGE, why);
+		return drawn(r, a, s);
 	case MPP_TOPUP:
-		if (!usable(a))
-			return;
-		if (!lookup_invoice(r->mpp.hash, top_up_paid, a)) {
-			trouble(a, "cannot check the top-up now; retry shortly");
-			return;
-		}
-		break;
+		if (!open_session(a, why, sizeof(why)))
+			return refused(r, a, MPP_INVALID_CHALLENGE, why);
+		return check_invoice(r, a, top_up_paid, "top-up");
 	case MPP_CLOSE:
-		if (!(s = usable(a)))
-			return; /* a was answered, and freed */
+		if (!(s = open_session(a, why, sizeof(why))))
+			return refused(r, a, MPP_INVALID_CHALLENGE, why);
+		waiting = http_wait(r);
+		a->ref = http_ref(r);
 		a->s = s;
 		close_session(a);
-		break;
+		return waiting;
 	default:
-		refuse(a, MPP_MALFORMED, "not a session action");
-		return;
+		return refused(r, a, MPP_MALFORMED, "not a session action");
 	}
-	http_wait(r);
 }
 
 /* ---- loading, idle closing ---- */

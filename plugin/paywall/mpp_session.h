@@ -18,10 +18,8 @@
 #include <stdint.h>
 
 #include "mpp.h"
+#include "paywall/request.h"
 #include "strbuf.h"
-
-struct req;
-struct route_spec;
 
 /* Whether s offers sessions (it sells a balance), its deposit and its
  * unit price, in whole sats as msat. */
@@ -29,21 +27,24 @@ bool mpp_session_offered(const struct route_spec *s);
 uint64_t mpp_session_deposit_msat(const struct route_spec *s);
 uint64_t mpp_session_unit_msat(const struct route_spec *s);
 
-/* The WWW-Authenticate value offering a session for r's deposit invoice. */
-bool mpp_session_offer(const struct req *r, const char *bolt11, const uint8_t hash[32],
+/* The WWW-Authenticate value offering a session for p's deposit invoice. */
+bool mpp_session_offer(const struct paid *p, const char *bolt11, const uint8_t hash[32],
 		       uint64_t expires_at, struct strbuf *out);
 
 /* Without the lock: a parsed session credential's binding, route, expiry
- * (open and topUp) and preimage. MPP_OK fills r->mpp. */
-enum mpp_err mpp_session_check(struct req *r, const struct mpp_credential *c, char *why,
+ * (open and topUp) and preimage. MPP_OK fills p->mpp. */
+enum mpp_err mpp_session_check(struct paid *p, const struct mpp_credential *c, char *why,
 			       size_t whylen);
 
-/* Holding the loop's lock: carry out r's action. For open and bearer,
- * serve(r) runs when r may draw on the session (r->verdict then names it
- * as a balance token); topUp and close are answered here. Otherwise r is
- * answered, or unpaid(r, reason, detail) asks for a fresh challenge. */
-void mpp_session_act(struct req *r, void (*serve)(struct req *r),
-		     void (*unpaid)(struct req *r, const char *reason, const char *detail));
+/* Holding the loop's lock: carry out r's action (now, or later through a
+ * ref). For open and bearer, serve(r) runs when r may draw on the session
+ * (its verdict then names it as a balance token); topUp and close are
+ * answered here. Otherwise r is answered, or unpaid(r, reason, detail)
+ * asks for a fresh challenge. */
+typedef struct http_step *(*mpp_session_unpaid)(struct req *r, enum reason why,
+						 const char *detail);
+HTTP_MUST_USE struct http_step *mpp_session_act(struct req *r, http_step_fn serve,
+						 mpp_session_unpaid unpaid);
 
 /* Sessions in memory: loaded at start, idle ones closed. */
 void mpp_session_start(void);

@@ -12,16 +12,13 @@
 #ifndef L402_PRICER_H
 #define L402_PRICER_H
 
-#include <stdbool.h>
+#include "http/http.h"
 
 #define PRICER_TIMEOUT_MS 3000
 
-struct req;
-
-/* Holding the loop's lock: ask for r's price. False: r was answered (a
- * 503). True: r waits, and then runs (under the lock, never from inside
- * this call) with r->route.spec.price_msat set and r->priced, or r was
- * answered with a 503. */
-bool pricer_ask(struct req *r, void (*then)(struct req *r));
+/* Holding the loop's lock: ask for r's price. r waits, and then then(r)
+ * runs (under the lock, never from inside this call) with the paywall's
+ * route.spec.price_msat set and priced, or r is answered with a 503. */
+HTTP_MUST_USE struct http_step *pricer_ask(struct req *r, http_step_fn then);
 
 #endif

@@ -9,7 +9,7 @@
 #include "encoding.h"
 #include "json_in.h"
 #include "json_out.h"
-#include "paywall/mpp_charge.h"
+#include "paywall/mpp_scheme.h"
 #include "paywall/mpp_session.h"
 #include "l402.h"
 #include "core/log.h"
@@ -584,7 +584,7 @@ static void add_payment_info(struct json_out *j, const struct route *o)
 {
 	char sats[24], buys[128], note[160];
 	snprintf(sats, sizeof(sats), "%llu",
-		 (unsigned long long)mpp_charge_sats(o->spec.price_msat));
+		 (unsigned long long)mpp_sats(o->spec.price_msat));
 	what_it_buys(o, buys, sizeof(buys));
 	json_object_start(j, "x-payment-info");
 	json_array_start(j, "offers");

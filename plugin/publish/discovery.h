@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "http/http.h"
 #include "strbuf.h"
 
 enum doc_kind { DOC_NONE, DOC_MANIFEST, DOC_SERVICES, DOC_OPENAPI, DOC_LLMS, DOC_CATALOG,
@@ -34,9 +35,9 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 /* Per listed route, what directories ask when you register an endpoint. */
 void discovery_listing(struct strbuf *out);
 
-struct req;
-/* Answer r if it asks for a document (discovery_serve.c); false if not. */
-bool discovery_serve(struct req *r);
+/* The handler plugin.c lists before the paywall: the documents, free and
+ * cacheable (discovery_serve.c); other requests are declined. */
+HTTP_MUST_USE struct http_step *discovery_handle(struct req *r);
 
 /* Learn the node id and alias (getinfo), after each RPC connection. */
 void discovery_sync(void);

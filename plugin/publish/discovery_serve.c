@@ -7,15 +7,13 @@
 #include "encoding.h"
 #include "http/http.h"
 
-static void send_doc(struct req *r, enum doc_kind k, const char *body, size_t len)
+static struct http_step *send_doc(struct req *r, enum doc_kind k, const char *body, size_t len)
 {
 	uint8_t h[32];
 	char etag[40];
-	r->public_doc = true;
-	if (!body) {
-		http_unavailable(r, "the catalog cannot be built right now");
-		return;
-	}
+	r->public_answer = true;
+	if (!body)
+		return http_unavailable(r, "the catalog cannot be built right now");
 	crypto_hash_sha256(h, (const uint8_t *)body, len);
 	etag[0] = '"';
 	hex_encode(h, 12, etag + 1, sizeof(etag) - 2);
@@ -38,37 +36,44 @@ static void send_doc(struct req *r, enum doc_kind k, const char *body, size_t le
 			MHD_add_response_header(resp, "Link",
 						"</.well-known/l402.json>; rel=\"l402-manifest\"");
 	}
-	http_finish(r, status, resp);
+	return http_finish(r, status, resp);
 }
 
 static void manifest_ready(void *arg, const char *json, size_t len)
 {
-	send_doc(arg, DOC_MANIFEST, json, len);
+	struct req *r = http_deref(http_arg_ref(arg));
+	if (r)
+		http_step_end(send_doc(r, DOC_MANIFEST, json, len));
 }
 
-bool discovery_serve(struct req *r)
+/* Holding the loop's lock: which document a path names depends on
+ * options setconfig may change (l402-catalog). */
+static struct http_step *serve_doc(struct req *r)
 {
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-		return false;
 	enum doc_kind k = discovery_doc_for(r->path);
 	if (k == DOC_NONE)
-		return false;
+		return http_decline(r);
+	r->public_answer = true;
 	if (k == DOC_MANIFEST) {
-		r->public_doc = true;
-		http_wait(r);
-		discovery_manifest(manifest_ready, r, NULL);
-		return true;
+		struct http_step *waiting = http_wait(r);
+		discovery_manifest(manifest_ready, http_ref_arg(http_ref(r)), NULL);
+		return waiting;
 	}
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
 	if (!discovery_build(k, &sb)) {
 		strbuf_free(&sb);
-		r->public_doc = true;
-		http_error(r, 404, "not_found", "not configured on this node");
-		return true;
+		return http_error(r, 404, "not_found", "not configured on this node");
 	}
-	send_doc(r, k, sb.data ? sb.data : "", sb.len);
+	struct http_step *s = send_doc(r, k, sb.data ? sb.data : "", sb.len);
 	strbuf_free(&sb);
-	return true;
+	return s;
+}
+
+struct http_step *discovery_handle(struct req *r)
+{
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		return http_decline(r);
+	return http_locked(serve_doc, r);
 }
 

@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "http/conn_guard.h"
-#include "http/http.h"
-#include "l402.h"
 #include "paywall/mpp_session.h"
 #include "http/listen.h"
 #include "core/loop.h"
@@ -28,15 +26,6 @@ static const char *const outcome_names[NOUTCOMES] = {
 	"served", "challenged", "rate_limited", "refused", "unavailable", "error",
 };
 
-/* Why a 402: the credential errors, then the paywall's own. */
-static const char *const extra_reasons[] = {
-	"revoked", "used_up", "balance_exhausted",
-	/* the Payment scheme's problem types */
-	"malformed-credential", "invalid-challenge", "payment-expired", "verification-failed",
-	"payment-insufficient",
-};
-#define NL402 (L402_ERR_TOO_LARGE + 1)
-#define NREASONS (NL402 + sizeof(extra_reasons) / sizeof(extra_reasons[0]) + 1)
 
 static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				   0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -58,6 +47,9 @@ struct route_counts {
 enum rpc_outcome { RPC_OUT_OK, RPC_OUT_ERROR, RPC_OUT_TIMEOUT, RPC_OUT_DISCONNECTED, NRPC };
 static const char *const rpc_names[NRPC] = { "ok", "error", "timeout", "disconnected" };
 
+/* The counters' lock: guards routes_seen[], the histograms and rpc_calls[],
+ * written by requests finishing on any thread and by the loop, read by the
+ * metrics listener's thread. A leaf. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct route_counts routes_seen[MAX_ROUTE_SLOTS];
 static struct histogram http_hist, rpc_hist;
@@ -91,24 +83,8 @@ static struct route_counts *slot(uint64_t id)
 	return id ? slot(0) : &routes_seen[0];
 }
 
-static size_t reason_index(const char *reason)
-{
-	for (size_t i = 0; reason && i < NL402; i++)
-		if (strcmp(reason, l402_err_code((enum l402_err)i)) == 0)
-			return i;
-	for (size_t i = 0; reason && i < sizeof(extra_reasons) / sizeof(extra_reasons[0]); i++)
-		if (strcmp(reason, extra_reasons[i]) == 0)
-			return NL402 + i;
-	return NREASONS - 1; /* "other" */
-}
-
-static const char *reason_name(size_t i)
-{
-	return i < NL402 ? l402_err_code((enum l402_err)i)
-	       : i < NREASONS - 1 ? extra_reasons[i - NL402] : "other";
-}
-
-void metrics_request_done(const struct req *r, unsigned status, int64_t duration_ns)
+void metrics_request_done(uint64_t route_id, enum reason why, unsigned status,
+			  int64_t duration_ns)
 {
 	enum outcome o = status == 402 ? CHALLENGED : status == 429 ? RATE_LIMITED
 			 : status == 503 ? UNAVAILABLE : status >= 500 ? ERROR_5XX
@@ -116,10 +92,10 @@ void metrics_request_done(const struct req *r, unsigned status, int64_t duration
 	if (!daemon_)
 		return;
 	pthread_mutex_lock(&mu);
-	struct route_counts *c = slot(r->route.id);
+	struct route_counts *c = slot(route_id);
 	c->outcomes[o]++;
 	if (o == CHALLENGED)
-		c->reasons[reason_index(r->reason)]++;
+		c->reasons[(unsigned)why < NREASONS ? why : REASON_NO_CREDENTIALS]++;
 	observe(&http_hist, (double)duration_ns / 1e9);
 	pthread_mutex_unlock(&mu);
 }

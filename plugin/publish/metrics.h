@@ -12,11 +12,12 @@
 
 #include "core/state.h"
 #include "lightningd/rpc.h"
+#include "paywall/reasons.h"
 
-struct req;
-
-/* A request answered and done (any thread): its route, status, reason. */
-void metrics_request_done(const struct req *r, unsigned status, int64_t duration_ns);
+/* A request answered and done (any thread): its route (0: none), why it
+ * was challenged (for a 402), its status. */
+void metrics_request_done(uint64_t route_id, enum reason why, unsigned status,
+			  int64_t duration_ns);
 /* An RPC call completed (the loop): how, and how long it took. Long
  * polls are left out. */
 void metrics_rpc_done(enum rpc_status status, int64_t duration_ns);

@@ -22,7 +22,7 @@
 #define RPC_TIMEOUT_MS 30000
 
 /* What HTTP threads read without the loop's lock: the secret in use and
- * its generation, under this lock, written only by install(). */
+ * its generation, under this lock (a leaf), written only by install(). */
 static pthread_mutex_t published_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *secret;	/* sodium_malloc'd: guarded, locked, wiped */
 static bool ready;

@@ -18,6 +18,9 @@ struct entry {
 	bool used;
 };
 static struct entry slots[SLOTS];
+/* The cache's locks: stripes[i] guards every SLOTS/STRIPES-th slot (slot
+ * s is stripe s % STRIPES). Taken by HTTP threads without the loop's lock;
+ * leaves. */
 static pthread_mutex_t stripes[STRIPES];
 
 /* OpenSSL's SHA-256 uses the CPU's SHA extensions, several times faster

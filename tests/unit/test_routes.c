@@ -21,9 +21,10 @@ bool backend_check(const struct route_spec *s, char *why, size_t whylen)
 	return false;
 }
 
+/* The observer plugin.c sets (the published documents' caches). */
 static int discovery_changes;
 
-void discovery_changed(void)
+static void routes_changed(void)
 {
 	discovery_changes++;
 }
@@ -163,6 +164,7 @@ static void test_load_and_stats(void)
 
 int main(void)
 {
+	routes_set_observer(routes_changed);
 	test_matching();
 	test_config_errors();
 	test_runtime_changes();

@@ -1,0 +1,354 @@
+/* The 402 (challenge.h). The invoices are asked for together; the client
+ * waits at most INVOICE_TIMEOUT_MS for them and then gets a 503. */
+#include "paywall/challenge.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "json_out.h"
+#include "l402.h"
+#include "lightningd/rpc.h"
+#include "mpp.h"
+#include "paywall/mpp_charge.h"
+#include "paywall/mpp_session.h"
+#include "paywall/pricer.h"
+#include "paywall/request.h"
+#include "store/label.h"
+#include "store/routes.h"
+#include "store/secret.h"
+#include "store/unpaid.h"
+
+/* How long a client waits for its challenge's invoice. */
+#define INVOICE_TIMEOUT_MS 5000
+/* How long the invoice call itself may take before its place under
+ * l402-max-unpaid is given back. */
+#define INVOICE_RPC_TIMEOUT_MS 120000
+/* BOLT11 descriptions hold at most 639 bytes. */
+#define MAX_INVOICE_DESC 600
+
+/* The problem type (draft-httpauth-payment's, RFC 9457) a 402 stands for. */
+static enum mpp_err problem_of(const struct paid *p)
+{
+	return p->mpp.used ? p->mpp.err : reason_problem(p->reason);
+}
+
+/* One body for every client: L402's fields, which clients in the wild
+ * read, and a problem details object (type, title, status, detail) as
+ * the Payment scheme asks for; extension members are allowed there. */
+static void add_challenge_body(struct json_out *j, const struct paid *pd, const char *bolt11,
+			       const char *tok, const uint8_t hash[32], uint64_t expires_at,
+			       const struct l402_grant *g)
+{
+	char type[96];
+	enum mpp_err p = problem_of(pd);
+	json_object_start(j, NULL);
+	snprintf(type, sizeof(type), "https://paymentauth.org/problems/%s", mpp_problem_type(p));
+	json_add_string(j, "type", type);
+	json_add_string(j, "title", mpp_problem_title(p));
+	json_add_u64(j, "status", 402);
+	json_add_string(j, "error", "payment_required");
+	json_add_string(j, "reason", reason_name(pd->reason));
+	if (pd->detail[0])
+		json_add_string(j, "detail", pd->detail);
+	json_add_u64(j, "price_msat", pd->route.spec.price_msat);
+	/* Always an integer: whole sats, rounded up (what a wallet that pays
+	 * in sats pays); price_msat is exact. */
+	json_add_u64(j, "price_sat", mpp_sats(pd->route.spec.price_msat));
+	json_add_string(j, "invoice", bolt11);
+	json_add_string(j, "macaroon", tok);
+	json_add_string(j, "token", tok);
+	json_add_hex(j, "payment_hash", hash, 32);
+	json_add_u64(j, "expires_at", expires_at);
+	if (pd->route.spec.valid > 0) {
+		json_add_s64(j, "valid_seconds", pd->route.spec.valid);
+		json_add_s64(j, "valid_until", g->valid_until);
+	}
+	if (g->uses > 0)
+		json_add_u64(j, "uses", g->uses);
+	if (g->balance_msat > 0)
+		json_add_u64(j, "balance_msat", g->balance_msat);
+	json_add_string(j, "hint", "Pay the invoice, then repeat the request with the header "
+				   "'Authorization: L402 <macaroon>:<preimage hex>'");
+	json_object_end(j);
+}
+
+/* An invoice asked for a challenge, and what lightningd made of it. */
+struct invoice_made {
+	char label[LABEL_MAX];
+	bool made;
+	uint8_t hash[32];
+	char bolt11[2048];
+	uint64_t expires_at;
+};
+
+/* A challenge's invoices being made: the L402 token's, and the Payment
+ * charge's unless the client's Accept-Payment refuses it. The client
+ * waits at most INVOICE_TIMEOUT_MS and then gets a 503; lightningd may
+ * still make the invoices later, and then they are tracked (and deleted
+ * when they expire) like any other: the invoice calls outlive the request
+ * they were made for. */
+struct challenge {
+	struct req_ref ref;	/* the client, until it is answered */
+	uint64_t timer;
+	unsigned pending;	/* invoice calls not answered yet */
+	struct invoice_made token, charge, session;
+};
+
+static void challenge_timed_out(void *arg)
+{
+	struct challenge *ch = arg;
+	struct req *r = http_deref(ch->ref);
+	ch->timer = 0;
+	if (r)
+		http_step_end(http_unavailable(r, "lightningd is slow to make an invoice; "
+					       "retry shortly"));
+}
+
+/* The 402 for r: a token committing to the invoice's hash, the L402 and
+ * LSAT challenges (first, for lnget), the Payment charge's when there is
+ * one, and the JSON body. */
+static struct http_step *send_challenge(struct req *r, const struct invoice_label *l,
+				       const struct invoice_made *tokinv,
+				       const struct invoice_made *charge,
+				       const struct invoice_made *session)
+{
+	struct paid *p = paid_of(r);
+	char tok[4096];
+	uint8_t secret[L402_SECRET_LEN];
+	struct l402_identifier id = { .version = 0 };
+	memcpy(id.payment_hash, tokinv->hash, 32);
+	memcpy(id.token_id, l->token_id, sizeof(id.token_id));
+	struct l402_mint_params mp = { .service = p->route.spec.service,
+				       .grant = { l->valid_until, l->uses, l->balance_msat } };
+	if (!secret_get(secret))
+		return http_unavailable(r, "starting up; retry shortly");
+	bool ok = l402_mint(secret, &id, &mp, tok, sizeof(tok));
+	sodium_memzero(secret, sizeof(secret));
+	if (!ok)
+		return http_error(r, 500, "mint_failed", "could not mint a token");
+
+	struct strbuf hdr, body;
+	struct json_out j;
+	strbuf_init(&hdr, 0);
+	strbuf_init(&body, 0);
+	json_out_init(&j, &body);
+	add_challenge_body(&j, p, tokinv->bolt11, tok, tokinv->hash, tokinv->expires_at,
+			   &mp.grant);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
+	if (resp) {
+		l402_challenge(&hdr, tok, tokinv->bolt11);
+		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		lsat_challenge(&hdr, tok, tokinv->bolt11);
+		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		if (charge->made
+		    && mpp_charge_offer(p, charge->bolt11, charge->hash, charge->expires_at, &hdr))
+			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		strbuf_reset(&hdr);
+		if (session->made
+		    && mpp_session_offer(p, session->bolt11, session->hash, session->expires_at, &hdr))
+			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
+		MHD_add_response_header(resp, "Link",
+					"</.well-known/l402.json>; rel=\"l402-manifest\"");
+		MHD_add_response_header(resp, "Content-Type", p->mpp.used ? "application/problem+json"
+									  : "application/json");
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
+	strbuf_free(&hdr);
+	strbuf_free(&body);
+	routes_count_challenge(p->route.id);
+	return http_finish(r, 402, resp);
+}
+
+/* Both invoices are in (or failed): answer, unless the client was
+ * answered already. */
+static void challenge_complete(struct challenge *ch)
+{
+	struct req *r = http_deref(ch->ref);
+	struct invoice_label l;
+	if (ch->timer)
+		loop_cancel_timer(ch->timer);
+	if (!r)
+		; /* its client was answered already: the invoices are just owned */
+	else if (!ch->token.made)
+		http_step_end(http_unavailable(r, "lightningd is unavailable; retry shortly"));
+	else if (!label_parse(ch->token.label, &l))
+		http_step_end(http_error(r, 500, "internal", "bad invoice label"));
+	else
+		http_step_end(send_challenge(r, &l, &ch->token, &ch->charge, &ch->session));
+	free(ch);
+}
+
+static void got_invoice(struct challenge *ch, struct invoice_made *m, const struct rpc_result *res)
+{
+	const struct json_doc *d = res->doc;
+	m->made = res->status == RPC_OK
+		  && json_get_hex(d, json_get(d, res->result, "payment_hash"), m->hash, 32)
+		  && json_get_string(d, json_get(d, res->result, "bolt11"), m->bolt11,
+				     sizeof(m->bolt11), NULL)
+		  && json_get_u64(d, json_get(d, res->result, "expires_at"), &m->expires_at);
+	if (m->made)
+		unpaid_add(m->label, m->expires_at, m->hash);
+	else
+		unpaid_release();
+	if (res->status != RPC_OK)
+		plugin_log(LOG_UNUSUAL, "invoice for a challenge failed: %s", res->message);
+	if (--ch->pending == 0)
+		challenge_complete(ch);
+}
+
+static void on_token_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->token, res);
+}
+
+static void on_charge_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->charge, res);
+}
+
+static void on_session_invoice(void *arg, const struct rpc_result *res)
+{
+	struct challenge *ch = arg;
+	got_invoice(ch, &ch->session, res);
+}
+
+/* The route's description, or one made from it, cut on a character
+ * boundary to fit a BOLT11 invoice. */
+static void invoice_description(const struct route_spec *s, char *out, size_t len)
+{
+	if (s->desc[0])
+		snprintf(out, len, "%s", s->desc);
+	else
+		snprintf(out, len, "L402: %s %s%s", s->method, s->path, s->prefix ? "*" : "");
+	size_t n = strlen(out);
+	if (n > MAX_INVOICE_DESC) {
+		n = MAX_INVOICE_DESC;
+		while (n > 0 && ((unsigned char)out[n] & 0xC0) == 0x80)
+			n--;
+		out[n] = '\0';
+	}
+}
+
+/* What a token costs: its balance when it buys one, else the price. */
+static uint64_t token_price(const struct route_spec *s)
+{
+	return s->balance_msat ? s->balance_msat : s->price_msat;
+}
+
+/* Ask lightningd for an invoice labelled m->label; false when the call
+ * cannot be made (its place under l402-max-unpaid is given back). */
+static bool ask_invoice(struct challenge *ch, struct invoice_made *m, uint64_t msat,
+			const char *desc, rpc_cb cb)
+{
+	struct strbuf sb;
+	struct json_out j;
+	json_out_object(&j, &sb, 0);
+	json_add_u64(&j, "amount_msat", msat);
+	json_add_string(&j, "label", m->label);
+	json_add_string(&j, "description", desc);
+	json_add_s64(&j, "expiry", l402.cfg.invoice_expiry);
+	json_object_end(&j);
+	bool asked = rpc_call("invoice", sb.data, NULL, INVOICE_RPC_TIMEOUT_MS, cb, ch);
+	strbuf_free(&sb);
+	if (asked)
+		ch->pending++;
+	else
+		unpaid_release();
+	return asked;
+}
+
+/* Whether to offer a Payment intent beside L402: unless the client's
+ * Accept-Payment gives lightning/INTENT no weight. */
+static bool intent_wanted(const struct req *r, const char *intent)
+{
+	const char *ap = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Payment");
+	return mpp_accept_weight(ap, "lightning", intent) != 0;
+}
+
+/* A challenge once the pricer answered: the reason and detail were set. */
+static struct http_step *challenge_priced(struct req *r)
+{
+	struct paid *p = paid_of(r);
+	char detail[sizeof(p->detail)];
+	memcpy(detail, p->detail, sizeof(detail));
+	return challenge(r, p->reason, detail[0] ? detail : NULL);
+}
+
+struct http_step *challenge(struct req *r, enum reason why, const char *detail)
+{
+	struct paid *p = paid_of(r);
+	char desc[sizeof(p->route.spec.desc) + ROUTE_KEY_LEN];
+	unsigned wait;
+
+	p->reason = why;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+	if (!secret_ready() || !rpc_connected())
+		return http_unavailable(r, "lightningd is unavailable; retry shortly");
+	/* Strangers must not make the node create invoices (or ask its
+	 * pricer) without bound; counted once, before a pricer is asked. */
+	if (!p->priced && (wait = paid_take_for_client(r, 'c', 0, l402.cfg.challenge_n,
+						       l402.cfg.challenge_per, l402.cfg.challenge_n)))
+		return paid_too_many(r, wait, "too many new challenges from this address");
+	/* A live price first (this runs again with it). */
+	if (p->route.spec.pricer[0] && !p->priced)
+		return pricer_ask(r, challenge_priced);
+	struct challenge *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return http_unavailable(r, "out of memory");
+	if (!unpaid_reserve()) {
+		free(ch);
+		return http_unavailable(r, "too many unpaid invoices outstanding; retry shortly");
+	}
+	struct invoice_label l = {
+		.valid_until = p->route.spec.valid > 0 ? (int64_t)time(NULL) + p->route.spec.valid : 0,
+		.uses = p->route.spec.uses,
+		.balance_msat = p->route.spec.balance_msat,
+	};
+	memcpy(l.tag, p->route.tag, sizeof(l.tag));
+	randombytes_buf(l.token_id, sizeof(l.token_id));
+	label_make(ch->token.label, sizeof(ch->token.label), &l);
+	invoice_description(&p->route.spec, desc, sizeof(desc));
+
+	struct http_step *waiting = http_wait(r);
+	ch->ref = http_ref(r);
+	/* The timer first: an invoice call never answers from inside. */
+	if (!(ch->timer = loop_add_timer(INVOICE_TIMEOUT_MS, challenge_timed_out, ch))
+	    || !ask_invoice(ch, &ch->token, token_price(&p->route.spec), desc, on_token_invoice)) {
+		if (ch->timer)
+			loop_cancel_timer(ch->timer);
+		else
+			unpaid_release();
+		free(ch);
+		return http_unavailable(r, "cannot ask lightningd for an invoice now");
+	}
+	/* The charge's own invoice, in whole sats, when there is room for it:
+	 * without one, the 402 offers L402 alone. */
+	if (intent_wanted(r, "charge") && unpaid_reserve()) {
+		struct invoice_label c = { .uses = 1, .charge = true };
+		memcpy(c.tag, p->route.tag, sizeof(c.tag));
+		randombytes_buf(c.token_id, sizeof(c.token_id));
+		label_make(ch->charge.label, sizeof(ch->charge.label), &c);
+		(void)ask_invoice(ch, &ch->charge, mpp_sats(p->route.spec.price_msat) * 1000, desc,
+				  on_charge_invoice);
+	}
+	/* A session's deposit, on routes that sell a balance. */
+	if (mpp_session_offered(&p->route.spec) && intent_wanted(r, "session") && unpaid_reserve()) {
+		struct invoice_label d = { .session = true };
+		memcpy(d.tag, p->route.tag, sizeof(d.tag));
+		randombytes_buf(d.token_id, sizeof(d.token_id));
+		label_make(ch->session.label, sizeof(ch->session.label), &d);
+		(void)ask_invoice(ch, &ch->session, mpp_session_deposit_msat(&p->route.spec), desc,
+				  on_session_invoice);
+	}
+	return waiting;
+}
