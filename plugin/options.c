@@ -43,74 +43,30 @@ static const struct opt_def {
 	int64_t min, max;	/* OPT_INT: checked before apply */
 	size_t field;		/* offsetof(struct l402_config, ...), without apply */
 } opts[] = {
-	{ "l402-bind", OPT_STRING, NULL,
-	  "HOST:PORT the HTTP server listens on (https://HOST:PORT with TLS; [V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")",
-	  true, false, set_bind, 0, 0, 0 },
-	{ "l402-route", OPT_STRING, NULL,
-	  "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)",
-	  true, false, set_route, 0, 0, 0 },
-	{ "l402-invoice-expiry", OPT_INT, "600",
-	  "Seconds an invoice in a 402 challenge stays payable", false, true, NULL,
-	  10, 31536000, FIELD(invoice_expiry) },
-	{ "l402-cors-origin", OPT_STRING, "\"*\"",
-	  "Access-Control-Allow-Origin sent to browsers", false, true, set_cors, 0, 0, 0 },
-	{ "l402-trust-proxy", OPT_FLAG, NULL,
-	  "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)",
-	  false, false, NULL, 0, 0, FIELD(trust_proxy) },
-	{ "l402-trusted-proxy", OPT_STRING, NULL,
-	  "ADDR or ADDR/BITS of a reverse proxy whose X-Forwarded-For names the client (several allowed)",
-	  true, false, set_trusted_proxy, 0, 0, 0 },
-	{ "l402-auth-path", OPT_STRING, "\"/l402/auth\"",
-	  "Path of the forward-auth endpoint front proxies ask for decisions, or off",
-	  false, false, set_auth_path, 0, 0, 0 },
-	{ "l402-log-requests", OPT_BOOL, "false",
-	  "Log every HTTP request at debug level", false, true, NULL, 0, 0, FIELD(log_requests) },
-	{ "l402-max-unpaid", OPT_INT, "10000",
-	  "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503",
-	  false, true, NULL, 1, 1000000, FIELD(max_unpaid) },
-	{ "l402-service-name", OPT_STRING, NULL,
-	  "Name of this service in the published catalogs (default: the node's alias)",
-	  false, true, set_service_name, 0, 0, 0 },
-	{ "l402-service-description", OPT_STRING, NULL,
-	  "One or two sentences on what this node sells, for the catalogs", false, true,
-	  set_service_desc, 0, 0, 0 },
-	{ "l402-contact", OPT_STRING, NULL, "How to reach the operator (email or URL), for the catalogs",
-	  false, true, set_contact, 0, 0, 0 },
-	{ "l402-public-url", OPT_STRING, NULL,
-	  "The public base URL (https://api.example.com) used in everything published; default http://BIND",
-	  false, true, set_public_url, 0, 0, 0 },
-	{ "l402-catalog", OPT_STRING, "\"/\"", "Path of the HTML catalog page, or off", false, true,
-	  set_catalog, 0, 0, 0 },
-	{ "l402-402index-token", OPT_STRING, NULL,
-	  "Token served at /.well-known/402index-verify.txt to prove the domain to 402index",
-	  false, true, set_index_token, 0, 0, 0 },
-	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"",
-	  "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true,
-	  set_challenge_rate, 0, 0, 0 },
-	{ "l402-http-threads", OPT_INT, "0",
-	  "Threads serving HTTP; 0 means one per CPU core", false, false, NULL,
-	  0, 64, FIELD(http_threads) },
-	{ "l402-max-client-connections", OPT_INT, "64",
-	  "Open connections one client (an IPv4 address, an IPv6 /64) may hold", false, false,
-	  NULL, 1, 4000, FIELD(max_conns_per_client) },
-	{ "l402-header-timeout", OPT_INT, "10",
-	  "Seconds a request has to send its headers before its connection is closed",
-	  false, false, NULL, 1, 3600, FIELD(header_timeout) },
-	{ "l402-metrics-bind", OPT_STRING, NULL,
-	  "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)",
-	  false, false, set_metrics_bind, 0, 0, 0 },
-	{ "l402-session-idle", OPT_INT, "300",
-	  "Seconds of inactivity after which the node closes a Payment session and refunds it",
-	  false, true, NULL, 5, 2592000, FIELD(session_idle) },
-	{ "l402-session-pause", OPT_INT, "60",
-	  "Seconds a streamed answer waits for a top-up once its balance ran out, before it ends",
-	  false, true, NULL, 1, 3600, FIELD(session_pause) },
-	{ "l402-tls-cert", OPT_STRING, NULL,
-	  "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)",
-	  false, false, set_tls_cert, 0, 0, 0 },
-	{ "l402-tls-key", OPT_STRING, NULL,
-	  "PEM private key of l402-tls-cert (unencrypted; keep it readable only by lightningd)",
-	  false, false, set_tls_key, 0, 0, 0 },
+	{ "l402-bind", OPT_STRING, NULL, "HOST:PORT the HTTP server listens on (https://HOST:PORT with TLS; [V6]:PORT for IPv6; several allowed; default " DEFAULT_BIND ")", true, false, set_bind, 0, 0, 0 },
+	{ "l402-route", OPT_STRING, NULL, "A paid route: METHOD PATH PRICE BACKEND [key=value ...] (several allowed)", true, false, set_route, 0, 0, 0 },
+	{ "l402-invoice-expiry", OPT_INT, "600", "Seconds an invoice in a 402 challenge stays payable", false, true, NULL, 10, 31536000, FIELD(invoice_expiry) },
+	{ "l402-cors-origin", OPT_STRING, "\"*\"", "Access-Control-Allow-Origin sent to browsers", false, true, set_cors, 0, 0, 0 },
+	{ "l402-trust-proxy", OPT_FLAG, NULL, "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)", false, false, NULL, 0, 0, FIELD(trust_proxy) },
+	{ "l402-trusted-proxy", OPT_STRING, NULL, "ADDR or ADDR/BITS of a reverse proxy whose X-Forwarded-For names the client (several allowed)", true, false, set_trusted_proxy, 0, 0, 0 },
+	{ "l402-auth-path", OPT_STRING, "\"/l402/auth\"", "Path of the forward-auth endpoint front proxies ask for decisions, or off", false, false, set_auth_path, 0, 0, 0 },
+	{ "l402-log-requests", OPT_BOOL, "false", "Log every HTTP request at debug level", false, true, NULL, 0, 0, FIELD(log_requests) },
+	{ "l402-max-unpaid", OPT_INT, "10000", "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503", false, true, NULL, 1, 1000000, FIELD(max_unpaid) },
+	{ "l402-service-name", OPT_STRING, NULL, "Name of this service in the published catalogs (default: the node's alias)", false, true, set_service_name, 0, 0, 0 },
+	{ "l402-service-description", OPT_STRING, NULL, "One or two sentences on what this node sells, for the catalogs", false, true, set_service_desc, 0, 0, 0 },
+	{ "l402-contact", OPT_STRING, NULL, "How to reach the operator (email or URL), for the catalogs", false, true, set_contact, 0, 0, 0 },
+	{ "l402-public-url", OPT_STRING, NULL, "The public base URL (https://api.example.com) used in everything published; default http://BIND", false, true, set_public_url, 0, 0, 0 },
+	{ "l402-catalog", OPT_STRING, "\"/\"", "Path of the HTML catalog page, or off", false, true, set_catalog, 0, 0, 0 },
+	{ "l402-402index-token", OPT_STRING, NULL, "Token served at /.well-known/402index-verify.txt to prove the domain to 402index", false, true, set_index_token, 0, 0, 0 },
+	{ "l402-challenge-rate", OPT_STRING, "\"30/60\"", "New challenges (invoices) one client IP may ask for: N/SECONDS", false, true, set_challenge_rate, 0, 0, 0 },
+	{ "l402-http-threads", OPT_INT, "0", "Threads serving HTTP; 0 means one per CPU core", false, false, NULL, 0, 64, FIELD(http_threads) },
+	{ "l402-max-client-connections", OPT_INT, "64", "Open connections one client (an IPv4 address, an IPv6 /64) may hold", false, false, NULL, 1, 4000, FIELD(max_conns_per_client) },
+	{ "l402-header-timeout", OPT_INT, "10", "Seconds a request has to send its headers before its connection is closed", false, false, NULL, 1, 3600, FIELD(header_timeout) },
+	{ "l402-metrics-bind", OPT_STRING, NULL, "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)", false, false, set_metrics_bind, 0, 0, 0 },
+	{ "l402-session-idle", OPT_INT, "300", "Seconds of inactivity after which the node closes a Payment session and refunds it", false, true, NULL, 5, 2592000, FIELD(session_idle) },
+	{ "l402-session-pause", OPT_INT, "60", "Seconds a streamed answer waits for a top-up once its balance ran out, before it ends", false, true, NULL, 1, 3600, FIELD(session_pause) },
+	{ "l402-tls-cert", OPT_STRING, NULL, "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)", false, false, set_tls_cert, 0, 0, 0 },
+	{ "l402-tls-key", OPT_STRING, NULL, "PEM private key of l402-tls-cert (unencrypted; keep it readable only by lightningd)", false, false, set_tls_key, 0, 0, 0 },
 };
 
 static const struct opt_def *find_opt(const char *name)
@@ -197,14 +153,25 @@ static const char *set_trusted_proxy(struct l402_config *c, const char *v, int64
 	return NULL;
 }
 
+/* A path the plugin answers at, or "off" (NULL): absolute, short, and
+ * without the characters refused. */
+static const char *set_own_path(char **dst, const char *name, const char *v,
+				const char *refused, const char *example)
+{
+	char why[96];
+	if (strcmp(v, "off") != 0 && (v[0] != '/' || strlen(v) > 200 || has_ctl(v)
+				      || strpbrk(v, refused))) {
+		snprintf(why, sizeof(why), "'%%.80s' must be a path such as %s, or off", example);
+		return fail(name, why, v);
+	}
+	free(*dst);
+	*dst = strcmp(v, "off") == 0 ? NULL : strdup(v);
+	return NULL;
+}
+
 static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (strcmp(v, "off") != 0 && (v[0] != '/' || strlen(v) > 200 || has_ctl(v)
-				      || strpbrk(v, " ?#%\"<>\\")))
-		return fail("l402-auth-path", "'%.80s' must be a path such as /l402/auth, or off", v);
-	free(c->auth_path);
-	c->auth_path = strcmp(v, "off") == 0 ? NULL : strdup(v);
-	return NULL;
+	return set_own_path(&c->auth_path, "l402-auth-path", v, " ?#%\"<>\\", "/l402/auth");
 }
 
 /* A published text: one line, printable, bounded. */
@@ -249,12 +216,7 @@ static const char *set_public_url(struct l402_config *c, const char *v, int64_t 
 
 static const char *set_catalog(struct l402_config *c, const char *v, int64_t n, bool b)
 {
-	if (strcmp(v, "off") != 0 && (v[0] != '/' || strlen(v) > 200 || has_ctl(v)
-				      || strpbrk(v, " ?#\"<>")))
-		return fail("l402-catalog", "'%.80s' must be a path such as / or off", v);
-	free(c->catalog);
-	c->catalog = strcmp(v, "off") == 0 ? NULL : strdup(v);
-	return NULL;
+	return set_own_path(&c->catalog, "l402-catalog", v, " ?#\"<>", "/");
 }
 
 static const char *set_index_token(struct l402_config *c, const char *v, int64_t n, bool b)
