@@ -657,6 +657,12 @@ static struct http_step *serve(const struct backend_call *c)
 		backend_settle(&m, 0);
 		return http_error(r, 503, "busy", "too many upstream requests in flight");
 	}
+	/* Waiting first: a request that cannot wait costs nothing. */
+	struct http_step *s = http_wait(r);
+	if (r->response) {
+		backend_settle(&m, 0);
+		return s;
+	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->ring = malloc(RING_SIZE))) {
 		free(j);
@@ -719,7 +725,6 @@ static struct http_step *serve(const struct backend_call *c)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	struct http_step *s = http_wait(r);
 	j->ref = http_ref(r);
 	atomic_fetch_add(&active, 1);
 	j->counted = true;

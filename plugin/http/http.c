@@ -146,6 +146,13 @@ struct req_ref http_arg_ref(void *arg)
 
 struct http_step *http_finish(struct req *r, unsigned status, struct MHD_Response *resp)
 {
+	if (r->response) {
+		/* Answered already (a wait that could not be): the first answer
+		 * stands. */
+		if (resp)
+			MHD_destroy_response(resp);
+		return &answered;
+	}
 	if (!resp) {
 		status = 500;
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -412,7 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else {
 		s = http_locked(body_done, r);
 	}
-	if (!r->response && !r->suspended && !r->body_wanted) {
+	if (s->kind == STEP_CONTINUE || s->kind == STEP_DECLINED) {
 		/* Every step answers or hands r on: this is a bug, not a hang. */
 		s = http_error(r, 500, "internal", "the request was not answered");
 	}

@@ -172,7 +172,7 @@ static enum l402_err read_credentials(struct req *r, struct l402_credential *cre
 /* A Payment scheme credential: what can be checked without the lock
  * (the binding, the route, the expiry, the preimage), by its intent. An
  * intent or method not offered here is a 400, as the draft says. */
-static bool verify_payment(struct req *r, const char *auth)
+static bool verify_payment(struct req *r, const char *auth, struct http_step **answer)
 {
 	/* 10 KiB: one per thread, not on the stack. */
 	static __thread struct mpp_credential cred;
@@ -190,7 +190,7 @@ static bool verify_payment(struct req *r, const char *auth)
 	if (e == MPP_OK)
 		return true;
 	if (e == MPP_UNSUPPORTED) {
-		http_step_end(http_error(r, 400, "method_unsupported", why));
+		*answer = http_error(r, 400, "method_unsupported", why);
 		return false;
 	}
 	p->reason = reason_of_mpp(e);
@@ -200,9 +200,10 @@ static bool verify_payment(struct req *r, const char *auth)
 
 /* The cryptographic part, without the loop's lock: from the verdict
  * cache when these exact bytes verified before, else parsed and verified
- * in full. False with the reason and detail set when it does not verify
- * (or r answered when the secret is not there yet). */
-static bool verify(struct req *r, struct l402_verdict *v)
+ * in full. False with the reason and detail set when it does not verify,
+ * or with *answer when r was answered (the secret is not there yet, a
+ * Payment method not offered). */
+static bool verify(struct req *r, struct l402_verdict *v, struct http_step **answer)
 {
 	/* 17 KiB: one per thread, not on the stack. */
 	static __thread struct l402_credential cred;
@@ -215,9 +216,9 @@ static bool verify(struct req *r, struct l402_verdict *v)
 	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 
 	if (mpp_is_payment(auth))
-		return verify_payment(r, auth);
+		return verify_payment(r, auth, answer);
 	if (!secret_get_generation(secret, &generation)) {
-		http_step_end(http_unavailable(r, "starting up; retry shortly"));
+		*answer = http_unavailable(r, "starting up; retry shortly");
 		return false;
 	}
 	if (auth && strlen(auth) <= L402_MAX_AUTH_LEN
@@ -380,7 +381,7 @@ static struct http_step *paid_checks(struct req *r)
 	}
 	/* Decided in the request's own thread: serve there, off the lock.
 	 * After a wait (a pricer), the loop serves it. */
-	if (p->route.backend->lockless && !r->suspended && !p->forward_auth) {
+	if ((p->route.backend->lockless || p->forward_auth) && !r->suspended) {
 		routes_count_request(p->route.id);
 		p->serve_unlocked = true;
 		return http_continue(r);
@@ -467,8 +468,9 @@ struct http_step *paywall_decide(struct req *r)
 		return http_error(r, 404, "not_found", "this path is served by the node's front proxy");
 	if (p->route.spec.price_msat == 0)
 		return http_locked(free_route, r);
-	if (!verify(r, &p->verdict))
-		return r->response ? http_continue(r) : http_locked(failed_credentials, r);
+	struct http_step *answer = NULL;
+	if (!verify(r, &p->verdict, &answer))
+		return answer ? answer : http_locked(failed_credentials, r);
 	struct http_step *s = http_locked(p->mpp.used ? payment_checks : paid_checks, r);
 	if (!http_continues(s) || !p->serve_unlocked)
 		return s;
