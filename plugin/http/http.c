@@ -280,6 +280,11 @@ struct http_step *http_read_body(struct req *r, size_t max, bool keep, http_step
 	/* The body is read by r's own thread: no waiting work holds it. */
 	ref_unregister(r);
 	if (r->suspended) {
+		/* Suspended in libmicrohttpd's first call (the headers are in,
+		 * no byte of the body read): once resumed, it makes that first
+		 * call again before it reads the body, and that call is not
+		 * the body's end. */
+		r->body_resumed = true;
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
@@ -409,6 +414,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		decide = true;
 	} else if (!r->body_wanted) {
 		return MHD_YES; /* waiting on the loop, or done */
+	} else if (r->body_resumed) {
+		r->body_resumed = false;
+		return MHD_YES; /* the first call again: the body comes next */
 	}
 	struct http_step *s;
 	if (!r->path) {

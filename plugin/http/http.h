@@ -52,6 +52,7 @@ struct req {
 	bool body_wanted;	/* a step waits for the body */
 	bool body_keep;		/* ... and keeps it (else it is passed over) */
 	bool body_refused;	/* too large, or over the budget */
+	bool body_resumed;	/* resumed to read it: a repeated first call comes */
 	size_t body_max;
 	bool decided;		/* the handlers ran */
 	bool suspended;

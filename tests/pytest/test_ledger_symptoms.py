@@ -441,8 +441,6 @@ WAITS = {
 }
 
 
-@issue19("a paid POST whose decision waits reaches the upstream with Content-Length: 0 "
-         "and no body (and is charged); with a valid= token it arrives whole")
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 @pytest.mark.parametrize("path", sorted(WAITS))
 def test_a_paid_body_reaches_the_upstream_whole(node_factory, upstream, path, framing):
