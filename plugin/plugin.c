@@ -20,6 +20,7 @@
 #include "paywall/forward_auth.h"
 #include "paywall/paywall.h"
 #include "paywall/request.h"
+#include "store/ledger.h"
 #include "store/verdict_cache.h"
 #include "publish/metrics.h"
 #include "core/state.h"
@@ -34,7 +35,6 @@
 #include "publish/discovery.h"
 #include "store/unpaid.h"
 #include "store/routes.h"
-#include "paywall/mpp_charge.h"
 #include "paywall/mpp_session.h"
 #include "http/tls.h"
 #include "store/tokens.h"
@@ -134,7 +134,7 @@ static void on_rpc_connect(void)
 	tokens_sync();
 	payments_sync();
 	unpaid_start();
-	mpp_charge_start();
+	ledger_start();
 	mpp_session_start();
 	discovery_sync();
 }
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
 	routes_free();
 	tokens_free();
 	unpaid_free();
-	mpp_charge_free();
+	ledger_free();
 	mpp_session_free();
 	discovery_free();
 	secret_wipe();

@@ -6,16 +6,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "lightningd/datastore.h"
+#include "lightningd/rpc.h"
+#include "store/ledger.h"
 #include "encoding.h"
 #include "json_out.h"
 #include "store/label.h"
 #include "core/log.h"
-#include "core/loop.h"
 
-#define DS_GROUP "charge"
 #define RPC_TIMEOUT_MS 30000
-#define PRUNE_EVERY_MS (3600 * 1000)
 /* Charges being checked at once; more wait for a 503 and a retry. */
 #define MAX_IN_FLIGHT 4096
 
@@ -130,12 +128,12 @@ static void finish(struct consume *c, enum mpp_err e, const char *why)
 	free(c);
 }
 
-static void recorded(void *arg, const struct rpc_result *res)
+static void credited(void *arg, enum credit_result res, const struct credit *prior)
 {
 	struct consume *c = arg;
-	if (res->status == RPC_OK)
+	if (res == CREDIT_OK)
 		finish(c, MPP_OK, NULL);
-	else if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS)
+	else if (res == CREDIT_TAKEN)
 		finish(c, MPP_INVALID_CHALLENGE, "this challenge was used already");
 	else
 		finish(c, MPP_MALFORMED, NULL); /* NULL why: lightningd trouble, a 503 */
@@ -145,7 +143,7 @@ static void looked_up(void *arg, const struct rpc_result *res)
 {
 	struct consume *c = arg;
 	const struct json_doc *d = res->doc;
-	char label[LABEL_MAX], value[24];
+	char label[LABEL_MAX];
 	struct invoice_label l;
 	uint64_t msat = 0;
 	int inv = res->status == RPC_OK ? json_at(d, json_get(d, res->result, "invoices"), 0) : -1;
@@ -168,8 +166,9 @@ static void looked_up(void *arg, const struct rpc_result *res)
 		finish(c, MPP_VERIFICATION_FAILED, "the amount echoed is not the amount invoiced");
 		return;
 	}
-	snprintf(value, sizeof(value), "%lld", (long long)c->expires);
-	ds_write(DS_GROUP, c->name, value, DS_MUST_CREATE, NULL, recorded, c);
+	struct credit credit = { .purpose = CREDIT_CHARGE, .expires = c->expires };
+	if (!ledger_credit(c->hash, &credit, credited, c))
+		finish(c, MPP_MALFORMED, NULL);
 }
 
 struct http_step *mpp_charge_consume(struct req *r, mpp_charge_done done)
@@ -204,50 +203,4 @@ struct http_step *mpp_charge_consume(struct req *r, mpp_charge_done done)
 		return http_unavailable(r, "cannot check this payment now; retry shortly");
 	}
 	return waiting;
-}
-
-/* ---- pruning ---- */
-
-static uint64_t prune_timer;
-static bool pruning;
-
-static void prune_entry(void *arg, const struct ds_entry *e)
-{
-	char *end;
-	long long expires = strtoll(e->value, &end, 10);
-	if (end != e->value && expires < (long long)time(NULL))
-		ds_put(DS_GROUP, e->name, NULL, NULL, NULL, NULL);
-}
-
-static void prune(void *arg);
-
-static void pruned(void *arg, const struct rpc_result *r)
-{
-	pruning = false;
-	if (r->status != RPC_OK)
-		plugin_log(LOG_UNUSUAL, "listing spent charges failed: %s", r->message);
-}
-
-static void prune(void *arg)
-{
-	prune_timer = loop_add_timer(PRUNE_EVERY_MS, prune, NULL);
-	if (pruning || !rpc_connected())
-		return;
-	pruning = true;
-	ds_list(DS_GROUP, prune_entry, pruned, NULL, NULL);
-}
-
-void mpp_charge_start(void)
-{
-	if (!prune_timer)
-		prune_timer = loop_add_timer(2000, prune, NULL);
-}
-
-void mpp_charge_free(void)
-{
-	if (prune_timer)
-		loop_cancel_timer(prune_timer);
-	prune_timer = 0;
-	pruning = false;
-	n_in_flight = 0;
 }

@@ -2,10 +2,9 @@
  * 402 carries beside L402's (its own invoice: a charge buys one request,
  * a token what its caveats say, so they cannot share a preimage), and
  * credentials checked against the binding, then against lightningd (paid,
- * for the amount offered) and consumed once: the consumption is written
- * to the datastore with must-create before the request is served, so a
- * replay, concurrent or after a restart, gets a fresh 402. Records are
- * deleted once their challenge has expired. */
+ * for the amount offered) and credited once in the ledger (store/ledger.h)
+ * before the request is served, so a replay, concurrent or after a
+ * restart, gets a fresh 402. */
 #ifndef L402_MPP_CHARGE_H
 #define L402_MPP_CHARGE_H
 
@@ -33,9 +32,5 @@ enum mpp_err mpp_charge_check(struct paid *p, const struct mpp_credential *cred,
  * consumed. A charge another request is consuming now is refused. */
 typedef struct http_step *(*mpp_charge_done)(struct req *r, enum mpp_err e, const char *why);
 HTTP_MUST_USE struct http_step *mpp_charge_consume(struct req *r, mpp_charge_done done);
-
-/* Deleting the records of expired charges: at start, then hourly. */
-void mpp_charge_start(void);
-void mpp_charge_free(void);
 
 #endif

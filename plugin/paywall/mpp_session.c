@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "json_out.h"
 #include "store/label.h"
+#include "store/ledger.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "store/tokens.h"
@@ -34,6 +35,9 @@ struct session {
 	uint64_t refund_sat;
 	char refund_status[12];	/* pending, succeeded, failed, skipped */
 	int64_t last_active, closed_at;
+	/* When the deposit's challenge expires: until then its open
+	 * credential verifies, so a closed session's record is kept. */
+	int64_t expires;
 };
 
 static struct session *sessions[MAX_SESSIONS];
@@ -91,7 +95,18 @@ static void session_free(struct session *s)
 	}
 }
 
-/* Room for one more: closed sessions past KEEP_CLOSED_S go first. */
+/* Whether a closed session may be forgotten: a day after it closed, and
+ * not before its open credential expired (records from before "expires"
+ * was kept: the longest a challenge may live past closing). */
+static bool forgettable(int64_t closed_at, int64_t expires, int64_t now)
+{
+	if (!expires)
+		expires = closed_at + l402.cfg.invoice_expiry;
+	return now - closed_at > KEEP_CLOSED_S && now > expires;
+}
+
+/* Room for one more: closed sessions past KEEP_CLOSED_S go first (from
+ * memory: their records stay until they may be forgotten). */
 static struct session *add(const uint8_t id[32])
 {
 	int64_t now = (int64_t)time(NULL);
@@ -133,6 +148,7 @@ static void record(const struct session *s, enum ds_mode mode, rpc_cb cb, void *
 	json_add_u64(&j, "refund_sat", s->refund_sat);
 	json_add_string(&j, "refund_status", s->refund_status);
 	json_add_s64(&j, "closed_at", s->closed_at);
+	json_add_s64(&j, "expires", s->expires);
 	json_object_end(&j);
 	ds_write(DS_GROUP, name, sb.data, mode, NULL, cb, arg);
 	strbuf_free(&sb);
@@ -427,13 +443,41 @@ static void opened(void *arg, const struct rpc_result *res)
 		trouble(a, "cannot record the session now; retry shortly");
 }
 
+static void deposit_credited(void *arg, enum credit_result res, const struct credit *prior)
+{
+	struct act *a = arg;
+	if (res == CREDIT_FAILED) {
+		trouble(a, "cannot record the deposit now; retry shortly");
+		return;
+	}
+	/* Credited before: only as this very session's deposit may it open
+	 * it (an open that a crash or a full table interrupted); the session's
+	 * record, written must-create, says whether it exists already. */
+	if (res == CREDIT_TAKEN && (prior->purpose != CREDIT_DEPOSIT || prior->closed
+				    || memcmp(prior->session, a->mpp.session_id, 32) != 0)) {
+		refuse(a, MPP_INVALID_CHALLENGE, "this deposit was credited already");
+		return;
+	}
+	struct session *s = add(a->mpp.session_id);
+	if (!s) {
+		trouble(a, "too many sessions open; retry later");
+		return;
+	}
+	snprintf(s->tag, sizeof(s->tag), "%s", a->tag);
+	s->deposit_msat = a->mpp.amount_sat * 1000;
+	s->return_invoice = strdup(a->return_invoice);
+	s->expires = a->mpp.expires;
+	snprintf(s->refund_status, sizeof(s->refund_status), "none");
+	a->s = s;
+	record(s, DS_MUST_CREATE, opened, a);
+}
+
 static void return_decoded(void *arg, const struct rpc_result *res)
 {
 	struct act *a = arg;
 	const struct json_doc *d = res->doc;
 	uint64_t amount = 0;
 	char currency[8] = "", ours[8] = "";
-	const char *inv = a->return_invoice;
 	if (res->status != RPC_OK) {
 		trouble(a, "cannot read the return invoice now; retry shortly");
 		return;
@@ -452,17 +496,12 @@ static void return_decoded(void *arg, const struct rpc_result *res)
 					 "without an amount, on this node's network");
 		return;
 	}
-	struct session *s = add(a->mpp.session_id);
-	if (!s) {
-		trouble(a, "too many sessions open; retry later");
-		return;
-	}
-	snprintf(s->tag, sizeof(s->tag), "%s", a->tag);
-	s->deposit_msat = a->mpp.amount_sat * 1000;
-	s->return_invoice = strdup(inv);
-	snprintf(s->refund_status, sizeof(s->refund_status), "none");
-	a->s = s;
-	record(s, DS_MUST_CREATE, opened, a);
+	/* Credited before the session exists: a crash in between leaves a
+	 * credit that a retry of this open completes (below). */
+	struct credit c = { .purpose = CREDIT_DEPOSIT, .expires = a->mpp.expires };
+	memcpy(c.session, a->mpp.session_id, 32);
+	if (!ledger_credit(a->mpp.hash, &c, deposit_credited, a))
+		trouble(a, "cannot record the deposit now; retry shortly");
 }
 
 static void deposit_paid(void *arg, const struct rpc_result *res)
@@ -501,14 +540,14 @@ static void topped_up(void *arg, const struct rpc_result *res)
 	act_free(a);
 }
 
-static void top_up_consumed(void *arg, const struct rpc_result *res)
+static void top_up_credited(void *arg, enum credit_result res, const struct credit *prior)
 {
 	struct act *a = arg;
-	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS) {
-		refuse(a, MPP_INVALID_CHALLENGE, "this top-up was credited already");
+	if (res == CREDIT_TAKEN) {
+		refuse(a, MPP_INVALID_CHALLENGE, "this payment was credited already");
 		return;
 	}
-	if (res->status != RPC_OK) {
+	if (res != CREDIT_OK) {
 		trouble(a, "cannot record the top-up now; retry shortly");
 		return;
 	}
@@ -525,17 +564,17 @@ static void top_up_paid(void *arg, const struct rpc_result *res)
 {
 	struct act *a = arg;
 	uint64_t msat;
-	char name[65], value[24];
 	if (res->status != RPC_OK) {
 		trouble(a, "cannot check the top-up now; retry shortly");
 		return;
 	}
 	if (!paid_deposit(a, res, &msat) || !usable(a))
 		return;
-	/* Consumed like a charge: once, whatever happens next. */
-	hex_encode(a->mpp.hash, 32, name, sizeof(name));
-	snprintf(value, sizeof(value), "%lld", (long long)a->mpp.expires);
-	ds_write("charge", name, value, DS_MUST_CREATE, NULL, top_up_consumed, a);
+	/* Credited once, whatever happens next. */
+	struct credit c = { .purpose = CREDIT_TOPUP, .expires = a->mpp.expires };
+	memcpy(c.session, a->mpp.session_id, 32);
+	if (!ledger_credit(a->mpp.hash, &c, top_up_credited, a))
+		trouble(a, "cannot record the top-up now; retry shortly");
 }
 
 /* -- close -- */
@@ -621,6 +660,13 @@ static void close_with(struct act *a)
 	snprintf(s->refund_status, sizeof(s->refund_status), s->refund_sat ? "pending" : "skipped");
 	s->status = SESSION_CLOSING;
 	s->closed_at = (int64_t)time(NULL);
+	/* The deposit opens nothing from now on, even if this record were
+	 * lost (sessions from before the ledger get their credit now). */
+	struct credit c = { .purpose = CREDIT_DEPOSIT,
+			    .expires = s->expires ? s->expires
+						  : s->closed_at + l402.cfg.invoice_expiry };
+	memcpy(c.session, s->id, 32);
+	ledger_close(s->id, &c);
 	record(s, DS_CREATE_OR_REPLACE, closing_recorded, a);
 }
 
@@ -736,7 +782,7 @@ static void got_session(void *arg, const struct ds_entry *e)
 	size_t n;
 	char tag[16], status[16], refund[16], ret[2048];
 	uint64_t deposit = 0, refund_sat = 0;
-	int64_t closed_at = 0;
+	int64_t closed_at = 0, expires = 0;
 	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n) || find(id)
 	    || !json_parse_alloc(&d, e->value, strlen(e->value), 64))
 		return;
@@ -746,13 +792,14 @@ static void got_session(void *arg, const struct ds_entry *e)
 		  && json_get_u64(&d, json_get(&d, 0, "deposit_msat"), &deposit);
 	json_get_u64(&d, json_get(&d, 0, "refund_sat"), &refund_sat);
 	json_get_s64(&d, json_get(&d, 0, "closed_at"), &closed_at);
+	json_get_s64(&d, json_get(&d, 0, "expires"), &expires);
 	if (!json_get_string(&d, json_get(&d, 0, "refund_status"), refund, sizeof(refund), NULL))
 		snprintf(refund, sizeof(refund), "none");
 	json_doc_free(&d);
 	if (!ok)
 		return;
 	bool open = strcmp(status, "open") == 0;
-	if (!open && (int64_t)time(NULL) - closed_at > KEEP_CLOSED_S) {
+	if (!open && forgettable(closed_at, expires, (int64_t)time(NULL))) {
 		/* Gone for good: the record, and what its draws reserved. */
 		ds_put(DS_GROUP, e->name, NULL, NULL, NULL, NULL);
 		ds_put("uses", e->name, NULL, forgotten, NULL, NULL);
@@ -767,6 +814,7 @@ static void got_session(void *arg, const struct ds_entry *e)
 	s->status = open ? SESSION_OPEN : SESSION_CLOSED;
 	s->refund_sat = refund_sat;
 	s->closed_at = closed_at;
+	s->expires = expires;
 	/* A refund a crash interrupted may have been paid: never again. */
 	snprintf(s->refund_status, sizeof(s->refund_status), "%s",
 		 strcmp(status, "closing") == 0 && strcmp(refund, "pending") == 0 ? "unknown" : refund);

@@ -363,3 +363,47 @@ def test_closed_sessions_are_forgotten_after_a_day(node_factory):
         assert time.time() < deadline
         time.sleep(0.2)
     assert recent in keys("session") and recent in keys("uses")
+
+
+def test_an_open_that_stopped_after_its_deposit_was_credited_completes(node_factory):
+    """The ledger credits a deposit before the session is recorded: an open
+    cut short in between (a crash, a full table) leaves the credit alone,
+    and the client's retry opens the session. Once closed, the credit
+    opens nothing, even without the session's record."""
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat")
+    ch, req = session_challenge(web)
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    sid = req["paymentHash"]
+    n.rpc.call("datastore", {"key": ["l402", "charge", sid],
+                             "string": "%d deposit %s" % (int(time.time()) + 600, sid)})
+    status, _, body = web.get("/s", cred(ch, action="open", preimage=pre,
+                                         returnInvoice=return_invoice(n)))
+    assert status == 200, body
+    status, _, body = web.get("/s", cred(ch, action="close", sessionId=sid, preimage=pre))
+    assert status == 200 and json.loads(body)["refundSats"] == 9, body
+    value = n.rpc.call("listdatastore", {"key": ["l402", "charge", sid]})["datastore"][0]["string"]
+    assert value.endswith(" closed"), value
+    n.rpc.call("deldatastore", {"key": ["l402", "session", sid]})
+    n.restart()
+    n.wait_ready()
+    for _ in range(50):
+        status, _, body = web.get("/s", cred(ch, action="open", preimage=pre,
+                                             returnInvoice=return_invoice(n, "again")))
+        if status != 503:
+            break
+        time.sleep(0.1)
+    assert status == 402 and b"credited already" in body, body
+    assert len(client_paid(n)) == 1
+
+
+def test_a_payment_credits_once_whatever_it_is_offered_for(node_factory):
+    """An opening deposit is recorded in the ledger as that session's, and
+    the same invoice then tops up nothing: every purpose reads the one
+    ledger (test_ledger_symptoms.py has the other ways round)."""
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=10sat")
+    ch, req, pre, _ = open_session(n, web)
+    sid = req["paymentHash"]
+    value = n.rpc.call("listdatastore", {"key": ["l402", "charge", sid]})["datastore"][0]["string"]
+    assert value.split()[1:] == ["deposit", sid], value
+    status, _, body = web.get("/s", cred(ch, action="topUp", sessionId=sid, topUpPreimage=pre))
+    assert status == 402 and b"credited already" in body, body
