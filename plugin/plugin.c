@@ -144,6 +144,7 @@ static void on_rpc_connect(void)
 static void flush_state(void)
 {
 	routes_flush_stats();
+	tokens_flush();
 	int64_t until = loop_now_ms() + 2000;
 	while (rpc_pending() > 0 && rpc_connected() && loop_now_ms() < until)
 		loop_run_once(50);

@@ -45,6 +45,8 @@ struct tok {
 
 static struct tok *buckets[NBUCKETS];
 static size_t nentries, evict_cursor;
+/* Stopping cleanly: every reservation ahead of its uses is given back. */
+static bool flushing;
 static uint64_t nrevoked;
 static struct ds_load load = { tokens_sync, false, false, 0 };
 
@@ -205,6 +207,8 @@ static void reserved_cb(void *arg, const struct rpc_result *r)
 	else
 		plugin_log(LOG_UNUSUAL, "reserving token uses failed: %s", r->message);
 	wake(t, r->status == RPC_OK);
+	if (flushing && r->status == RPC_OK && t->reserved > t->used && !t->writing && !t->waiting)
+		reserve_to(t, t->used);
 }
 
 /* The next reservation for a waiter: a block ahead, never past its limit. */
@@ -305,6 +309,15 @@ void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t 
 		reserve_to(t, t->used);
 }
 
+void tokens_flush(void)
+{
+	flushing = true;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct tok *t = buckets[i]; t; t = t->next)
+			if (t->known && t->reserved > t->used && !t->writing && !t->waiting)
+				reserve_to(t, t->used);
+}
+
 enum use_result token_used(const uint8_t id[32], uint64_t *used,
 			   void (*done)(void *arg, enum use_result), void *arg)
 {
@@ -360,5 +373,6 @@ void tokens_free(void)
 	}
 	nentries = 0;
 	nrevoked = 0;
+	flushing = false;
 	load.done = load.running = false;
 }

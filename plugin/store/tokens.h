@@ -60,6 +60,10 @@ uint64_t token_balance_block(uint64_t balance, uint64_t amount);
  * difference goes back, or is taken too (never past limit: the upstream
  * already answered), and persisted without waiting. */
 void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost);
+/* Stopping cleanly: write back every reservation to what was really used
+ * (and keep doing so for reservations being written), so that a clean
+ * stop loses nothing; the caller waits for lightningd's acknowledgements. */
+void tokens_flush(void);
 void tokens_free(void);
 
 #endif

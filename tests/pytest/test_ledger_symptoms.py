@@ -491,8 +491,6 @@ def restart_node(n):
     n.restart()
 
 
-@issue19("a clean stop counts a token's whole reservation as spent: after 15 of 100, "
-         "85 left before the stop and 80 after")
 @pytest.mark.parametrize("restart", [restart_plugin, restart_node],
                          ids=["plugin-stop-start", "node-restart"])
 @pytest.mark.parametrize("model", ["balance", "uses"])
