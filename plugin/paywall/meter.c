@@ -54,9 +54,11 @@ static enum meter_draw draw(struct meter *m, void (*done)(void *arg, enum meter_
 	return from_use(r);
 }
 
+/* Against the live limit: a session closed meanwhile has refunded what
+ * was left, so a cost past the hold is clamped to nothing more. */
 static void settle(struct meter *m, uint64_t cost_msat)
 {
-	token_settle(m->account, m->limit, m->held, cost_msat);
+	token_settle(m->account, limit_now(m), m->held, cost_msat);
 }
 
 static void pause_event(const struct meter *m, const char *event, char *out, size_t len)
@@ -85,5 +87,6 @@ struct meter paid_meter(const struct paid *p)
 	m.held = p->held_msat;
 	m.unit = p->route.spec.price_msat;
 	m.pause_s = l402.cfg.session_pause;
+	token_hold(m.account);
 	return m;
 }

@@ -23,6 +23,10 @@
 #define IDLE_CHECK_MS 5000
 /* Closed sessions are kept (to answer "closed") this long. */
 #define KEEP_CLOSED_S 86400
+/* A close waits for the requests running on the session to settle: it
+ * looks again this often, this long at most. */
+#define SETTLE_POLL_MS 100
+#define SETTLE_WAIT_S 120
 
 enum session_status { SESSION_OPEN, SESSION_CLOSING, SESSION_CLOSED };
 
@@ -247,6 +251,7 @@ struct act {
 	char currency[8];	/* our invoices' network, as decode names it */
 	uint64_t used;
 	bool server_close;	/* an idle session, no request */
+	int64_t settling_since;	/* close: when it began to wait for holds */
 };
 
 static void act_free(struct act *a)
@@ -685,9 +690,29 @@ static void count_known(void *arg, enum use_result res)
 }
 
 /* Close a: the spending must be known first (read after a restart). */
+static void close_session(struct act *a);
+
+static void close_again(void *arg)
+{
+	close_session(arg);
+}
+
+/* Close a: no draws from now on; the requests still running on it settle
+ * first (a stream, refused its next event, ends within
+ * l402-session-pause), so the refund is what is left after them. Past
+ * SETTLE_WAIT_S, it is what is left with their holds counted as spent;
+ * a cost they state later is clamped to nothing more. */
 static void close_session(struct act *a)
 {
+	int64_t now = (int64_t)time(NULL);
 	a->s->status = SESSION_CLOSING; /* no draws meanwhile */
+	if (token_holds(a->s->id)) {
+		if (!a->settling_since)
+			a->settling_since = now;
+		if (now - a->settling_since < SETTLE_WAIT_S
+		    && loop_add_timer(SETTLE_POLL_MS, close_again, a))
+			return;
+	}
 	switch (token_used(a->s->id, &a->used, count_known, a)) {
 	case USE_OK:
 		close_with(a);

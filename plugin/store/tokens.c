@@ -37,6 +37,7 @@ struct tok {
 	uint8_t id[32];
 	uint64_t used, reserved;	/* reserved: persisted, acknowledged */
 	uint64_t writing_to;
+	unsigned holds;		/* metered requests that hold part of it, unsettled */
 	struct waiters *waiting;	/* NULL when nobody waits */
 	bool revoked;
 	bool known;		/* used/reserved read from the datastore */
@@ -52,7 +53,7 @@ static struct ds_load load = { tokens_sync, false, false, 0 };
 
 static bool idle(const struct tok *t)
 {
-	return !t->revoked && !t->waiting && !t->reading && !t->writing;
+	return !t->revoked && !t->waiting && !t->reading && !t->writing && !t->holds;
 }
 
 /* Drop idle entries, a bucket at a time, until under the cap. */
@@ -292,11 +293,26 @@ enum use_result token_use(const uint8_t id[32], uint64_t limit,
 	return token_spend(id, limit, 1, token_use_block(limit), done, arg);
 }
 
+void token_hold(const uint8_t id[32])
+{
+	struct tok *t = find(id, true);
+	if (t)
+		t->holds++;
+}
+
+unsigned token_holds(const uint8_t id[32])
+{
+	struct tok *t = find(id, false);
+	return t ? t->holds : 0;
+}
+
 void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost)
 {
 	struct tok *t = find(id, false);
+	if (t && t->holds)
+		t->holds--;
 	if (!t || !t->known)
-		return; /* evicted meanwhile: the hold stays spent, in the node's favour */
+		return; /* not read: the hold stays spent, in the node's favour */
 	if (cost <= held) {
 		uint64_t back = held - cost;
 		t->used -= back < t->used ? back : t->used;

@@ -56,9 +56,15 @@ uint64_t token_use_block(uint64_t limit);
 enum use_result token_spend(const uint8_t id[32], uint64_t limit, uint64_t amount, uint64_t block,
 			    void (*done)(void *arg, enum use_result), void *arg);
 uint64_t token_balance_block(uint64_t balance, uint64_t amount);
+/* A metered request holds part of a balance until it settles (token_hold
+ * when it starts, token_settle once when it ends): while any does, the
+ * balance's spending is not final (a session's close waits for it). */
+void token_hold(const uint8_t id[32]);
+unsigned token_holds(const uint8_t id[32]);
 /* A metered request is done: it held `held` and cost `cost`. The
- * difference goes back, or is taken too (never past limit: the upstream
- * already answered), and persisted without waiting. */
+ * difference goes back, or is taken too (never past limit, which for a
+ * closed session is 0: what it had left was refunded), and persisted
+ * without waiting. */
 void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost);
 /* Stopping cleanly: write back every reservation to what was really used
  * (and keep doing so for reservations being written), so that a clean

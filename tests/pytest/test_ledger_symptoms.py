@@ -245,9 +245,6 @@ def test_a_forgotten_session_does_not_open_again(node_factory):
 
 # ---- 4. close while a metered request runs ----
 
-@issue19("close refunds while a metered request is in flight, which then settles its cost: "
-         "8 sat refunded, then 9 sat settled, the session's spending booked at 10 sat: "
-         "18 sat out of a 10 sat deposit")
 def test_close_during_a_metered_request_never_gives_out_more_than_the_deposit(
         node_factory, upstream):
     """A session on `GET /llm/* 1sat proxy:UP balance=10sat`. Open (the
