@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "backends/backend.h"
@@ -34,6 +35,12 @@
 #define DEFAULT_TIMEOUT_S 30
 #define RING_SIZE (256 * 1024)
 #define READ_BLOCK (32 * 1024)
+/* Events a metered stream buffers ahead of what its client took. */
+#define MAX_EVENTS_AHEAD 4096
+/* A metered stream's socket send buffer (the kernel doubles it): what
+ * its client is charged for and may not have read yet is what this and
+ * the client's own receive buffer hold. */
+#define STREAM_SNDBUF (16 * 1024)
 
 struct job {
 	/* Set up by the loop thread, then read-only. */
@@ -68,19 +75,26 @@ struct job {
 	bool has_cost;
 	uint64_t cost_msat;
 	/* Under mu: a streamed answer (text/event-stream) drawing on a
-	 * balance pays each event past the first (the hold pays that) before
-	 * its bytes go out: the worker asks, the loop grants or pauses. */
+	 * balance pays each event past the first (the hold pays that) when
+	 * the connection takes it from the ring to send it, not when the
+	 * worker buffers it: the reader asks, the loop grants or pauses. */
 	bool metered;		/* set before the worker starts */
 	bool sse;
-	bool at_boundary;	/* the bytes so far end an event */
 	char last;		/* the last byte, for the blank line ending an event */
+	uint64_t written, taken;	/* bytes into and out of the ring, ever */
+	uint64_t paid_upto;	/* the reader may take bytes up to this offset */
+	uint64_t ends[MAX_EVENTS_AHEAD];	/* offsets where buffered events end */
+	size_t ends_head, ends_len;
+	bool first_paid;	/* the hold paid the first event */
 	uint64_t units_wanted, units_granted;
 	bool paused, pause_told, stream_timeout;
+	size_t pause_sent;	/* of pause_event, handed out */
 	char pause_event[256];	/* payment-need-topup or session-timeout */
 
 	/* Under the loop's lock. */
 	bool started;		/* a response (or error) went to the client */
-	bool counted;		/* counted in `active` */
+	bool counted;		/* counted in `active` (until the worker ends) */
+	bool settling;		/* the loop's reference: held until settled */
 	struct meter meter;	/* a metered request's hold, settled when done */
 	uint64_t units_asked;	/* of units_wanted, asked of the meter */
 	int64_t paused_since;
@@ -129,8 +143,20 @@ static void unit_answer(struct job *j, enum meter_draw r)
 		pthread_mutex_lock(&j->mu);
 		j->units_granted++;
 		j->paused = j->pause_told = false;
+		j->pause_sent = 0;
+		if (j->ends_len) {
+			j->paid_upto = j->ends[j->ends_head];
+			j->ends_head = (j->ends_head + 1) % MAX_EVENTS_AHEAD;
+			j->ends_len--;
+		} else {
+			j->paid_upto = j->written; /* the last event, ended by the end */
+		}
 		pthread_cond_broadcast(&j->cv);
+		bool wake = j->reader_waiting && j->response_alive;
+		j->reader_waiting = false;
 		pthread_mutex_unlock(&j->mu);
+		if (wake)
+			MHD_resume_connection(j->conn);
 		return;
 	}
 	/* Not covered (or not countable now): pause, and ask again in a
@@ -148,10 +174,15 @@ static void unit_answer(struct job *j, enum meter_draw r)
 		pause_text(j, "payment-need-topup");
 		j->paused = true;
 	}
+	j->pause_sent = 0;
 	pthread_cond_broadcast(&j->cv);
-	bool done = j->done;
+	bool wake = j->reader_waiting && j->response_alive;
+	bool gone = !j->response_alive;
+	j->reader_waiting = false;
 	pthread_mutex_unlock(&j->mu);
-	if (!timeout && !done && !j->retry_pending) {
+	if (wake)
+		MHD_resume_connection(j->conn); /* to tell its client */
+	if (!timeout && !gone && !j->retry_pending) {
 		j->retry_pending = true;
 		job_retain(j);
 		if (!loop_add_timer(1000, retry_units, j)) {
@@ -168,11 +199,11 @@ static void unit_spent(void *arg, enum meter_draw r)
 	release(j); /* the spend's */
 }
 
-/* Ask the meter for the units the worker waits for, one at a time. */
+/* Ask the meter for the units the reader waits for, one at a time. */
 static void ask_units(struct job *j)
 {
 	pthread_mutex_lock(&j->mu);
-	bool want = j->units_wanted > j->units_asked && !j->done && !j->stream_timeout;
+	bool want = j->units_wanted > j->units_asked && j->response_alive && !j->stream_timeout;
 	pthread_mutex_unlock(&j->mu);
 	if (!want || j->retry_pending || !j->meter.ops)
 		return;
@@ -309,6 +340,7 @@ static bool ring_write(struct job *j, const char *p, size_t total)
 			chunk = RING_SIZE - tail;
 		memcpy(j->ring + tail, p + done, chunk);
 		j->len += chunk;
+		j->written += chunk;
 		done += chunk;
 		/* Wake the loop: a reader may be waiting for this. */
 		notify_locked(j);
@@ -316,24 +348,25 @@ static bool ring_write(struct job *j, const char *p, size_t total)
 	return true;
 }
 
-/* The next event of a streamed answer must be paid first (mu held):
- * ask the loop, tell the client when the balance ran out, and wait for a
- * top-up (a session's) or give up. False: stop the stream. */
-static bool pay_next_event(struct job *j)
+/* A metered stream's event ends at offset end (mu held): the hold pays
+ * the first, the reader asks for each of the others. Waits while too
+ * many are buffered ahead of the client; false when the transfer must
+ * stop. */
+static bool event_ends(struct job *j, uint64_t end)
 {
-	j->units_wanted++;
-	notify_locked(j);
-	while (j->units_granted < j->units_wanted && !j->cancelled && !atomic_load(&aborting)) {
-		if ((j->paused || j->stream_timeout) && !j->pause_told) {
-			j->pause_told = true;
-			if (!ring_write(j, j->pause_event, strlen(j->pause_event)))
-				return false;
-		}
-		if (j->stream_timeout)
-			return false;
-		pthread_cond_wait(&j->cv, &j->mu);
+	if (!j->first_paid) {
+		j->first_paid = true;
+		j->paid_upto = end;
+		return true;
 	}
-	return j->units_granted >= j->units_wanted;
+	while (j->ends_len == MAX_EVENTS_AHEAD && !j->cancelled && !atomic_load(&aborting))
+		pthread_cond_wait(&j->cv, &j->mu);
+	if (j->cancelled || atomic_load(&aborting))
+		return false;
+	j->ends[(j->ends_head + j->ends_len) % MAX_EVENTS_AHEAD] = end;
+	j->ends_len++;
+	notify_locked(j); /* a reader may wait for a whole event */
+	return true;
 }
 
 /* Whether the kept response headers say text/event-stream. */
@@ -365,12 +398,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	while (pos < total) {
 		size_t end = total;
+		bool ended = false;
 		if (j->sse) {
-			if (j->at_boundary) {
-				if (!pay_next_event(j))
-					goto stop;
-				j->at_boundary = false;
-			}
 			/* Up to the blank line that ends this event. */
 			for (end = pos; end < total;) {
 				char c = p[end++];
@@ -378,13 +407,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 					continue;
 				if (c == '\n' && j->last == '\n') {
 					j->last = 0;
-					j->at_boundary = true;
+					ended = true;
 					break;
 				}
 				j->last = c;
 			}
 		}
 		if (!ring_write(j, p + pos, end - pos))
+			goto stop;
+		if (ended && !event_ends(j, j->written))
 			goto stop;
 		pos = end;
 	}
@@ -484,28 +515,56 @@ static void *worker(void *arg)
 /* Called by libmicrohttpd's thread holding the response's own mutex: the
  * loop's lock is not taken here (that order would invert the one of our
  * callbacks, which hold the loop's lock and then touch responses). */
+/* What the reader may take now (mu held): all that is buffered, or for a
+ * metered stream the bytes of events paid for. */
+static size_t takeable(const struct job *j)
+{
+	if (!j->sse)
+		return j->len;
+	uint64_t may = j->paid_upto > j->taken ? j->paid_upto - j->taken : 0;
+	return may < j->len ? (size_t)may : j->len;
+}
+
 static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct job *j = cls;
 	ssize_t n = 0;
+	size_t avail;
 	pthread_mutex_lock(&j->mu);
-	if (j->len) {
-		size_t chunk = j->len < max ? j->len : max;
+	if (j->sse && (j->paused || j->stream_timeout) && !j->pause_told) {
+		/* Its balance ran out: told out of band, not from the ring. */
+		size_t left = strlen(j->pause_event) - j->pause_sent;
+		size_t chunk = left < max ? left : max;
+		memcpy(buf, j->pause_event + j->pause_sent, chunk);
+		j->pause_sent += chunk;
+		j->pause_told = j->pause_sent == strlen(j->pause_event);
+		n = (ssize_t)chunk;
+	} else if ((avail = takeable(j))) {
+		size_t chunk = avail < max ? avail : max;
 		if (chunk > RING_SIZE - j->head)
 			chunk = RING_SIZE - j->head;
 		memcpy(buf, j->ring + j->head, chunk);
 		j->head = (j->head + chunk) % RING_SIZE;
 		j->len -= chunk;
+		j->taken += chunk;
 		n = (ssize_t)chunk;
 		pthread_cond_signal(&j->cv);
-	} else if (j->done) {
+	} else if (j->sse && j->stream_timeout) {
+		n = MHD_CONTENT_READER_END_OF_STREAM;
+	} else if (!j->len && j->done) {
 		n = j->code == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
 					: MHD_CONTENT_READER_END_WITH_ERROR;
 	} else {
-		/* Nothing yet: park the connection until the worker writes.
-		 * Suspended before mu is released, so the loop, which resumes
-		 * it after seeing reader_waiting under mu, always resumes a
-		 * suspended connection. */
+		/* Nothing to take: a whole event waits for its payment (asked
+		 * of the loop now), or the worker has not written yet. Parked
+		 * until then; suspended before mu is released, so the loop,
+		 * which resumes it after seeing reader_waiting under mu, always
+		 * resumes a suspended connection. */
+		if (j->sse && j->len && (j->ends_len || j->done)
+		    && j->units_wanted == j->units_granted) {
+			j->units_wanted++;
+			notify_locked(j);
+		}
 		j->reader_waiting = true;
 		MHD_suspend_connection(j->conn);
 	}
@@ -518,9 +577,11 @@ static void response_freed(void *cls)
 	struct job *j = cls;
 	pthread_mutex_lock(&j->mu);
 	j->response_alive = false;
-	/* The client is gone or done: a blocked worker must stop. */
+	/* The client is gone or done: a blocked worker must stop, and the
+	 * loop settles what the request cost once the worker has too. */
 	j->cancelled = true;
-	pthread_cond_signal(&j->cv);
+	pthread_cond_broadcast(&j->cv);
+	notify_locked(j);
 	pthread_mutex_unlock(&j->mu);
 	release(j);
 }
@@ -560,6 +621,18 @@ static struct MHD_Response *streaming_response(struct job *j)
 	return resp;
 }
 
+/* A metered stream's connection keeps little in the kernel: its client
+ * is charged for an event once the connection takes it (README, "what a
+ * streamed event costs"). */
+static void stream_buffer(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int size = STREAM_SNDBUF;
+	if (ci)
+		setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 static void on_event(struct job *j)
 {
 	pthread_mutex_lock(&j->mu);
@@ -592,21 +665,27 @@ static void on_event(struct job *j)
 		} else {
 			pthread_mutex_lock(&j->mu);
 			struct MHD_Response *resp = streaming_response(j);
+			bool small_buffer = j->sse;
 			pthread_mutex_unlock(&j->mu);
+			if (small_buffer)
+				stream_buffer(j->conn);
 			http_step_end(http_finish(r, (unsigned)status, resp));
 		}
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
-	if (!done)
-		ask_units(j);
-	/* The cost: the upstream's word, the whole hold when it said
-	 * nothing, nothing when it never answered. */
-	if (done)
-		backend_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
+	ask_units(j);
 	if (done && j->counted) {
 		j->counted = false;
 		atomic_fetch_sub(&active, 1);
+	}
+	/* Once the worker and the client are both done: the cost is the
+	 * upstream's word, the whole hold when it said nothing (a stream's
+	 * hold grows with each event its client took), nothing when it never
+	 * answered. */
+	if (done && !alive && j->settling) {
+		j->settling = false;
+		backend_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 		release(j); /* the loop's reference */
 	}
 }
@@ -728,9 +807,11 @@ static struct http_step *serve(const struct backend_call *c)
 	j->ref = http_ref(r);
 	atomic_fetch_add(&active, 1);
 	j->counted = true;
+	j->settling = true;
 	if (pthread_create(&t, &attr, worker, j) != 0) {
 		atomic_fetch_sub(&active, 1);
 		j->counted = false;
+		j->settling = false;
 		j->started = true;
 		backend_settle(&j->meter, 0);
 		j->refs = 1;
