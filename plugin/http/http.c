@@ -264,7 +264,7 @@ static atomic_size_t body_bytes;
 
 struct http_step *http_read_body(struct req *r, size_t max, bool keep, http_step_fn then)
 {
-	if (!r->body_expected)
+	if (!r->body_expected || r->body_read)
 		return then(r);
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
 	if (keep && cl && strtoull(cl, NULL, 10) > max)
@@ -311,7 +311,10 @@ static struct http_step *body_done(struct req *r)
 {
 	http_step_fn then = r->after_body;
 	r->body_wanted = false;
+	r->body_read = true;
 	r->after_body = NULL;
+	if (r->body_keep && !r->body_refused)
+		r->body_size = r->body.len;
 	if (r->body_refused)
 		return http_retry_later(r, 413, "too_large", "request body too large, or the node "
 				       "is busy with others; retry shortly", 5);

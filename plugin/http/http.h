@@ -53,6 +53,7 @@ struct req {
 	bool body_keep;		/* ... and keeps it (else it is passed over) */
 	bool body_refused;	/* too large, or over the budget */
 	bool body_resumed;	/* resumed to read it: a repeated first call comes */
+	bool body_read;		/* read already (body_size is then its length) */
 	size_t body_max;
 	bool decided;		/* the handlers ran */
 	bool suspended;
@@ -132,7 +133,7 @@ HTTP_MUST_USE struct http_step *http_unavailable(struct req *r, const char *why)
 HTTP_MUST_USE struct http_step *http_wait(struct req *r);
 /* Read r's body (at most max bytes; keep: for the step, else read and
  * passed over), then run then(r) holding the loop's lock; at once when
- * there is none. Holding the loop's lock. */
+ * there is none, or it was read before. Holding the loop's lock. */
 HTTP_MUST_USE struct http_step *http_read_body(struct req *r, size_t max, bool keep,
 						http_step_fn then);
 /* Not answered yet: the caller goes on (in a chain of steps). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/backend.h"
 #include "core/log.h"
 #include "json_out.h"
 #include "lightningd/rpc.h"
@@ -55,8 +56,20 @@ static void priced(void *arg, const struct rpc_result *res)
 	free(a);
 }
 
+static struct http_step *price_with_body(struct req *r)
+{
+	return pricer_ask(r, paid_of(r)->after_price);
+}
+
 struct http_step *pricer_ask(struct req *r, http_step_fn then)
 {
+	/* A chunked body says its size only once read: read it first (within
+	 * the backends' limit and the transport's budget). */
+	if (r->body_expected && !r->body_read && !MHD_lookup_connection_value(
+				 r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		paid_of(r)->after_price = then;
+		return http_read_body(r, BACKEND_MAX_BODY, true, price_with_body);
+	}
 	struct strbuf sb;
 	struct json_out j;
 	char key[ROUTE_KEY_LEN];

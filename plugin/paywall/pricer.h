@@ -4,9 +4,9 @@
  * costs. It is called with
  *   {"route": "POST /v1/ai", "method": "POST", "path": "/v1/ai",
  *    "query": "model=x", "body_size": 1234, "content_digest": "sha-256=:...:"}
- * (body_size from Content-Length, 0 without; content_digest only when the
- * client sent a Content-Digest header: the body itself is not read before
- * payment) and answers {"price_msat": N}. An answer above the route's
+ * (body_size from Content-Length; a chunked body is read first, within
+ * BACKEND_MAX_BODY, to learn its size; content_digest only when the
+ * client sent a Content-Digest header) and answers {"price_msat": N}. An answer above the route's
  * PRICE, a malformed one, an error or no answer within PRICER_TIMEOUT_MS
  * is a 503 with Retry-After: never a free request. */
 #ifndef L402_PRICER_H

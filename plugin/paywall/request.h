@@ -23,6 +23,7 @@ struct paid {
 	bool path_known;	/* no route matched, but one for another method */
 	bool serve_unlocked;	/* passed; its backend serves without the lock */
 	bool priced;		/* route.spec.price_msat is the pricer's answer */
+	http_step_fn after_price;	/* pricer.c: what runs once priced */
 	int64_t uses_left;	/* of a token with a use limit, once counted; else -1 */
 	int64_t balance_left;	/* msat of a balance token after this request's
 				 * draw (or hold); else -1 */

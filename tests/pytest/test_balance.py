@@ -4,6 +4,7 @@ in a header or a trailer), held while it runs; live prices from a
 lightningd command (price=rpc:METHOD). Crash-safe like use counts: never
 more served than paid, never a paid balance lost."""
 import concurrent.futures
+import http.client
 import http.server
 import json
 import socket
@@ -235,3 +236,19 @@ def test_route_update_keeps_the_keys_consistent(node_factory):
     n.rpc.call("dev-pricer", {"price_msat": 2000})
     status, _, body = web.get("/a")
     assert status == 402 and json.loads(body)["price_msat"] == 2000
+
+
+def test_the_pricer_is_told_a_chunked_body_s_real_size(node_factory):
+    """A chunked body says its size only once read: the plugin reads it
+    (within the backends' 8 MiB) before asking the pricer."""
+    n, web = paywall(node_factory, "POST /ai 50sat text:ok price=rpc:dev-price")
+    n.rpc.call("dev-pricer", {"price_msat": 7000})
+    body = bytes(range(256)) * 12
+    c = http.client.HTTPConnection(*web.addr, timeout=10)
+    c.request("POST", "/ai", body=iter([body[:1000], body[1000:]]), encode_chunked=True,
+              headers={"Transfer-Encoding": "chunked"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 402
+    asked = n.rpc.call("dev-pricer", {})["asked"][-1]
+    assert asked["body_size"] == len(body), asked
