@@ -12,19 +12,43 @@
 /* The parameters made from a query string. */
 #define MAX_PARAMS (64 * 1024)
 
-static const char *const allowed[] = {
-	"getinfo", "listnodes", "listchannels", "feerates", "getroute", "decode",
-	"decodepay", "listpeers", "listpeerchannels", "listforwards", "listfunds",
-	"listinvoices", "listsendpays", "listpays", "listoffers", "help",
+/* What may be sold, and what each reveals (the README's list is this
+ * one). None returns a payment preimage, a session, a deposit or a return
+ * invoice: nothing another buyer's access depends on. */
+static const struct sold {
+	const char *method, *reveals;
+} sold[] = {
+	{ "getinfo", "the node's id, alias, addresses, version, channel and peer counts" },
+	{ "listnodes", "public gossip: nodes and their announced addresses" },
+	{ "listchannels", "public gossip: channels, capacities and fees" },
+	{ "feerates", "the node's on-chain fee estimates" },
+	{ "getroute", "a route through public channels" },
+	{ "decode", "what a string the buyer sends says (an invoice, an offer)" },
+	{ "decodepay", "what a BOLT11 invoice the buyer sends says" },
+	{ "listpeers", "the node's peers and their connection state" },
+	{ "listpeerchannels", "the node's channels with its peers, balances included" },
+	{ "listforwards", "the payments the node forwarded, amounts and fees" },
+	{ "listfunds", "the node's on-chain outputs and channel funds" },
+	{ "listoffers", "the node's BOLT12 offers" },
+	{ "help", "the commands the node offers" },
 };
+
+/* Methods that answer with payment preimages: a preimage is a credential
+ * here (an L402 token's, a session's bearer, a refund's proof). */
+static const char *const never[] = { "listinvoices", "listsendpays", "listpays" };
 
 static bool check(const struct route_spec *s, char *why, size_t whylen)
 {
 	if (!*s->target)
 		return backend_refuse(why, whylen, "rpc: needs a method name");
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if (strcmp(s->target, allowed[i]) == 0)
+	for (size_t i = 0; i < sizeof(sold) / sizeof(sold[0]); i++)
+		if (strcmp(s->target, sold[i].method) == 0)
 			return true;
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (strcmp(s->target, never[i]) == 0)
+			return backend_refuse(why, whylen, "rpc:%s is not sold: its answers carry "
+					      "payment preimages, which are other buyers' "
+					      "credentials", never[i]);
 	return backend_refuse(why, whylen, "rpc:%.100s is not an allowed read-only method",
 			      s->target);
 }

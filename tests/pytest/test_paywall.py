@@ -384,18 +384,20 @@ def test_dir_backend_and_traversal(node_factory, directory):
 
 
 def test_rpc_backend(node_factory):
-    n, web = paywall(node_factory, "GET /node 0 rpc:getinfo", "GET /inv 0 rpc:listinvoices")
+    n, web = paywall(node_factory, "GET /node 0 rpc:getinfo", "GET /dec 0 rpc:decode")
     status, _, body = web.get("/node")
     assert status == 200 and json.loads(body)["id"] == n.rpc.getinfo()["id"]
-    status, _, body = web.get("/inv?label=nope")
-    assert status == 200 and json.loads(body) == {"invoices": []}
-    status, _, body = web.get("/inv?bogus=1")
+    status, _, body = web.get("/dec?bogus=1")
     assert status == 502 and "unknown parameter" in json.loads(body)["message"]
 
 
 @pytest.mark.parametrize("route,why", [
     ("GET /x 1sat rpc:pay", "not an allowed read-only method"),
     ("GET /x 1sat rpc:invoice", "not an allowed read-only method"),
+    # Their answers carry payment preimages: other buyers' credentials.
+    ("GET /x 1sat rpc:listinvoices", "payment preimages"),
+    ("GET /x 1sat rpc:listsendpays", "payment preimages"),
+    ("GET /x 1sat rpc:listpays", "payment preimages"),
     ("GET x 1sat text:a", "must start with '/'"),
     ("FETCH /x 1sat text:a", "unknown method"),
     ("GET /x 1btc text:a", "price"),
