@@ -639,8 +639,9 @@ static void on_event(struct job *j)
 	j->signalled = false;
 	bool ready = j->headers_ready, waiting = j->reader_waiting;
 	bool alive = j->response_alive;
-	/* done is set, and signalled, last by the worker: once the loop has
-	 * seen it, no event for this job remains in the pipe. */
+	/* The worker and the response each signal last when they end (done,
+	 * and the response freed): once the loop has seen both, no event for
+	 * this job remains in the pipe, and it lets the job go. */
 	bool done = j->done;
 	CURLcode code = j->code;
 	long status = j->status;
@@ -674,6 +675,10 @@ static void on_event(struct job *j)
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
+	/* Read again: a response started above is alive now. */
+	pthread_mutex_lock(&j->mu);
+	alive = j->response_alive;
+	pthread_mutex_unlock(&j->mu);
 	ask_units(j);
 	if (done && j->counted) {
 		j->counted = false;

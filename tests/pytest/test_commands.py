@@ -1,6 +1,8 @@
 """Running the shop from lightning-cli: route commands, tokens, revenue,
 token models and limits, with persistence across restarts."""
 import json
+import os
+import signal
 import threading
 import time
 
@@ -209,7 +211,25 @@ def test_rotate_secret(node_factory):
     assert web.get("/a", {"Authorization": auth2})[0] == 200
 
 
-def test_uses_survive_restart_losing_at_most_a_block(node_factory):
+def plugin_pids(n):
+    """The plugin processes the node runs (its children running plugin/l402)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmd = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == n.proc.pid and b"l402" in cmd.split(b"\0")[0]:
+            pids.append(int(entry))
+    return pids
+
+
+def test_uses_survive_a_clean_restart_exactly(node_factory):
     n, web = paywall(node_factory, "GET /u 1sat text:u uses=25 valid=3600")
     auth, b = buy(n, web, "/u")
     assert b["uses"] == 25
@@ -220,13 +240,31 @@ def test_uses_survive_restart_losing_at_most_a_block(node_factory):
     assert v["uses_left"] == 22
     n.restart()
     n.wait_ready()
+    # A clean stop writes back what was reserved ahead: nothing lost.
+    v = n.rpc.call("l402-verify", [auth])
+    assert v["uses_left"] == 22
+    served = sum(web.get("/u", {"Authorization": auth})[0] == 200 for _ in range(23))
+    assert served == 22
+    assert reason_of(web, "/u", {"Authorization": auth})["reason"] == "used_up"
+
+
+def test_uses_survive_a_crash_losing_at_most_a_block(node_factory):
+    n, web = paywall(node_factory, "GET /u 1sat text:u uses=25 valid=3600")
+    auth, b = buy(n, web, "/u")
+    wait_status(web, "/u", {"Authorization": auth}, 200)
+    for _ in range(2):
+        assert web.get("/u", {"Authorization": auth})[0] == 200
+    pids = plugin_pids(n)
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGKILL)
+    n.restart()
+    n.wait_ready()
     # Reservations are a tenth of the uses (2 here), and the one taken
-    # counts as used: 3 served, 1 lost, 21 left.
+    # counts as used after a crash: 3 served, 1 lost, 21 left.
     v = n.rpc.call("l402-verify", [auth])
     assert v["uses_left"] == 21
     served = sum(web.get("/u", {"Authorization": auth})[0] == 200 for _ in range(22))
     assert served == 21
-    assert reason_of(web, "/u", {"Authorization": auth})["reason"] == "used_up"
 
 
 def test_rate_limits(node_factory):
