@@ -30,7 +30,10 @@
 #include "backends/backend.h"
 #include "core/loop.h"
 
-#define MAX_JOBS 64
+#define MAX_JOBS 256
+/* Of those, what one client (an IPv4 address, an IPv6 /64) may hold: one
+ * slow or stalled client never takes every upstream job. */
+#define MAX_JOBS_PER_CLIENT 16
 /* timeout= when the route does not say */
 #define DEFAULT_TIMEOUT_S 30
 #define RING_SIZE (256 * 1024)
@@ -45,6 +48,7 @@
 struct job {
 	/* Set up by the loop thread, then read-only. */
 	struct req_ref ref;	/* the request, until its answer starts */
+	uint8_t client[16];	/* whose it is (client_addr's group) */
 	struct MHD_Connection *conn;
 	char *url;
 	char method[16];
@@ -258,6 +262,18 @@ static void track(struct job *j, bool add)
 		}
 	}
 	pthread_mutex_unlock(&jobs_mu);
+}
+
+/* Jobs of this client whose worker runs (counted is the loop's, and so
+ * is the caller). */
+static unsigned client_jobs(const uint8_t client[16])
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&jobs_mu);
+	for (int i = 0; i < MAX_JOBS; i++)
+		n += jobs[i] && jobs[i]->counted && memcmp(jobs[i]->client, client, 16) == 0;
+	pthread_mutex_unlock(&jobs_mu);
+	return n;
 }
 
 static void release(struct job *j)
@@ -639,9 +655,6 @@ static void on_event(struct job *j)
 	j->signalled = false;
 	bool ready = j->headers_ready, waiting = j->reader_waiting;
 	bool alive = j->response_alive;
-	/* The worker and the response each signal last when they end (done,
-	 * and the response freed): once the loop has seen both, no event for
-	 * this job remains in the pipe, and it lets the job go. */
 	bool done = j->done;
 	CURLcode code = j->code;
 	long status = j->status;
@@ -675,20 +688,25 @@ static void on_event(struct job *j)
 	} else if (waiting && alive) {
 		MHD_resume_connection(j->conn);
 	}
-	/* Read again: a response started above is alive now. */
-	pthread_mutex_lock(&j->mu);
-	alive = j->response_alive;
-	pthread_mutex_unlock(&j->mu);
 	ask_units(j);
 	if (done && j->counted) {
 		j->counted = false;
 		atomic_fetch_sub(&active, 1);
 	}
-	/* Once the worker and the client are both done: the cost is the
-	 * upstream's word, the whole hold when it said nothing (a stream's
-	 * hold grows with each event its client took), nothing when it never
-	 * answered. */
-	if (done && !alive && j->settling) {
+	/* Read again, as things are now (a response started above is alive;
+	 * one freed meanwhile has an event of its own in the pipe). Once the
+	 * worker and the client are both done and no event for the job is
+	 * pending, none can come: the cost is the upstream's word, the whole
+	 * hold when it said nothing (a stream's hold grows with each event
+	 * its client took), nothing when it never answered. */
+	pthread_mutex_lock(&j->mu);
+	bool finished = j->done && !j->response_alive && !j->signalled;
+	ready = j->headers_ready;
+	status = j->status;
+	has_cost = j->has_cost;
+	cost = j->cost_msat;
+	pthread_mutex_unlock(&j->mu);
+	if (finished && j->settling) {
 		j->settling = false;
 		backend_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 		release(j); /* the loop's reference */
@@ -741,6 +759,11 @@ static struct http_step *serve(const struct backend_call *c)
 		backend_settle(&m, 0);
 		return http_error(r, 503, "busy", "too many upstream requests in flight");
 	}
+	if (client_jobs(r->client.group) >= MAX_JOBS_PER_CLIENT) {
+		backend_settle(&m, 0);
+		return http_retry_later(r, 503, "busy", "too many upstream requests in flight "
+					"from this address; retry shortly", 1);
+	}
 	/* Waiting first: a request that cannot wait costs nothing. */
 	struct http_step *s = http_wait(r);
 	if (r->response) {
@@ -758,6 +781,7 @@ static struct http_step *serve(const struct backend_call *c)
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	j->conn = r->conn;
+	memcpy(j->client, r->client.group, sizeof(j->client));
 	j->timeout = c->spec->timeout ? (long)c->spec->timeout : DEFAULT_TIMEOUT_S;
 	j->refs = 2; /* the worker and the loop */
 	snprintf(j->method, sizeof(j->method), "%s", r->method);
