@@ -150,8 +150,10 @@ struct http_step *forward_auth_handle(struct req *r)
 		}
 	}
 	if (why) {
-		/* Our mistake or the proxy's, not the client's: never 401/403. */
-		p->deny_status = 0;
+		/* Our mistake or the proxy's, not the client's: a 400, never a
+		 * 401/403 of its own; but a proxy that asked for a deny status
+		 * (nginx, which makes a 500 of anything else) gets it, and asks
+		 * again for the 400 itself. */
 		return http_error(r, 400, "bad_forward_auth", why);
 	}
 	/* The route table alone decides for a front proxy. */
