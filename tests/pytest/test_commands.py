@@ -10,6 +10,7 @@ import pytest
 
 import l402util
 from conftest import PLUGIN, RpcError
+from test_hostile import plugin_pid
 from test_paywall import buy, header_values, paywall, reason_of, wait_status
 
 
@@ -211,24 +212,6 @@ def test_rotate_secret(node_factory):
     assert web.get("/a", {"Authorization": auth2})[0] == 200
 
 
-def plugin_pids(n):
-    """The plugin processes the node runs (its children running plugin/l402)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmd = f.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == n.proc.pid and b"l402" in cmd.split(b"\0")[0]:
-            pids.append(int(entry))
-    return pids
-
-
 def test_uses_survive_a_clean_restart_exactly(node_factory):
     n, web = paywall(node_factory, "GET /u 1sat text:u uses=25 valid=3600")
     auth, b = buy(n, web, "/u")
@@ -254,9 +237,7 @@ def test_uses_survive_a_crash_losing_at_most_a_block(node_factory):
     wait_status(web, "/u", {"Authorization": auth}, 200)
     for _ in range(2):
         assert web.get("/u", {"Authorization": auth})[0] == 200
-    pids = plugin_pids(n)
-    assert len(pids) == 1, pids
-    os.kill(pids[0], signal.SIGKILL)
+    os.kill(plugin_pid(n), signal.SIGKILL)
     n.restart()
     n.wait_ready()
     # Reservations are a tenth of the uses (2 here), and the one taken
