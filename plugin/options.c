@@ -64,6 +64,7 @@ static const struct opt_def {
 	{ "l402-header-timeout", OPT_INT, "10", "Seconds a request has to send its headers before its connection is closed", false, false, NULL, 1, 3600, FIELD(header_timeout) },
 	{ "l402-metrics-bind", OPT_STRING, NULL, "HOST:PORT serving Prometheus metrics at /metrics (off unless set; keep it private)", false, false, set_metrics_bind, 0, 0, 0 },
 	{ "l402-session-idle", OPT_INT, "300", "Seconds of inactivity after which the node closes a Payment session and refunds it", false, true, NULL, 5, 2592000, FIELD(session_idle) },
+	{ "l402-max-client-sessions", OPT_INT, "64", "Open Payment sessions one client (an IPv4 address, an IPv6 /64) may hold", false, true, NULL, 1, 4096, FIELD(max_client_sessions) },
 	{ "l402-session-pause", OPT_INT, "60", "Seconds a streamed answer waits for a top-up once its balance ran out, before it ends", false, true, NULL, 1, 3600, FIELD(session_pause) },
 	{ "l402-tls-cert", OPT_STRING, NULL, "PEM certificate chain for https:// binds (reloaded by l402-tls-reload)", false, false, set_tls_cert, 0, 0, 0 },
 	{ "l402-tls-key", OPT_STRING, NULL, "PEM private key of l402-tls-cert (unencrypted; keep it readable only by lightningd)", false, false, set_tls_key, 0, 0, 0 },
@@ -343,6 +344,7 @@ const char *options_init(const struct json_doc *doc, int options,
 	cfg->catalog = strdup("/");
 	cfg->max_conns_per_client = 64;
 	cfg->header_timeout = 10;
+	cfg->max_client_sessions = 64;
 	if (!json_is_object(doc, options))
 		return "init: options is not an object";
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {

@@ -46,6 +46,7 @@ struct l402_config {
 	char *tls_cert, *tls_key;	/* PEM files for https:// binds, or NULL */
 	int64_t session_idle;	/* seconds before an idle Payment session is closed */
 	int64_t session_pause;	/* seconds a stream waits for a top-up */
+	int64_t max_client_sessions;	/* open sessions one client may hold */
 };
 
 struct listener {

@@ -42,6 +42,10 @@ struct session {
 	/* When the deposit's challenge expires: until then its open
 	 * credential verifies, so a closed session's record is kept. */
 	int64_t expires;
+	/* Who opened it (client_addr's group), for the per-client bound;
+	 * not kept across restarts. */
+	uint8_t client[16];
+	bool client_known;
 };
 
 static struct session *sessions[MAX_SESSIONS];
@@ -77,6 +81,16 @@ size_t mpp_sessions_open(void)
 	return n;
 }
 
+/* Open sessions this client opened (since the plugin started). */
+static size_t open_by(const uint8_t client[16])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nsessions; i++)
+		n += sessions[i]->status == SESSION_OPEN && sessions[i]->client_known
+		     && memcmp(sessions[i]->client, client, 16) == 0;
+	return n;
+}
+
 static struct session *find(const uint8_t id[32])
 {
 	for (size_t i = 0; i < nsessions; i++)
@@ -109,17 +123,21 @@ static bool forgettable(int64_t closed_at, int64_t expires, int64_t now)
 	return now - closed_at > KEEP_CLOSED_S && now > expires;
 }
 
-/* Room for one more: closed sessions past KEEP_CLOSED_S go first (from
- * memory: their records stay until they may be forgotten). */
+/* Room for one more: closed sessions never take an open one's place. The
+ * one closed longest goes (from memory: its record stays until it may be
+ * forgotten, and its deposit's credit says it is closed). */
 static struct session *add(const uint8_t id[32])
 {
 	int64_t now = (int64_t)time(NULL);
-	for (size_t i = 0; i < nsessions && nsessions == MAX_SESSIONS;) {
-		if (sessions[i]->status == SESSION_CLOSED && now - sessions[i]->closed_at > KEEP_CLOSED_S) {
-			session_free(sessions[i]);
-			sessions[i] = sessions[--nsessions];
-		} else {
-			i++;
+	if (nsessions == MAX_SESSIONS) {
+		size_t oldest = nsessions;
+		for (size_t i = 0; i < nsessions; i++)
+			if (sessions[i]->status == SESSION_CLOSED
+			    && (oldest == nsessions || sessions[i]->closed_at < sessions[oldest]->closed_at))
+				oldest = i;
+		if (oldest < nsessions) {
+			session_free(sessions[oldest]);
+			sessions[oldest] = sessions[--nsessions];
 		}
 	}
 	if (nsessions == MAX_SESSIONS)
@@ -247,6 +265,7 @@ struct act {
 	struct mpp_state mpp;	/* what the request carried, copied */
 	char *return_invoice;	/* open: taken from the request */
 	char tag[9];		/* its route's */
+	uint8_t client[16];	/* whose request it is */
 	struct session *s;	/* a session being opened, or closed */
 	char currency[8];	/* our invoices' network, as decode names it */
 	uint64_t used;
@@ -472,6 +491,8 @@ static void deposit_credited(void *arg, enum credit_result res, const struct cre
 	s->deposit_msat = a->mpp.amount_sat * 1000;
 	s->return_invoice = strdup(a->return_invoice);
 	s->expires = a->mpp.expires;
+	memcpy(s->client, a->client, sizeof(s->client));
+	s->client_known = true;
 	snprintf(s->refund_status, sizeof(s->refund_status), "none");
 	a->s = s;
 	record(s, DS_MUST_CREATE, opened, a);
@@ -757,6 +778,7 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 	a->return_invoice = p->mpp.return_invoice;
 	p->mpp.return_invoice = NULL;
 	memcpy(a->tag, p->route.tag, sizeof(a->tag));
+	memcpy(a->client, r->client.group, sizeof(a->client));
 	if (!load.done) {
 		act_free(a);
 		return http_unavailable(r, "starting up; retry shortly");
@@ -769,6 +791,13 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 			return drawn(r, a, s); /* opened before: a retry, or a second client */
 		if (s)
 			return refused(r, a, MPP_INVALID_CHALLENGE, "this session is closed");
+		if (open_by(a->client) >= (size_t)l402.cfg.max_client_sessions) {
+			/* Before anything is credited: the deposit stays usable
+			 * (for this open, retried) until its challenge expires. */
+			act_free(a);
+			return http_retry_later(r, 429, "rate_limited", "too many sessions open from "
+						"this address; close one, or retry later", 10);
+		}
 		return check_invoice(r, a, deposit_paid, "deposit");
 	case MPP_BEARER:
 		if (!(s = open_session(a, why, sizeof(why))))
