@@ -557,11 +557,18 @@ bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
 
 bool route_matches_path(const struct route_spec *r, const char *p)
 {
-	size_t n = strlen(r->path);
-	if (!r->prefix)
-		return strcmp(p, r->path) == 0;
+	size_t n = strlen(r->path), lp = strlen(p);
+	if (!r->prefix) {
+		/* With or without one trailing slash: the many servers that fold
+		 * it would serve the other spelling as this route's. */
+		if (lp == n)
+			return strcmp(p, r->path) == 0;
+		if (lp == n + 1)
+			return p[n] == '/' && strncmp(p, r->path, n) == 0;
+		return lp + 1 == n && r->path[lp] == '/' && strncmp(p, r->path, lp) == 0;
+	}
 	/* The prefix "/v1/price/" matches "/v1/price" and everything under it. */
 	if (strncmp(p, r->path, n) == 0)
 		return true;
-	return n > 1 && strlen(p) == n - 1 && strncmp(p, r->path, n - 1) == 0;
+	return n > 1 && lp == n - 1 && strncmp(p, r->path, n - 1) == 0;
 }

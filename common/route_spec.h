@@ -75,7 +75,8 @@ bool rate_parse(const char *v, uint32_t *n, uint32_t *per, uint32_t *burst);
 /* Service name from a path: "/v1/price/" -> "v1-price"; "/" -> "root". */
 void route_service_from_path(const char *path, char *out, size_t outlen);
 
-/* Whether request path p matches the route (exact, or under the prefix). */
+/* Whether request path p (path_canonical's) matches the route: exact
+ * (with or without one trailing slash), or under the prefix. */
 bool route_matches_path(const struct route_spec *r, const char *p);
 
 /* msat as sat for people and catalogs: "10", or "1.500" when it is not a

@@ -334,8 +334,8 @@ static struct http_step *preflight_or_handlers(struct req *r)
 {
 	if (atomic_load(&closing))
 		return http_unavailable(r, "shutting down");
-	if (r->nul_in_target)
-		return http_error(r, 400, "bad_request", "NUL in the request target");
+	if (r->path_err != PATH_OK)
+		return http_error(r, 400, "bad_path", path_strerror(r->path_err));
 	for (size_t i = 0; i < app.nhandlers; i++) {
 		struct http_step *s = app.handlers[i].handle(r);
 		if (s->kind != STEP_DECLINED)
@@ -352,17 +352,21 @@ static enum MHD_Result queue(struct req *r)
 	return ret;
 }
 
-/* Before anything else, with the request line as sent: refuse a NUL,
- * which percent-decoding would hide by cutting the path short. */
+/* Before anything else, with the request line as sent: the path is read
+ * once, here (path.h), not as libmicrohttpd decodes it. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct req *r = calloc(1, sizeof(*r) + app.req_extra);
-	const char *q = strchr(uri, '?');
-	if (r) {
-		r->nul_in_target = strstr(uri, "%00") != NULL;
-		/* For a pricer; the path itself comes decoded from libmicrohttpd. */
-		if (q && strlen(q + 1) <= 4096)
-			r->query = strdup(q + 1);
+	const char *q = NULL;
+	size_t n = strlen(uri);
+	if (!r)
+		return NULL;
+	if (n > PATH_MAX_TARGET) {
+		r->path_err = PATH_TOO_LONG;
+	} else if ((r->path = malloc(n + 1))) {
+		r->path_err = path_canonical(uri, r->path, n + 1, &q);
+		if (q && strlen(q) <= 4096)
+			r->query = strdup(q);
 	}
 	return r;
 }
@@ -375,7 +379,6 @@ static void start_request(struct req *r, struct MHD_Connection *c, const char *u
 	/* No printf here: this runs for every request. */
 	size_t ml = strnlen(method, sizeof(r->method) - 1);
 	memcpy(r->method, method, ml);
-	r->path = strdup(url);
 	client_addr_of(c, l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted, &r->client);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	r->body_size = cl ? strtoull(cl, NULL, 10) : 0;
@@ -422,7 +425,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES; /* the first call again: the body comes next */
 	}
 	struct http_step *s;
-	if (!r->path) {
+	if (!r->path && r->path_err == PATH_OK) {
 		s = http_error(r, 500, "internal", "out of memory");
 	} else if (decide) {
 		r->decided = true;

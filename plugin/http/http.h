@@ -21,6 +21,7 @@
 
 #include "core/state.h"
 #include "http/client_addr.h"
+#include "path.h"
 #include "strbuf.h"
 
 #define HTTP_MAX_METHOD 16
@@ -34,8 +35,9 @@
 struct req {
 	struct MHD_Connection *conn;
 	char method[HTTP_MAX_METHOD];
-	char *path;		/* percent-decoded by libmicrohttpd */
+	char *path;		/* path_canonical's reading of the target, or NULL */
 	char *query;		/* the query string as sent (after '?'), or NULL */
+	enum path_err path_err;	/* why the target has no one reading */
 	struct client_addr client;
 	struct strbuf body;	/* read when a step asked for it (http_read_body) */
 	uint64_t body_size;	/* Content-Length, or what came of a chunked body */
@@ -47,7 +49,6 @@ struct req {
 	struct MHD_Response *response;
 	size_t body_counted;	/* its share of HTTP_BODY_BUDGET */
 	uint32_t ref_slot;	/* while it waits: its place in the table of refs */
-	bool nul_in_target;	/* "%00" in the request line: refused */
 	bool body_expected;	/* Content-Length > 0, or chunked */
 	bool body_wanted;	/* a step waits for the body */
 	bool body_keep;		/* ... and keeps it (else it is passed over) */

@@ -1,8 +1,8 @@
 /* The forward-auth endpoint (forward_auth.h). What matters most here is
  * that the path we decide on is the path the upstream will serve: a
  * proxy forwards the URI as the client wrote it, so anything two servers
- * could read two ways (dot segments, encoded slashes, a second header
- * naming another URI) is refused rather than guessed at. */
+ * could read two ways (path.h says what; a second header naming another
+ * URI) is refused rather than guessed at. */
 #include "paywall/forward_auth.h"
 
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/state.h"
+#include "path.h"
 #include "paywall/paywall.h"
 #include "paywall/request.h"
 
@@ -84,40 +85,6 @@ static bool method_ok(const char *m)
 	return true;
 }
 
-/* The path of uri, percent-decoded as libmicrohttpd decodes a direct
- * request's, or NULL when it is not one plain reading. */
-static char *plain_path(const char *uri)
-{
-	if (uri[0] != '/' || strlen(uri) > MAX_FORWARDED_URI)
-		return NULL;
-	size_t n = strcspn(uri, "?#");
-	char *p = malloc(n + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, uri, n);
-	p[n] = '\0';
-	size_t len = MHD_http_unescape(p);
-	bool ok = strlen(p) == len; /* no %00 */
-	for (size_t i = 0; ok && i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		/* '%' left after decoding was encoded twice: some servers
-		 * decode again. */
-		ok = c >= 0x20 && c != 0x7f && c != '\\' && c != '%';
-	}
-	for (const char *s = p; ok && *s;) {
-		while (*s == '/')
-			s++;
-		size_t seg = strcspn(s, "/");
-		ok = !((seg == 1 && s[0] == '.') || (seg == 2 && s[0] == '.' && s[1] == '.'));
-		s += seg;
-	}
-	if (!ok) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
 struct http_step *forward_auth_handle(struct req *r)
 {
 	struct forwarded f = { 0 };
@@ -137,16 +104,20 @@ struct http_step *forward_auth_handle(struct req *r)
 	}
 	if (!why && (method = one_of(f.method, f.seen_method, "method", &why))
 	    && (uri = one_of(f.uri, f.seen_uri, "uri", &why))) {
-		char *path = NULL;
+		/* The one reading of a path (path.h), as for a direct request. */
+		size_t n = strlen(uri);
+		char *path = n <= MAX_FORWARDED_URI ? malloc(n + 1) : NULL;
+		enum path_err e = path ? path_canonical(uri, path, n + 1, NULL) : PATH_TOO_LONG;
 		if (!method_ok(method))
 			why = "the original method is not an HTTP method";
-		else if (!(path = plain_path(uri)))
-			why = "the original URI is not a plain absolute path (dot segments, "
-			      "encoded NUL, backslash or percent are refused)";
-		if (path) {
+		else if (e != PATH_OK)
+			why = path_strerror(e);
+		if (!why) {
 			snprintf(r->method, sizeof(r->method), "%s", method);
 			free(r->path);
 			r->path = path;
+		} else {
+			free(path);
 		}
 	}
 	if (why) {

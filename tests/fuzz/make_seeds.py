@@ -111,6 +111,19 @@ for k, v in {
     "negative": "l402-0a1b2c3d--5-3-" + "11" * 32,
 }.items():
     write("fuzz_label", k, v.encode())
+for k, v in {
+    "plain": "/api/v1/price?x=1",
+    "dots": "/free/%2e%2e/api/x",
+    "double": "/p//premium/x",
+    "encoded": "/p/%2fpremium/x",
+    "fragment": "/api/free/x#/../../data",
+    "param": "/api/free/..;/data",
+    "overlong": "/api/free/%c0%ae%c0%ae/data",
+    "fullwidth": "/api/free/%ef%bc%8e%ef%bc%8e/data",
+    "utf8": "/caf%C3%A9/\xe2\x82\xac/x",
+    "trailing": "/api/report/",
+}.items():
+    write("fuzz_path", k, v.encode("utf-8", "surrogateescape"))
 print("seeds written to", out)
 
 
