@@ -26,6 +26,13 @@ bool b64_decode_any(const char *in, size_t inlen, uint8_t *out, size_t outcap,
 /* Lowercase hex; out must hold 2*inlen+1 bytes. Returns false if it doesn't. */
 bool hex_encode(const uint8_t *in, size_t inlen, char *out, size_t outcap);
 
+/* One hex digit's value (either case), or -1. */
+int hex_digit(char c);
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes left), or 0:
+ * overlong forms, surrogates and code points past U+10FFFF are invalid. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+
 /* Decode exactly inlen hex digits (either case) into inlen/2 bytes. */
 bool hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap,
 		size_t *outlen);

@@ -321,24 +321,13 @@ bool json_get_bool(const struct json_doc *doc, int i, bool *v)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool read_u16(const char *p, size_t left, uint32_t *v)
 {
 	if (left < 4)
 		return false;
 	*v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval(p[k]);
+		int h = hex_digit(p[k]);
 		if (h < 0)
 			return false;
 		*v = (*v << 4) | (uint32_t)h;

@@ -1,67 +1,25 @@
 #include "path.h"
 
+#include "encoding.h"
+
 #include <string.h>
 
+/* In enum path_err's order. */
 static const char *const errors[] = {
-	[PATH_OK] = "ok",
-	[PATH_NOT_ABSOLUTE] = "the path must start with '/'",
-	[PATH_TOO_LONG] = "the request target is too long",
-	[PATH_FRAGMENT] = "a '#' in the request target",
-	[PATH_BAD_ESCAPE] = "a '%' not followed by two hex digits",
-	[PATH_ENCODED_SEPARATOR] = "an encoded NUL, '/', '\\' or '%' in the path",
-	[PATH_CONTROL] = "a control character in the path",
-	[PATH_BACKSLASH] = "a backslash in the path",
-	[PATH_PARAMETER] = "a ';' in the path",
-	[PATH_NOT_UTF8] = "the path is not UTF-8",
-	[PATH_EMPTY_SEGMENT] = "an empty segment ('//') in the path",
-	[PATH_DOT_SEGMENT] = "a '.' or '..' segment (in some spelling) in the path",
-	[PATH_SEGMENT_END] = "a segment ending in '.' or ' ' in the path",
+	"ok", "the path must start with '/'", "the request target is too long",
+	"a '#' in the request target", "a '%' not followed by two hex digits",
+	"an encoded NUL, '/', '\\' or '%' in the path", "a control character in the path",
+	"a backslash in the path", "a ';' in the path", "the path is not UTF-8",
+	"an empty segment ('//') in the path",
+	"a '.' or '..' segment (in some spelling) in the path",
+	"a segment ending in '.' or ' ' in the path",
 };
+_Static_assert(sizeof(errors) / sizeof(errors[0]) == PATH_SEGMENT_END + 1,
+	       "one message for each enum path_err");
 
 const char *path_strerror(enum path_err e)
 {
 	return (unsigned)e < sizeof(errors) / sizeof(errors[0]) ? errors[e] : "bad path";
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The length of the UTF-8 sequence at s (n bytes left), or 0 when it is
- * not one: overlong forms, surrogates and code points past U+10FFFF are
- * not. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp, min;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0)
-		len = 2, cp = c & 0x1F, min = 0x80;
-	else if ((c & 0xF0) == 0xE0)
-		len = 3, cp = c & 0x0F, min = 0x800;
-	else if ((c & 0xF8) == 0xF0)
-		len = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
 }
 
 /* Whether the segment is dots only, in ASCII or one of their look-alikes
@@ -109,8 +67,8 @@ enum path_err path_canonical(const char *target, char *out, size_t outlen, const
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)target[i];
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(target[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(target[i + 2]) : -1;
+			int hi = i + 2 < n ? hex_digit(target[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(target[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return PATH_BAD_ESCAPE;
 			c = (unsigned char)(hi * 16 + lo);
@@ -143,7 +101,7 @@ enum path_err path_canonical(const char *target, char *out, size_t outlen, const
 	if (e != PATH_OK)
 		return e;
 	for (size_t i = 0; i < o;) {
-		size_t len = utf8_len((const unsigned char *)out + i, o - i);
+		size_t len = utf8_seq_len((const unsigned char *)out + i, o - i);
 		if (!len)
 			return PATH_NOT_UTF8;
 		i += len;

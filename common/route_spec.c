@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_WORDS 32
 
@@ -322,20 +323,21 @@ static bool fmt_free(const struct route_key_def *k, const struct route_spec *r, 
 	return r->free_n != 0;
 }
 
-static bool set_unlisted(const struct route_key_def *k, struct route_spec *r, const char *v,
-			 char *why, size_t whylen)
+/* A switch: 1 or 0, written only when on. */
+static bool set_flag(const struct route_key_def *k, struct route_spec *r, const char *v,
+		     char *why, size_t whylen)
 {
 	if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
-		return fail(why, whylen, "unlisted=%.10s must be 1 or 0", v);
-	r->unlisted = v[0] == '1';
+		return fail(why, whylen, k->refusal, v);
+	*(bool *)key_field(k, r) = v[0] == '1';
 	return true;
 }
 
-static bool fmt_unlisted(const struct route_key_def *k, const struct route_spec *r, char *out,
-			 size_t len)
+static bool fmt_flag(const struct route_key_def *k, const struct route_spec *r, char *out,
+		     size_t len)
 {
 	snprintf(out, len, "1");
-	return r->unlisted;
+	return *(const bool *)((const char *)r + k->off);
 }
 
 /* price=rpc:METHOD: a lightningd command name. */
@@ -367,28 +369,20 @@ static bool fmt_pricer(const struct route_key_def *k, const struct route_spec *r
 
 /* In the order the canonical text writes them. */
 static const struct route_key_def route_keys[] = {
-	{ "valid", set_number, clear_field, fmt_number, NUMBER_FIELD(valid),
-	  parse_count, 100ULL * 365 * 86400, NULL, "valid=%.40s must be a number of seconds" },
-	{ "uses", set_number, clear_field, fmt_number, NUMBER_FIELD(uses),
-	  parse_count, 1000000000ULL, NULL, "uses=%.40s must be 1 to 1000000000" },
-	{ "balance", set_number, clear_field, fmt_amount, NUMBER_FIELD(balance_msat),
-	  parse_price, UINT64_MAX, NULL, "balance=%.40s must be Nsat or Nmsat, more than 0" },
-	{ "hold", set_number, clear_field, fmt_amount, NUMBER_FIELD(hold_msat),
-	  parse_price, UINT64_MAX, NULL, "hold=%.40s must be Nsat or Nmsat, more than 0" },
+	{ "valid", set_number, clear_field, fmt_number, NUMBER_FIELD(valid), parse_count, 100ULL * 365 * 86400, NULL, "valid=%.40s must be a number of seconds" },
+	{ "uses", set_number, clear_field, fmt_number, NUMBER_FIELD(uses), parse_count, 1000000000ULL, NULL, "uses=%.40s must be 1 to 1000000000" },
+	{ "balance", set_number, clear_field, fmt_amount, NUMBER_FIELD(balance_msat), parse_price, UINT64_MAX, NULL, "balance=%.40s must be Nsat or Nmsat, more than 0" },
+	{ "hold", set_number, clear_field, fmt_amount, NUMBER_FIELD(hold_msat), parse_price, UINT64_MAX, NULL, "hold=%.40s must be Nsat or Nmsat, more than 0" },
 	{ "price", set_pricer, clear_pricer, fmt_pricer, 0, 0, NULL, 0, NULL, NULL },
 	{ "rate", set_rate, clear_rate, fmt_rate, 0, 0, NULL, 0, NULL, NULL },
 	{ "free", set_free, clear_free, fmt_free, 0, 0, NULL, 0, NULL, NULL },
-	{ "timeout", set_number, NULL, fmt_number, NUMBER_FIELD(timeout),
-	  parse_count, 3600, NULL, "timeout=%.40s must be 1 to 3600 seconds" },
-	{ "desc", set_text, NULL, fmt_text, KEY_FIELD(desc),
-	  NULL, 0, NULL, "desc=%.40s... is longer than 511 characters" },
-	{ "unlisted", set_unlisted, NULL, fmt_unlisted, 0, 0, NULL, 0, NULL, NULL },
-	{ "category", set_text, NULL, fmt_text, KEY_FIELD(category),
-	  NULL, 0, nonempty, "category=%.70s must be 1 to 63 characters" },
-	{ "schema", set_text, NULL, fmt_text, KEY_FIELD(schema),
-	  NULL, 0, absolute_path, "schema=%.100s must be an absolute file path" },
-	{ "service", set_text, NULL, fmt_text, KEY_FIELD(service),
-	  NULL, 0, valid_service, "service=%.80s: use 1-64 of A-Z a-z 0-9 - _ ." },
+	{ "timeout", set_number, NULL, fmt_number, NUMBER_FIELD(timeout), parse_count, 3600, NULL, "timeout=%.40s must be 1 to 3600 seconds" },
+	{ "desc", set_text, NULL, fmt_text, KEY_FIELD(desc), NULL, 0, NULL, "desc=%.40s... is longer than 511 characters" },
+	{ "unlisted", set_flag, NULL, fmt_flag, KEY_FIELD(unlisted), NULL, 0, NULL, "unlisted=%.10s must be 1 or 0" },
+	{ "nocase", set_flag, NULL, fmt_flag, KEY_FIELD(nocase), NULL, 0, NULL, "nocase=%.10s must be 1 or 0" },
+	{ "category", set_text, NULL, fmt_text, KEY_FIELD(category), NULL, 0, nonempty, "category=%.70s must be 1 to 63 characters" },
+	{ "schema", set_text, NULL, fmt_text, KEY_FIELD(schema), NULL, 0, absolute_path, "schema=%.100s must be an absolute file path" },
+	{ "service", set_text, NULL, fmt_text, KEY_FIELD(service), NULL, 0, valid_service, "service=%.80s: use 1-64 of A-Z a-z 0-9 - _ ." },
 };
 
 bool route_spec_set(struct route_spec *r, const char *key, const char *value, bool zero_clears,
@@ -558,17 +552,19 @@ bool route_spec_format(const struct route_spec *r, char *out, size_t outlen)
 bool route_matches_path(const struct route_spec *r, const char *p)
 {
 	size_t n = strlen(r->path), lp = strlen(p);
+	/* nocase=1: for an upstream that folds ASCII case. */
+	int (*same)(const char *, const char *, size_t) = r->nocase ? strncasecmp : strncmp;
 	if (!r->prefix) {
 		/* With or without one trailing slash: the many servers that fold
 		 * it would serve the other spelling as this route's. */
 		if (lp == n)
-			return strcmp(p, r->path) == 0;
+			return same(p, r->path, n) == 0;
 		if (lp == n + 1)
-			return p[n] == '/' && strncmp(p, r->path, n) == 0;
-		return lp + 1 == n && r->path[lp] == '/' && strncmp(p, r->path, lp) == 0;
+			return p[n] == '/' && same(p, r->path, n) == 0;
+		return lp + 1 == n && r->path[lp] == '/' && same(p, r->path, lp) == 0;
 	}
 	/* The prefix "/v1/price/" matches "/v1/price" and everything under it. */
-	if (strncmp(p, r->path, n) == 0)
+	if (same(p, r->path, n) == 0)
 		return true;
-	return n > 1 && lp == n - 1 && strncmp(p, r->path, n - 1) == 0;
+	return n > 1 && lp == n - 1 && same(p, r->path, n - 1) == 0;
 }

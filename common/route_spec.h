@@ -39,6 +39,7 @@ struct route_spec {
 	uint32_t rate_n, rate_per, burst;	/* rate=N/SECONDS[,burst=B] */
 	uint32_t free_n, free_per;		/* free=N/SECONDS per client IP */
 	bool unlisted;		/* unlisted=1: in no published catalog */
+	bool nocase;		/* nocase=1: the path matches in any ASCII case */
 	char category[64];
 	char schema[512];	/* path of a JSON file describing the request body */
 	char desc[512];

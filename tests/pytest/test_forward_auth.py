@@ -394,3 +394,14 @@ def test_a_paid_sub_prefix_has_one_spelling_directly(node_factory, upstream):
         reached = [s["path"] for s in seen[n_seen:]]
         assert status in (400, 402), (trick, out[:300], reached)
         assert reached == [], (trick, reached)
+
+
+def test_nocase_routes_for_case_folding_upstreams(node_factory):
+    n, web = paywall(node_factory, "GET /api/premium/* 10sat text:paid nocase=1",
+                     "GET /api/report 10sat text:paid nocase=1", "GET /api/* 0 text:free",
+                     "GET /exact/Case 0 text:exact")
+    for path in ("/api/PREMIUM/x", "/api/Premium/x", "/api/REPORT", "/api/report/"):
+        assert web.get(path)[0] == 402, path
+    assert web.get("/api/other")[0] == 200
+    # Byte-exact unless a route says otherwise.
+    assert web.get("/exact/Case")[0] == 200 and web.get("/exact/case")[0] == 404

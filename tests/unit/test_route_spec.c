@@ -48,6 +48,7 @@ int main(void)
 		"* / 0 rpc:getinfo rate=1/2,burst=3 free=4/5",
 		"GET /p/* 1sat proxy:https://x.example timeout=5",
 		"POST /q 3sat text:q unlisted=1 category=\"AI tools\" schema=/etc/q.json",
+		"GET /c/* 1sat text:c nocase=1",
 	};
 	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
 		struct route_spec a, b;
@@ -68,6 +69,14 @@ int main(void)
 	CHECK(!route_matches_path(&r, "/v1"));
 	CHECK(parse("GET /exact 1sat text:a", &r));
 	CHECK(route_matches_path(&r, "/exact") && !route_matches_path(&r, "/exact/x"));
+	/* An exact route with or without one trailing slash; case only with
+	 * nocase=1. */
+	CHECK(route_matches_path(&r, "/exact/") && !route_matches_path(&r, "/exact//"));
+	CHECK(!route_matches_path(&r, "/EXACT"));
+	CHECK(parse("GET /exact 1sat text:a nocase=1", &r));
+	CHECK(route_matches_path(&r, "/EXACT") && route_matches_path(&r, "/Exact/"));
+	CHECK(parse("GET /v1/* 1sat text:a nocase=1", &r));
+	CHECK(route_matches_path(&r, "/V1/x") && !route_matches_path(&r, "/v2/x"));
 
 	char svc[80];
 	route_service_from_path("/A/b c/*", svc, sizeof(svc));
@@ -88,6 +97,7 @@ int main(void)
 		"GET /x 1sat text:a rate=1/0", "GET /x 1sat text:a rate=1/1,burst=0",
 		"GET /x 1sat text:a free=1/1,burst=2", "GET /x 1sat text:a rate=1/1,bust=2",
 		"GET /x 1sat text:a unlisted=yes", "GET /x 1sat text:a schema=rel.json",
+		"GET /x 1sat text:a nocase=2",
 		"GET /x 1sat text:a category=",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
