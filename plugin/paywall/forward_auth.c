@@ -25,6 +25,8 @@ struct forwarded {
 	unsigned seen_method[2], seen_uri[2];
 	const char *deny;
 	unsigned seen_deny;
+	const char *final;
+	unsigned seen_final;
 };
 
 static enum MHD_Result scan(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -43,6 +45,10 @@ static enum MHD_Result scan(void *cls, enum MHD_ValueKind kind, const char *key,
 			f->uri[i] = value;
 			f->seen_uri[i]++;
 		}
+	}
+	if (strcasecmp(key, "X-L402-Final") == 0) {
+		f->final = value;
+		f->seen_final++;
 	}
 	if (strcasecmp(key, "X-L402-Deny-Status") == 0) {
 		f->deny = value;
@@ -96,7 +102,13 @@ struct http_step *forward_auth_handle(struct req *r)
 	struct paid *p = paid_of(r);
 	p->forward_auth = true;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan, &f);
-	if (f.seen_deny) {
+	if (f.seen_final) {
+		if (f.seen_final == 1 && strcmp(f.final, "1") == 0 && !f.seen_deny)
+			p->answer_goes_to_client = true;
+		else
+			why = "X-L402-Final must be 1, once, without X-L402-Deny-Status";
+	}
+	if (!why && f.seen_deny) {
 		if (f.seen_deny == 1 && (strcmp(f.deny, "401") == 0 || strcmp(f.deny, "403") == 0))
 			p->deny_status = (unsigned)atoi(f.deny);
 		else

@@ -413,6 +413,19 @@ static struct http_step *session_serve(struct req *r)
 static struct http_step *payment_checks(struct req *r)
 {
 	struct paid *p = paid_of(r);
+	bool answered_here = p->mpp.action == MPP_TOPUP || p->mpp.action == MPP_CLOSE;
+	if (answered_here && p->forward_auth && !p->answer_goes_to_client) {
+		/* A topUp or close is answered by the paywall itself, with a 200
+		 * a front proxy would take for "serve": nothing is done here. nginx
+		 * (a deny status) asks again for the answer that goes to the
+		 * client; a proxy that cannot is told where to send it. */
+		if (p->deny_status)
+			return http_error(r, p->deny_status, "payment_required",
+					  "a session action: ask again for its answer");
+		return http_error(r, 409, "session_action_through_proxy",
+				  "this proxy would serve a session's topUp or close as a paid "
+				  "request: send it to the node's own listener (nothing was done)");
+	}
 	if (p->mpp.action != MPP_CHARGE)
 		return mpp_session_act(r, session_serve, unpaid_request);
 	if (l402.cfg.log_requests)
@@ -456,6 +469,11 @@ static struct http_step *no_route(struct req *r)
 
 /* ---- the flow ---- */
 
+static struct http_step *not_front(struct req *r)
+{
+	return http_error(r, 404, "not_found", "this path is served by the node's front proxy");
+}
+
 struct http_step *paywall_decide(struct req *r)
 {
 	struct paid *p = paid_of(r);
@@ -464,13 +482,20 @@ struct http_step *paywall_decide(struct req *r)
 		p->path_known = known;
 		return http_locked(no_route, r);
 	}
-	if (p->route.backend->front_only && !p->forward_auth)
-		return http_error(r, 404, "not_found", "this path is served by the node's front proxy");
+	/* A front proxy's route, asked directly: nothing is served or sold
+	 * here (no invoice is made), but a Payment session's topUp or close,
+	 * which a proxy cannot pass on, is carried out. */
+	bool direct_front = p->route.backend->front_only && !p->forward_auth;
+	if (direct_front && !mpp_is_payment(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+									   "Authorization")))
+		return not_front(r);
 	if (p->route.spec.price_msat == 0)
 		return http_locked(free_route, r);
 	struct http_step *answer = NULL;
 	if (!verify(r, &p->verdict, &answer))
-		return answer ? answer : http_locked(failed_credentials, r);
+		return answer ? answer : direct_front ? not_front(r) : http_locked(failed_credentials, r);
+	if (direct_front && p->mpp.action != MPP_TOPUP && p->mpp.action != MPP_CLOSE)
+		return not_front(r);
 	struct http_step *s = http_locked(p->mpp.used ? payment_checks : paid_checks, r);
 	if (!http_continues(s) || !p->serve_unlocked)
 		return s;

@@ -35,6 +35,9 @@ struct paid {
 	 * replaces every other answer, without minting an invoice. */
 	bool forward_auth;
 	unsigned deny_status;
+	/* X-L402-Final: 1 from the proxy's second question (nginx's
+	 * error_page): whatever is answered goes to the client, 2xx too. */
+	bool answer_goes_to_client;
 };
 
 _Static_assert(_Alignof(struct paid) <= _Alignof(struct req),

@@ -405,3 +405,43 @@ def test_nocase_routes_for_case_folding_upstreams(node_factory):
     assert web.get("/api/other")[0] == 200
     # Byte-exact unless a route says otherwise.
     assert web.get("/exact/Case")[0] == 200 and web.get("/exact/case")[0] == 404
+
+
+@pytest.mark.parametrize("proxy", ["caddy", "nginx"])
+def test_session_actions_never_reach_the_upstream(node_factory, upstream, request,
+                                                  proxy):  # noqa: F811
+    """A session's open and bearer requests are served by the upstream; its
+    topUp and close are the paywall's own answers, which a proxy must not
+    take for "serve": nginx asks again (X-L402-Final) and hands the client
+    the close's 200; Caddy cannot, and gets a 409 with nothing done. A
+    client's own X-L402-Final changes nothing."""
+    from test_mpp_session import challenges, cred, return_invoice
+    from test_mpp import b64u_decode
+    url, seen = upstream
+    n, web = paywall(node_factory, "GET /api/* 1sat upstream:api balance=10sat",
+                     options=[("l402-trusted-proxy", "127.0.0.1")])
+    front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
+                                                 url[len("http://"):]))
+    status, hdrs, _ = front.get("/api/data")
+    assert status == 402
+    ch = [c for c in challenges(hdrs) if c["intent"] == "session"][0]
+    req = json.loads(b64u_decode(ch["request"]))
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    sid = req["paymentHash"]
+    status, _, body = front.get("/api/data", cred(ch, action="open", preimage=pre,
+                                                  returnInvoice=return_invoice(n)))
+    assert status == 200 and json.loads(body)["path"] == "/api/data", body
+    n_seen = len(seen)
+    close = dict(cred(ch, action="close", sessionId=sid, preimage=pre), **{"X-L402-Final": "1"})
+    status, _, body = front.get("/api/data", close)
+    assert len(seen) == n_seen, seen[n_seen:]
+    if proxy == "nginx":
+        assert status == 200 and json.loads(body)["refundSats"] == 9, body
+    else:
+        assert status == 409 and b"own listener" in body, body
+        # Nothing was done: the session is open, and closes at the node's
+        # own listener (which serves nothing else of an upstream: route).
+        status, _, body = web.get("/api/data", close)
+        assert status == 200 and json.loads(body)["refundSats"] == 9, body
+        assert web.get("/api/data", cred(ch, action="bearer", sessionId=sid,
+                                         preimage=pre))[0] == 404
