@@ -54,11 +54,13 @@ static enum meter_draw draw(struct meter *m, void (*done)(void *arg, enum meter_
 	return from_use(r);
 }
 
-/* Against the live limit: a session closed meanwhile has refunded what
- * was left, so a cost past the hold is clamped to nothing more. */
+/* A session's requests settle against its deposit while its close waits
+ * for them; once the refund is fixed (past the close's wait), against
+ * nothing more. */
 static void settle(struct meter *m, uint64_t cost_msat)
 {
-	token_settle(m->account, limit_now(m), m->held, cost_msat);
+	uint64_t limit = m->session ? mpp_session_settle_limit(m->account) : m->limit;
+	token_settle(m->account, limit, m->held, cost_msat);
 }
 
 static void pause_event(const struct meter *m, const char *event, char *out, size_t len)

@@ -46,6 +46,8 @@ struct session {
 	 * not kept across restarts. */
 	uint8_t client[16];
 	bool client_known;
+	/* Closing: what is refunded is computed; nothing more is settled. */
+	bool refund_fixed;
 };
 
 static struct session *sessions[MAX_SESSIONS];
@@ -103,6 +105,12 @@ uint64_t mpp_session_limit(const uint8_t id[32])
 {
 	struct session *s = find(id);
 	return s && s->status == SESSION_OPEN ? s->deposit_msat : 0;
+}
+
+uint64_t mpp_session_settle_limit(const uint8_t id[32])
+{
+	struct session *s = find(id);
+	return s && !s->refund_fixed ? s->deposit_msat : 0;
 }
 
 static void session_free(struct session *s)
@@ -651,6 +659,7 @@ static void closing_recorded(void *arg, const struct rpc_result *res)
 	if (res->status != RPC_OK) {
 		/* Not written: still open, nothing paid. */
 		s->status = SESSION_OPEN;
+		s->refund_fixed = false;
 		if (a->server_close) {
 			act_free(a);
 			return;
@@ -682,6 +691,7 @@ static void close_with(struct act *a)
 {
 	struct session *s = a->s;
 	uint64_t left = s->deposit_msat > a->used ? s->deposit_msat - a->used : 0;
+	s->refund_fixed = true;
 	s->refund_sat = left / 1000;
 	snprintf(s->refund_status, sizeof(s->refund_status), s->refund_sat ? "pending" : "skipped");
 	s->status = SESSION_CLOSING;
@@ -727,7 +737,7 @@ static void close_session(struct act *a)
 {
 	int64_t now = (int64_t)time(NULL);
 	a->s->status = SESSION_CLOSING; /* no draws meanwhile */
-	if (token_holds(a->s->id)) {
+	if (token_pending(a->s->id)) {
 		if (!a->settling_since)
 			a->settling_since = now;
 		if (now - a->settling_since < SETTLE_WAIT_S
@@ -866,6 +876,7 @@ static void got_session(void *arg, const struct ds_entry *e)
 	s->deposit_msat = deposit;
 	s->return_invoice = strdup(ret);
 	s->status = open ? SESSION_OPEN : SESSION_CLOSED;
+	s->refund_fixed = !open;
 	s->refund_sat = refund_sat;
 	s->closed_at = closed_at;
 	s->expires = expires;

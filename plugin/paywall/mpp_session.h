@@ -53,5 +53,8 @@ void mpp_session_free(void);
 size_t mpp_sessions_open(void);
 /* What session id may spend now: its deposit while open, else 0. */
 uint64_t mpp_session_limit(const uint8_t id[32]);
+/* What a request running on it may settle against: its deposit until a
+ * close has fixed the refund (a close waits for those requests), then 0. */
+uint64_t mpp_session_settle_limit(const uint8_t id[32]);
 
 #endif

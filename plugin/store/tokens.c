@@ -300,10 +300,14 @@ void token_hold(const uint8_t id[32])
 		t->holds++;
 }
 
-unsigned token_holds(const uint8_t id[32])
+unsigned token_pending(const uint8_t id[32])
 {
 	struct tok *t = find(id, false);
-	return t ? t->holds : 0;
+	unsigned n = t ? t->holds : 0;
+	if (t && t->waiting)
+		for (unsigned i = 0; i < t->waiting->n; i++)
+			n += t->waiting->w[i].limit != 0; /* a spend, not a lookup */
+	return n;
 }
 
 void token_settle(const uint8_t id[32], uint64_t limit, uint64_t held, uint64_t cost)

@@ -57,10 +57,11 @@ enum use_result token_spend(const uint8_t id[32], uint64_t limit, uint64_t amoun
 			    void (*done)(void *arg, enum use_result), void *arg);
 uint64_t token_balance_block(uint64_t balance, uint64_t amount);
 /* A metered request holds part of a balance until it settles (token_hold
- * when it starts, token_settle once when it ends): while any does, the
- * balance's spending is not final (a session's close waits for it). */
+ * when it starts, token_settle once when it ends). While any does, or a
+ * spend waits for its reservation, the balance's spending is not final
+ * (a session's close waits for them: token_pending). */
 void token_hold(const uint8_t id[32]);
-unsigned token_holds(const uint8_t id[32]);
+unsigned token_pending(const uint8_t id[32]);
 /* A metered request is done: it held `held` and cost `cost`. The
  * difference goes back, or is taken too (never past limit, which for a
  * closed session is 0: what it had left was refunded), and persisted
