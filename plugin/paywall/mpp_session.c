@@ -668,8 +668,9 @@ static void closing_recorded(void *arg, const struct rpc_result *res)
 		return;
 	}
 	if (s->refund_sat == 0) {
+		/* Nothing to pay back: closed, and written so. */
 		s->status = SESSION_CLOSED;
-		close_done(a);
+		record(s, DS_CREATE_OR_REPLACE, refund_recorded, a);
 		return;
 	}
 	struct strbuf sb;

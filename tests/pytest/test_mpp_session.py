@@ -407,3 +407,14 @@ def test_a_payment_credits_once_whatever_it_is_offered_for(node_factory):
     assert value.split()[1:] == ["deposit", sid], value
     status, _, body = web.get("/s", cred(ch, action="topUp", sessionId=sid, topUpPreimage=pre))
     assert status == 402 and b"credited already" in body, body
+
+
+def test_a_close_with_nothing_to_refund_is_written_closed(node_factory):
+    n, web = paywall(node_factory, "GET /s 1sat text:ok balance=1sat")
+    ch, req, pre, _ = open_session(n, web)
+    sid = req["paymentHash"]
+    status, _, body = web.get("/s", cred(ch, action="close", sessionId=sid, preimage=pre))
+    assert status == 200 and json.loads(body)["refundSats"] == 0, body
+    rec = n.rpc.call("listdatastore", {"key": ["l402", "session", sid]})["datastore"][0]
+    assert json.loads(rec["string"])["status"] == "closed", rec
+    assert client_paid(n) == []
