@@ -7,7 +7,11 @@
  * passing answers 200 with what the upstream may want to know (no
  * backend runs). A request with X-L402-Deny-Status: 401 (or 403) gets
  * that status for every other answer, without an invoice: nginx passes
- * only those through, and asks again for the full answer. */
+ * only those through, and asks again for the full answer. The one
+ * answer that means "serve" carries X-L402-Serve: 1; a proxy that passes
+ * every other answer to the client says X-L402-Final: 1, and then gets a
+ * Payment session's topUp or close answered here (200 with its receipt),
+ * which otherwise (a proxy that takes any 2xx for "serve") is a 409. */
 #ifndef L402_FORWARD_AUTH_H
 #define L402_FORWARD_AUTH_H
 

@@ -73,6 +73,10 @@ static struct http_step *allow_forward(struct req *r)
 		MHD_add_response_header(resp, "X-L402-Price-Msat", price);
 		MHD_add_response_header(resp, "X-L402-Route-Tag", p->route.tag);
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		/* The one answer that means "serve": a proxy that says so
+		 * (X-L402-Final) passes every other answer, 2xx too, to the
+		 * client. */
+		MHD_add_response_header(resp, "X-L402-Serve", "1");
 	}
 	return http_finish(r, 200, resp);
 }
@@ -418,7 +422,9 @@ static struct http_step *payment_checks(struct req *r)
 		/* A topUp or close is answered by the paywall itself, with a 200
 		 * a front proxy would take for "serve": nothing is done here. nginx
 		 * (a deny status) asks again for the answer that goes to the
-		 * client; a proxy that cannot is told where to send it. */
+		 * client, Caddy's recipe passes only answers marked X-L402-Serve
+		 * (both say X-L402-Final); a proxy that cannot is told where to
+		 * send it. */
 		if (p->deny_status)
 			return http_error(r, p->deny_status, "payment_required",
 					  "a session action: ask again for its answer");

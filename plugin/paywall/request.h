@@ -35,8 +35,10 @@ struct paid {
 	 * replaces every other answer, without minting an invoice. */
 	bool forward_auth;
 	unsigned deny_status;
-	/* X-L402-Final: 1 from the proxy's second question (nginx's
-	 * error_page): whatever is answered goes to the client, 2xx too. */
+	/* X-L402-Final: 1 from a proxy that passes to its upstream only the
+	 * answer marked X-L402-Serve (Caddy's recipe) or asks a second time
+	 * for what the client gets (nginx's error_page): every other answer
+	 * goes to the client, 2xx too. */
 	bool answer_goes_to_client;
 };
 

@@ -250,6 +250,10 @@ def nginx(directory):
                   .replace("127.0.0.1:3000", upstream_addr))
         d = os.path.join(directory, "nginx")
         os.makedirs(d, exist_ok=True)
+        # A root nginx's workers run as nobody: they write large request
+        # bodies to client_body_temp_path.
+        os.chmod(directory, 0o755)
+        os.chmod(d, 0o777)
         temps = "".join("%s_temp_path %s/%s;\n" % (t, d, t)
                         for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         conf = os.path.join(d, "nginx.conf")
@@ -345,6 +349,30 @@ def test_through_the_proxy(node_factory, upstream, request, proxy):  # noqa: F81
             assert got.get(name.lower(), "").strip() != "999999999", (path, name, got)
 
 
+@pytest.mark.parametrize("proxy", ["caddy", "nginx"])
+def test_bodies_and_documents_through_the_proxy(node_factory, upstream, request,
+                                                proxy):  # noqa: F811
+    """A POST's body reaches the upstream whole (the paywall's question
+    carries none), and the documents the manifest points buyers at (the
+    catalog, OpenAPI, llms.txt, the manifest) are the paywall's own,
+    whole, through the recipe."""
+    url, seen = upstream
+    n, web = paywall(node_factory, "POST /api/* 0 upstream:api",
+                     options=[("l402-trusted-proxy", "127.0.0.1")])
+    front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
+                                                 url[len("http://"):]))
+    body = b"x" * 70000
+    status, _, got = front.request("POST", "/api/echo", body=body,
+                                   headers={"Content-Type": "application/octet-stream"})
+    assert status == 201, got
+    assert seen[-1]["body"] == body and seen[-1]["method"] == "POST"
+    for path in ("/", "/openapi.json", "/llms.txt", "/.well-known/l402.json"):
+        direct = web.get(path)
+        status, _, got = front.get(path)
+        assert status == 200 and direct[0] == 200, (path, status)
+        assert len(got) > 100 and got == direct[2], path
+
+
 def test_readme_shows_the_tested_proxy_configurations():
     readme = open(os.path.join(ROOT, "README.md")).read()
     for name in ("Caddyfile", "nginx-l402.conf"):
@@ -382,6 +410,50 @@ def test_a_paid_sub_prefix_has_one_spelling_through_the_proxy(node_factory, upst
         assert reached == [], (trick, reached)
 
 
+@pytest.fixture
+def file_upstream(directory):
+    """Caddy's file_server as the upstream: it cleans paths (merges //,
+    decodes %2f, resolves dot segments) the way Go's file servers do."""
+    root = os.path.join(directory, "www")
+    for sub, text in (("api/premium", "PAID-SECRET"), ("api/free", "free"), ("api", "api")):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        with open(os.path.join(root, sub, "x"), "w") as f:
+            f.write(text)
+    with open(os.path.join(root, "api", "premium", "x."), "w") as f:
+        f.write("PAID-SECRET")
+    port = free_port()
+    log = os.path.join(directory, "files.log")
+    p = subprocess.Popen([shutil.which("caddy"), "file-server", "--root", root, "--listen",
+                          "127.0.0.1:%d" % port],
+                         env=dict(os.environ, HOME=directory, XDG_DATA_HOME=directory,
+                                  XDG_CONFIG_HOME=directory),
+                         stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    wait_listening(port, p, log)
+    yield "127.0.0.1:%d" % port
+    p.terminate()
+    p.wait(10)
+
+
+@pytest.mark.parametrize("proxy", ["caddy", "nginx"])
+def test_a_path_cleaning_upstream_never_serves_the_paid_file_free(node_factory, file_upstream,
+                                                                 request, proxy):
+    n, web = paywall(node_factory, "GET /api/premium/* 10sat upstream:api",
+                     "GET /api/* 0 upstream:api", options=[("l402-trusted-proxy", "127.0.0.1")])
+    front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
+                                                 file_upstream))
+    # The file server does clean these: it serves the paid file for them.
+    assert raw(("127.0.0.1", int(file_upstream.split(":")[1])),
+               b"GET /api//premium/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+               ).endswith(b"PAID-SECRET")
+    assert front.get("/api/free/x")[2] == b"free"
+    host = ("Host: %s:%d" % front.addr).encode()
+    for trick in PREMIUM_TRICKS + (b"/api/premium/x",):
+        out = raw(front.addr, b"GET " + trick + b" HTTP/1.1\r\n" + host
+                  + b"\r\nConnection: close\r\n\r\n")
+        assert b"PAID-SECRET" not in out, (trick, out[:300])
+        assert int(out.split(b" ", 2)[1]) in (400, 402, 404), (trick, out[:300])
+
+
 def test_a_paid_sub_prefix_has_one_spelling_directly(node_factory, upstream):
     url, seen = upstream
     n, web = paywall(node_factory, "GET /api/premium/* 10sat proxy:%s/premium" % url,
@@ -413,8 +485,9 @@ def test_session_actions_never_reach_the_upstream(node_factory, upstream, reques
     """A session's open and bearer requests are served by the upstream; its
     topUp and close are the paywall's own answers, which a proxy must not
     take for "serve": nginx asks again (X-L402-Final) and hands the client
-    the close's 200; Caddy cannot, and gets a 409 with nothing done. A
-    client's own X-L402-Final changes nothing."""
+    the close's 200; Caddy's recipe passes only an answer marked
+    X-L402-Serve and hands the client every other. A client's own
+    X-L402-Final changes nothing."""
     from test_mpp_session import challenges, cred, return_invoice
     from test_mpp import b64u_decode
     url, seen = upstream
@@ -435,13 +508,33 @@ def test_session_actions_never_reach_the_upstream(node_factory, upstream, reques
     close = dict(cred(ch, action="close", sessionId=sid, preimage=pre), **{"X-L402-Final": "1"})
     status, _, body = front.get("/api/data", close)
     assert len(seen) == n_seen, seen[n_seen:]
-    if proxy == "nginx":
-        assert status == 200 and json.loads(body)["refundSats"] == 9, body
-    else:
-        assert status == 409 and b"own listener" in body, body
-        # Nothing was done: the session is open, and closes at the node's
-        # own listener (which serves nothing else of an upstream: route).
-        status, _, body = web.get("/api/data", close)
-        assert status == 200 and json.loads(body)["refundSats"] == 9, body
-        assert web.get("/api/data", cred(ch, action="bearer", sessionId=sid,
-                                         preimage=pre))[0] == 404
+    assert status == 200 and json.loads(body)["refundSats"] == 9, body
+    assert len(seen) == n_seen, seen[n_seen:]
+    # A topUp too reaches the client, not the upstream.
+    def session_ch():
+        status, hdrs, _ = front.get("/api/data")
+        assert status == 402
+        c = [c for c in challenges(hdrs) if c["intent"] == "session"][0]
+        return c, json.loads(b64u_decode(c["request"]))
+    ch, req = session_ch()
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    sid = req["paymentHash"]
+    status, _, body = front.get("/api/data", cred(ch, action="open", preimage=pre,
+                                                  returnInvoice=return_invoice(n)))
+    assert status == 200, body
+    ch2, req2 = session_ch()
+    tpre = n.rpc.dev_pay(bolt11=req2["depositInvoice"])["payment_preimage"]
+    n_seen = len(seen)
+    status, hdrs, body = front.get("/api/data", cred(ch2, action="topUp", sessionId=sid,
+                                                     topUpPreimage=tpre))
+    assert status == 200 and json.loads(body)["status"] == "ok", body
+    assert header_values(hdrs, "Payment-Receipt") and len(seen) == n_seen
+    # A proxy that takes any 2xx for "serve" (no X-L402-Final) is refused
+    # the action, with nothing done.
+    close = cred(ch, action="close", sessionId=sid, preimage=pre)
+    status, _, body = web.get("/l402/auth", dict(
+        close, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/data"}))
+    assert status == 409 and b"own listener" in body, body
+    status, _, body = front.get("/api/data", close)
+    assert status == 200 and json.loads(body)["refundSats"] == 19, body
+    assert len(seen) == n_seen
