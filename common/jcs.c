@@ -10,16 +10,33 @@ void jcs_add(struct jcs_object *o, const char *key, const char *str)
 {
 	if (str && o->n <= JCS_MAX_MEMBERS) {
 		if (o->n < JCS_MAX_MEMBERS)
-			o->m[o->n] = (struct jcs_member){ key, str, NULL };
+			o->m[o->n] = (struct jcs_member){ key, str, NULL, false };
 		o->n++; /* past the end: jcs_write refuses it */
 	}
+}
+
+void jcs_add_number(struct jcs_object *o, const char *key, const char *digits)
+{
+	jcs_add(o, key, digits);
+	if (digits && o->n <= JCS_MAX_MEMBERS)
+		o->m[o->n - 1].number = true;
+}
+
+/* Digits of a whole number below 2^53 (at most 16 digits: 9007199254740991
+ * has 16, and anything longer is past it). */
+static bool whole_number(const char *d)
+{
+	size_t n = strlen(d);
+	if (n == 0 || n > 16 || (d[0] == '0' && n > 1) || strspn(d, "0123456789") != n)
+		return false;
+	return n < 16 || strcmp(d, "9007199254740991") <= 0;
 }
 
 void jcs_add_object(struct jcs_object *o, const char *key, const struct jcs_object *obj)
 {
 	if (obj && o->n <= JCS_MAX_MEMBERS) {
 		if (o->n < JCS_MAX_MEMBERS)
-			o->m[o->n] = (struct jcs_member){ key, NULL, obj };
+			o->m[o->n] = (struct jcs_member){ key, NULL, obj, false };
 		o->n++;
 	}
 }
@@ -140,7 +157,7 @@ static bool write_object(struct strbuf *out, const struct jcs_object *o, int dep
 	for (size_t i = 0; i < o->n; i++) {
 		const struct jcs_member *m = &o->m[i];
 		if (!m->key || !valid_utf8(m->key) || (m->str && !valid_utf8(m->str))
-		    || (!m->str && !m->obj))
+		    || (!m->str && !m->obj) || (m->number && !whole_number(m->str)))
 			return false;
 		size_t j = i;
 		while (j > 0 && key_cmp(order[j - 1]->key, m->key) > 0) {
@@ -157,7 +174,9 @@ static bool write_object(struct strbuf *out, const struct jcs_object *o, int dep
 			strbuf_putc(out, ',');
 		write_string(out, order[i]->key);
 		strbuf_putc(out, ':');
-		if (order[i]->str)
+		if (order[i]->number)
+			strbuf_puts(out, order[i]->str);
+		else if (order[i]->str)
 			write_string(out, order[i]->str);
 		else if (!write_object(out, order[i]->obj, depth + 1))
 			return false;

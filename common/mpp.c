@@ -455,7 +455,7 @@ bool mpp_session_receipt(struct strbuf *out, const char *challenge_id,
 	jcs_add(&o, "reference", hash);
 	jcs_add(&o, "status", "success");
 	jcs_add(&o, "timestamp", ts);
-	jcs_add(&o, "refundSats", refund_status ? refund : NULL);
+	jcs_add_number(&o, "refundSats", refund_status ? refund : NULL);
 	jcs_add(&o, "refundStatus", refund_status);
 	return jcs_b64url(out, &o);
 }

@@ -187,6 +187,7 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 		return;
 	}
 	cors_set_origin(l402.cfg.cors_origin);
+	cors_expose(PAYWALL_EXPOSED_HEADERS);
 	if (!json_get_string(doc, json_get(doc, conf, "lightning-dir"), dir, sizeof(dir), NULL)
 	    || !json_get_string(doc, json_get(doc, conf, "rpc-file"), file, sizeof(file), NULL)) {
 		reply_disable(cmd, "init: configuration lacks lightning-dir or rpc-file");

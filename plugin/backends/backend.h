@@ -37,6 +37,10 @@ struct meter_ops {
 	/* An SSE event telling the client that its balance ran out (event:
 	 * payment-need-topup or session-timeout), for a paused stream. */
 	void (*pause_event)(const struct meter *m, const char *event, char *out, size_t len);
+	/* The SSE event that ends a completed stream whose client took
+	 * `units` events (a Payment session's payment-receipt), or "" for
+	 * none. Any thread: it reads only what the meter was made with. */
+	void (*end_event)(const struct meter *m, uint64_t units, char *out, size_t len);
 };
 
 /* Copied by value into whatever outlives the request. */

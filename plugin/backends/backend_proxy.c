@@ -94,6 +94,14 @@ struct job {
 	bool paused, pause_told, stream_timeout;
 	size_t pause_sent;	/* of pause_event, handed out */
 	char pause_event[256];	/* payment-need-topup or session-timeout */
+	/* The upstream's "data: [DONE]" is held back from the ring (it is
+	 * no event to pay for) and sent after the meter's end event (the
+	 * draft: a session's payment-receipt comes before the sentinel). */
+	uint64_t event_start;	/* where the event being written began */
+	bool done_sentinel;
+	bool end_built, end_told;
+	size_t end_sent;
+	char end_text[512];
 
 	/* Under the loop's lock. */
 	bool started;		/* a response (or error) went to the client */
@@ -401,6 +409,28 @@ static bool is_event_stream(const struct strbuf *headers)
 	return false;
 }
 
+/* Whether the event the worker just wrote (event_start up to written,
+ * none of it taken yet: a reader takes only paid, whole events) is the
+ * "data: [DONE]" sentinel; if so it is taken back out of the ring (mu
+ * held). */
+static bool take_back_sentinel(struct job *j)
+{
+	char ev[24];
+	uint64_t n = j->written - j->event_start;
+	if (n >= sizeof(ev) || j->event_start < j->taken)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		ev[i] = j->ring[(j->head + (j->event_start - j->taken) + i) % RING_SIZE];
+	ev[n] = '\0';
+	if (strcmp(ev, "data: [DONE]\n\n") != 0 && strcmp(ev, "data: [DONE]\r\n\r\n") != 0
+	    && strcmp(ev, "data:[DONE]\n\n") != 0)
+		return false;
+	j->len -= (size_t)n;
+	j->written -= n;
+	j->done_sentinel = true;
+	return true;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct wctx *w = arg;
@@ -429,10 +459,16 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 				j->last = c;
 			}
 		}
+		if (j->done_sentinel) {
+			pos = end; /* nothing after the sentinel is an event */
+			continue;
+		}
 		if (!ring_write(j, p + pos, end - pos))
 			goto stop;
-		if (ended && !event_ends(j, j->written))
+		if (ended && !take_back_sentinel(j) && !event_ends(j, j->written))
 			goto stop;
+		if (ended)
+			j->event_start = j->written;
 		pos = end;
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -567,6 +603,22 @@ static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 		pthread_cond_signal(&j->cv);
 	} else if (j->sse && j->stream_timeout) {
 		n = MHD_CONTENT_READER_END_OF_STREAM;
+	} else if (!j->len && j->done && j->sse && j->code == CURLE_OK && !j->end_told) {
+		/* Complete: the meter's end event, then the upstream's sentinel. */
+		if (!j->end_built) {
+			uint64_t units = (j->first_paid ? 1 : 0) + j->units_granted;
+			j->meter.ops->end_event(&j->meter, units, j->end_text, sizeof(j->end_text));
+			if (j->done_sentinel)
+				strncat(j->end_text, "data: [DONE]\n\n",
+					sizeof(j->end_text) - strlen(j->end_text) - 1);
+			j->end_built = true;
+		}
+		size_t left = strlen(j->end_text) - j->end_sent;
+		size_t chunk = left < max ? left : max;
+		memcpy(buf, j->end_text + j->end_sent, chunk);
+		j->end_sent += chunk;
+		j->end_told = j->end_sent == strlen(j->end_text);
+		n = chunk ? (ssize_t)chunk : MHD_CONTENT_READER_END_OF_STREAM;
 	} else if (!j->len && j->done) {
 		n = j->code == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
 					: MHD_CONTENT_READER_END_WITH_ERROR;

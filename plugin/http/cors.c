@@ -21,6 +21,15 @@ void cors_set_origin(const char *o)
 	pthread_mutex_unlock(&origin_mu);
 }
 
+/* The transport's own names; cors_expose adds the application's. Set
+ * once at start, before any listener. */
+static char expose[512] = "WWW-Authenticate, Link, Retry-After";
+
+void cors_expose(const char *names)
+{
+	snprintf(expose, sizeof(expose), "WWW-Authenticate, Link, Retry-After, %s", names);
+}
+
 void cors_add(struct MHD_Response *resp, bool public_doc)
 {
 	char o[sizeof(origin)] = "*";
@@ -30,8 +39,7 @@ void cors_add(struct MHD_Response *resp, bool public_doc)
 		pthread_mutex_unlock(&origin_mu);
 	}
 	MHD_add_response_header(resp, "Access-Control-Allow-Origin", o);
-	MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-				"WWW-Authenticate, Link, Retry-After");
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers", expose);
 	if (strcmp(o, "*") != 0)
 		MHD_add_response_header(resp, "Vary", "Origin");
 }

@@ -13,6 +13,10 @@
 
 /* l402-cors-origin, at start and whenever it changes. */
 void cors_set_origin(const char *origin);
+/* The answer headers a page on another origin may read besides the
+ * transport's own (WWW-Authenticate, Link, Retry-After): a list of names,
+ * once, at start. */
+void cors_expose(const char *names);
 /* The headers of every answer; public documents are open to every origin. */
 void cors_add(struct MHD_Response *resp, bool public_doc);
 /* Whether the request on c is a preflight. */

@@ -109,9 +109,96 @@ static void challenge_timed_out(void *arg)
 					       "retry shortly"));
 }
 
-/* The 402 for r: a token committing to the invoice's hash, the L402 and
- * LSAT challenges (first, for lnget), the Payment charge's when there is
- * one, and the JSON body. */
+/* The client's weight for lightning/INTENT (1..1000), from its
+ * Accept-Payment: 1000 without one, or when it names nothing this route
+ * offers with a weight above 0 (the draft lets a server ignore such a
+ * header, and a 402 without a Payment challenge must not be sent). */
+static int intent_weight(const struct req *r, const char *intent)
+{
+	const char *ap = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Payment");
+	bool session_offered = mpp_session_offered(&paid_of_const(r)->route.spec);
+	int charge = mpp_accept_weight(ap, "lightning", "charge");
+	int session = session_offered ? mpp_accept_weight(ap, "lightning", "session") : 0;
+	if (charge <= 0 && session <= 0)
+		return 1000;
+	return mpp_accept_weight(ap, "lightning", intent);
+}
+
+static bool intent_wanted(const struct req *r, const char *intent)
+{
+	return intent_weight(r, intent) > 0;
+}
+
+/* Whether the client reads only the first WWW-Authenticate field: Go's
+ * net/http keeps the fields apart and Header.Get returns the first, which
+ * lnget's L402 transport requires to start with L402 or LSAT. Most others
+ * join the fields into one value (fetch, Python's requests), which Alby's
+ * fetchWithMpp requires to start with Payment, and parses with later
+ * parameters overriding earlier ones (so the charge, the intent it pays,
+ * comes last of the Payment challenges). */
+static bool reads_first_field(const struct req *r)
+{
+	static const char *const first_field_readers[] = { "Go-http-client/", "lnget" };
+	const char *ua = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent");
+	for (size_t i = 0; ua && i < sizeof(first_field_readers) / sizeof(first_field_readers[0]);
+	     i++)
+		if (strncasecmp(ua, first_field_readers[i], strlen(first_field_readers[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The WWW-Authenticate fields of a 402: the Payment challenges in the
+ * client's Accept-Payment order (highest q first; ours, session before
+ * charge, between equals), and the L402 and LSAT ones after them, or
+ * before them for a client that reads the first field only. */
+static void add_challenges(struct req *r, struct MHD_Response *resp, const char *tok,
+			   const struct invoice_made *tokinv, const struct invoice_made *charge,
+			   const struct invoice_made *session)
+{
+	struct paid *p = paid_of(r);
+	struct strbuf l402c, lsatc, pay[2];
+	int q[2] = { 0, 0 };
+	bool made[2] = { false, false };
+	bool token_first = reads_first_field(r);
+	strbuf_init(&l402c, 0);
+	strbuf_init(&lsatc, 0);
+	strbuf_init(&pay[0], 0);
+	strbuf_init(&pay[1], 0);
+	l402_challenge(&l402c, tok, tokinv->bolt11);
+	lsat_challenge(&lsatc, tok, tokinv->bolt11);
+	/* [0] session, [1] charge: ours, between equals; first-field
+	 * readers take the first Payment challenge, so theirs is the charge. */
+	int session_i = token_first ? 1 : 0, charge_i = 1 - session_i;
+	made[session_i] = session->made && mpp_session_offer(p, session->bolt11, session->hash,
+							      session->expires_at, &pay[session_i]);
+	made[charge_i] = charge->made && mpp_charge_offer(p, charge->bolt11, charge->hash,
+							   charge->expires_at, &pay[charge_i]);
+	q[session_i] = intent_weight(r, "session");
+	q[charge_i] = intent_weight(r, "charge");
+	int order[2] = { 0, 1 };
+	if (q[1] > q[0]) {
+		order[0] = 1;
+		order[1] = 0;
+	}
+	if (token_first) {
+		MHD_add_response_header(resp, "WWW-Authenticate", l402c.data);
+		MHD_add_response_header(resp, "WWW-Authenticate", lsatc.data);
+	}
+	for (int i = 0; i < 2; i++)
+		if (made[order[i]] && !pay[order[i]].failed)
+			MHD_add_response_header(resp, "WWW-Authenticate", pay[order[i]].data);
+	if (!token_first) {
+		MHD_add_response_header(resp, "WWW-Authenticate", l402c.data);
+		MHD_add_response_header(resp, "WWW-Authenticate", lsatc.data);
+	}
+	strbuf_free(&l402c);
+	strbuf_free(&lsatc);
+	strbuf_free(&pay[0]);
+	strbuf_free(&pay[1]);
+}
+
+/* The 402 for r: a token committing to the invoice's hash, its L402 and
+ * LSAT challenges, the Payment ones that were made, and the JSON body. */
 static struct http_step *send_challenge(struct req *r, const struct invoice_label *l,
 				       const struct invoice_made *tokinv,
 				       const struct invoice_made *charge,
@@ -132,36 +219,25 @@ static struct http_step *send_challenge(struct req *r, const struct invoice_labe
 	if (!ok)
 		return http_error(r, 500, "mint_failed", "could not mint a token");
 
-	struct strbuf hdr, body;
+	struct strbuf body;
 	struct json_out j;
-	strbuf_init(&hdr, 0);
 	strbuf_init(&body, 0);
 	json_out_init(&j, &body);
 	add_challenge_body(&j, p, tokinv->bolt11, tok, tokinv->hash, tokinv->expires_at,
 			   &mp.grant);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
+	if (resp)
+		add_challenges(r, resp, tok, tokinv, charge, session);
 	if (resp) {
-		l402_challenge(&hdr, tok, tokinv->bolt11);
-		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
-		strbuf_reset(&hdr);
-		lsat_challenge(&hdr, tok, tokinv->bolt11);
-		MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
-		strbuf_reset(&hdr);
-		if (charge->made
-		    && mpp_charge_offer(p, charge->bolt11, charge->hash, charge->expires_at, &hdr))
-			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
-		strbuf_reset(&hdr);
-		if (session->made
-		    && mpp_session_offer(p, session->bolt11, session->hash, session->expires_at, &hdr))
-			MHD_add_response_header(resp, "WWW-Authenticate", hdr.data);
 		MHD_add_response_header(resp, "Link",
 					"</.well-known/l402.json>; rel=\"l402-manifest\"");
 		MHD_add_response_header(resp, "Content-Type", p->mpp.used ? "application/problem+json"
 									  : "application/json");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		/* The drafts' SHOULD: a client may retry at once, once it paid. */
+		MHD_add_response_header(resp, "Retry-After", "0");
 	}
-	strbuf_free(&hdr);
 	strbuf_free(&body);
 	routes_count_challenge(p->route.id);
 	return http_finish(r, 402, resp);
@@ -265,14 +341,6 @@ static bool ask_invoice(struct challenge *ch, struct invoice_made *m, uint64_t m
 	else
 		unpaid_release();
 	return asked;
-}
-
-/* Whether to offer a Payment intent beside L402: unless the client's
- * Accept-Payment gives lightning/INTENT no weight. */
-static bool intent_wanted(const struct req *r, const char *intent)
-{
-	const char *ap = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Payment");
-	return mpp_accept_weight(ap, "lightning", intent) != 0;
 }
 
 /* A challenge once the pricer answered: the reason and detail were set. */

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/state.h"
 #include "encoding.h"
+#include "mpp.h"
 #include "paywall/mpp_session.h"
 #include "store/tokens.h"
 
@@ -75,7 +77,26 @@ static void pause_event(const struct meter *m, const char *event, char *out, siz
 		 (unsigned long long)((m->unit + 999) / 1000));
 }
 
-static const struct meter_ops ops = { draw, settle, pause_event };
+/* The draft's final payment-receipt event of a session's stream: what
+ * the stream drew, in the session's whole-sat units. */
+static void end_event(const struct meter *m, uint64_t units, char *out, size_t len)
+{
+	char id[65], ts[24];
+	if (!m->session) {
+		if (len)
+			out[0] = '\0';
+		return;
+	}
+	hex_encode(m->account, 32, id, sizeof(id));
+	mpp_time_format((int64_t)time(NULL), ts);
+	snprintf(out, len,
+		 "event: payment-receipt\ndata: {\"method\":\"lightning\",\"reference\":\"%s\","
+		 "\"status\":\"success\",\"timestamp\":\"%s\",\"spent\":%llu,\"units\":%llu}\n\n",
+		 id, ts, (unsigned long long)(units * ((m->unit + 999) / 1000)),
+		 (unsigned long long)units);
+}
+
+static const struct meter_ops ops = { draw, settle, pause_event, end_event };
 
 struct meter paid_meter(const struct paid *p)
 {

@@ -35,7 +35,7 @@ bool mpp_charge_offer(const struct paid *p, const char *bolt11, const uint8_t ha
 	return mpp_offer(p->route.tag, "charge", encode_request, &q, expires_at, out);
 }
 
-enum mpp_err mpp_charge_check(struct paid *p, const struct mpp_credential *cred, char *why,
+enum mpp_err mpp_charge_check(struct paid *p, struct mpp_credential *cred, char *why,
 			      size_t whylen)
 {
 	static __thread struct mpp_charge_request q;

@@ -23,7 +23,7 @@ bool mpp_charge_offer(const struct paid *p, const char *bolt11, const uint8_t ha
 
 /* Without the lock: a parsed charge credential's binding, route, expiry,
  * amount and preimage. MPP_OK fills p->mpp. */
-enum mpp_err mpp_charge_check(struct paid *p, const struct mpp_credential *cred, char *why,
+enum mpp_err mpp_charge_check(struct paid *p, struct mpp_credential *cred, char *why,
 			      size_t whylen);
 
 /* Holding the loop's lock: paid for what was offered, and consumed once.

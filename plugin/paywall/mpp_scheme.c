@@ -74,11 +74,18 @@ bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder en
 	return mpp_write_challenge(out, c);
 }
 
-enum mpp_err mpp_challenge_ours(const struct mpp_challenge *ch, const char *route_tag, char *why,
+enum mpp_err mpp_challenge_ours(struct mpp_challenge *ch, const char *route_tag, char *why,
 				size_t whylen)
 {
 	uint8_t key[MPP_KEY_LEN];
 	char tag[16];
+	/* A client that does not echo opaque (Alby's fetchWithMpp): it can
+	 * only have been this route's, which the request names; with any
+	 * other the binding fails below. */
+	if (!ch->opaque[0] && !mpp_opaque_encode(ch->opaque, sizeof(ch->opaque), route_tag)) {
+		snprintf(why, whylen, "this challenge was not issued here");
+		return MPP_INVALID_CHALLENGE;
+	}
 	if (!mpp_binding_key(key)) {
 		snprintf(why, whylen, "starting up");
 		return MPP_INVALID_CHALLENGE;

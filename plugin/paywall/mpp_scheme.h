@@ -40,8 +40,9 @@ typedef bool (*mpp_request_encoder)(char *out, size_t outcap, const void *reques
 bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder encode,
 	       const void *request, uint64_t expires_at, struct strbuf *out);
 /* Whether a credential's challenge is one we issued, unchanged, for the
- * route tagged route_tag: MPP_OK, or MPP_INVALID_CHALLENGE with why. */
-enum mpp_err mpp_challenge_ours(const struct mpp_challenge *ch, const char *route_tag, char *why,
+ * route tagged route_tag: MPP_OK, or MPP_INVALID_CHALLENGE with why. A
+ * challenge echoed without its opaque gets this route's. */
+enum mpp_err mpp_challenge_ours(struct mpp_challenge *ch, const char *route_tag, char *why,
 				size_t whylen);
 /* What the invoice's prefix says, in the drafts' words ("" for testnet). */
 const char *mpp_network_of(const char *bolt11);

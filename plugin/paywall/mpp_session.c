@@ -225,7 +225,7 @@ bool mpp_session_offer(const struct paid *p, const char *bolt11, const uint8_t h
 
 /* ---- checks without the lock ---- */
 
-enum mpp_err mpp_session_check(struct paid *p, const struct mpp_credential *c, char *why,
+enum mpp_err mpp_session_check(struct paid *p, struct mpp_credential *c, char *why,
 			       size_t whylen)
 {
 	static __thread struct mpp_session_request q;

@@ -33,7 +33,7 @@ bool mpp_session_offer(const struct paid *p, const char *bolt11, const uint8_t h
 
 /* Without the lock: a parsed session credential's binding, route, expiry
  * (open and topUp) and preimage. MPP_OK fills p->mpp. */
-enum mpp_err mpp_session_check(struct paid *p, const struct mpp_credential *c, char *why,
+enum mpp_err mpp_session_check(struct paid *p, struct mpp_credential *c, char *why,
 			       size_t whylen);
 
 /* Holding the loop's lock: carry out r's action (now, or later through a

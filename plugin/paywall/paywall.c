@@ -126,51 +126,87 @@ struct found_cred {
 	const char *header, *value;
 };
 
-struct auth_scan {
-	struct l402_credential *cred;
-	enum l402_err best;
-	struct found_cred *found;
+/* Every Authorization header a request carries (aperture's client sends
+ * LSAT and L402; a client may add a Payment credential beside a token):
+ * the L402/LSAT ones are each tried, the Payment one after them. */
+#define MAX_AUTH_HEADERS 8
+
+struct auth_values {
+	const char *token[MAX_AUTH_HEADERS]; /* not Payment */
+	unsigned ntoken, npayment;
+	const char *payment;
 };
 
-/* Several Authorization headers may come (aperture's client sends LSAT
- * and L402): the first that parses wins; otherwise keep the most telling
- * error. */
-static enum MHD_Result scan_auth(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *value)
+static enum MHD_Result collect_auth(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
 {
-	struct auth_scan *s = cls;
-	if (s->found->value || strcasecmp(key, "Authorization") != 0 || !value)
+	struct auth_values *a = cls;
+	if (strcasecmp(key, "Authorization") != 0 || !value)
 		return MHD_YES;
-	enum l402_err e = l402_parse_authorization(value, strlen(value), s->cred);
-	if (e == L402_OK) {
-		s->found->header = "Authorization";
-		s->found->value = value;
-	} else if (s->best == L402_ERR_NO_CREDENTIALS || s->best == L402_ERR_BAD_SCHEME) {
-		s->best = e;
+	if (mpp_is_payment(value)) {
+		a->npayment++;
+		a->payment = value;
+	} else if (a->ntoken < MAX_AUTH_HEADERS) {
+		a->token[a->ntoken++] = value;
 	}
 	return MHD_YES;
 }
 
-static enum l402_err read_credentials(struct req *r, struct l402_credential *cred,
-				      struct found_cred *found)
+/* The most telling of two failures: any over "no credentials" or "not
+ * our scheme". */
+static bool more_telling(enum l402_err e, enum l402_err best)
+{
+	return e != L402_OK
+	       && (best == L402_ERR_NO_CREDENTIALS || best == L402_ERR_BAD_SCHEME);
+}
+
+/* The L402 credentials of r, each parsed and verified until one holds:
+ * L402_OK with *found, or the most telling failure (its detail in v). */
+static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
+				   struct l402_credential *cred, const uint8_t *secret,
+				   int64_t now, struct l402_verdict *v, struct found_cred *found)
 {
 	static const char *const alt[] = { "Grpc-Metadata-Token", "Token",
 					   "Grpc-Metadata-Macaroon", "Macaroon" };
-	struct auth_scan s = { cred, L402_ERR_NO_CREDENTIALS, found };
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_auth, &s);
-	if (found->value)
-		return L402_OK;
-	if (s.best != L402_ERR_NO_CREDENTIALS && s.best != L402_ERR_BAD_SCHEME)
-		return s.best;
-	for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++) {
-		const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, alt[i]);
-		if (v) {
-			found->header = alt[i];
-			found->value = v;
-			return l402_parse_macaroon_header(v, strlen(v), cred);
+	struct paid *p = paid_of(r);
+	struct l402_verify_req vr = { p->route.spec.service, NULL, now };
+	enum l402_err best = L402_ERR_NO_CREDENTIALS;
+	char best_detail[sizeof(v->detail)] = "";
+	for (unsigned i = 0; i < a->ntoken; i++) {
+		const char *t = a->token[i];
+		enum l402_err e = l402_parse_authorization(t, strlen(t), cred);
+		if (e == L402_OK) {
+			v->detail[0] = '\0';
+			e = l402_verify(cred, secret, &vr, v);
+			if (e == L402_OK) {
+				found->header = "Authorization";
+				found->value = t;
+				return L402_OK;
+			}
+		}
+		if (more_telling(e, best)) {
+			best = e;
+			snprintf(best_detail, sizeof(best_detail), "%s", e == L402_OK ? "" : v->detail);
 		}
 	}
-	return s.best;
+	if (a->ntoken == 0 && !a->npayment) {
+		for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++) {
+			const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, alt[i]);
+			if (!h)
+				continue;
+			v->detail[0] = '\0';
+			enum l402_err e = l402_parse_macaroon_header(h, strlen(h), cred);
+			if (e == L402_OK)
+				e = l402_verify(cred, secret, &vr, v);
+			if (e == L402_OK) {
+				found->header = alt[i];
+				found->value = h;
+			}
+			return e;
+		}
+	}
+	snprintf(v->detail, sizeof(v->detail), "%s", best_detail);
+	return best;
 }
 
 /* A Payment scheme credential: what can be checked without the lock
@@ -213,30 +249,38 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	static __thread struct l402_credential cred;
 	struct paid *p = paid_of(r);
 	struct found_cred found = { NULL, NULL };
+	struct auth_values a = { .ntoken = 0 };
 	struct verdict_key key;
 	uint8_t secret[L402_SECRET_LEN];
 	uint64_t generation;
 	int64_t now = (int64_t)time(NULL);
-	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 
-	if (mpp_is_payment(auth))
-		return verify_payment(r, auth, answer);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_auth, &a);
+	if (a.npayment > 1) {
+		/* The draft: one Payment credential per request. */
+		*answer = http_error(r, 400, "malformed_credential",
+				     "more than one Payment credential in one request");
+		return false;
+	}
+	if (a.npayment && !a.ntoken)
+		return verify_payment(r, a.payment, answer);
 	if (!secret_get_generation(secret, &generation)) {
 		*answer = http_unavailable(r, "starting up; retry shortly");
 		return false;
 	}
-	if (auth && strlen(auth) <= L402_MAX_AUTH_LEN
-	    && verdict_key(p->route.spec.service, "Authorization", auth, &key)
-	    && verdict_cache_find(&key, generation, now, v)) {
-		sodium_memzero(secret, sizeof(secret));
-		return true;
+	for (unsigned i = 0; i < a.ntoken; i++) {
+		const char *t = a.token[i];
+		if (strlen(t) <= L402_MAX_AUTH_LEN
+		    && verdict_key(p->route.spec.service, "Authorization", t, &key)
+		    && verdict_cache_find(&key, generation, now, v)) {
+			sodium_memzero(secret, sizeof(secret));
+			return true;
+		}
 	}
-	enum l402_err e = read_credentials(r, &cred, &found);
-	if (e == L402_OK) {
-		struct l402_verify_req vr = { p->route.spec.service, NULL, now };
-		e = l402_verify(&cred, secret, &vr, v);
-	}
+	enum l402_err e = verify_tokens(r, &a, &cred, secret, now, v, &found);
 	sodium_memzero(secret, sizeof(secret));
+	if (e != L402_OK && a.npayment)
+		return verify_payment(r, a.payment, answer); /* no token held: the Payment one */
 	if (e != L402_OK) {
 		p->reason = reason_of_l402(e);
 		if (e != L402_ERR_NO_CREDENTIALS)
@@ -514,6 +558,27 @@ struct http_step *paywall_handle(struct req *r)
 	return paywall_decide(r);
 }
 
+/* The draft: an answer with a receipt carries Cache-Control: private, so
+ * that no shared cache keeps it. An upstream's own Cache-Control is
+ * replaced: "public" or a shared max-age would contradict it. */
+static void receipt_private(struct MHD_Response *resp)
+{
+	const char *cc;
+	char old[256];
+	bool no_store = false;
+	for (int i = 0; i < 8 && (cc = MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL));
+	     i++) {
+		snprintf(old, sizeof(old), "%s", cc);
+		if (strcmp(old, "private") == 0 || strcmp(old, "private, no-store") == 0)
+			return;
+		no_store |= strstr(old, "no-store") != NULL;
+		if (MHD_del_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, old) != MHD_YES)
+			break;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				no_store ? "private, no-store" : "private");
+}
+
 void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp)
 {
 	const struct paid *p = paid_of(r);
@@ -522,8 +587,10 @@ void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp
 	if (p->deny_status && (*status < 200 || *status > 299))
 		*status = p->deny_status;
 	bool ok = *status >= 200 && *status <= 299;
-	if (p->mpp.receipt[0] && ok)
+	if (p->mpp.receipt[0] && ok) {
 		MHD_add_response_header(resp, "Payment-Receipt", p->mpp.receipt);
+		receipt_private(resp);
+	}
 	if (p->balance_left >= 0 && ok && !p->forward_auth) {
 		char left[24];
 		snprintf(left, sizeof(left), "%lld", (long long)p->balance_left);

@@ -18,5 +18,8 @@ HTTP_MUST_USE struct http_step *paywall_decide(struct req *r);
 /* Answers decorated on the way out: a served request's Payment-Receipt
  * and balance left, a front proxy's deny status (http_app.decorate). */
 void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp);
+/* The answer headers of the paywall a buyer's page on another origin
+ * needs to read (cors_expose). */
+#define PAYWALL_EXPOSED_HEADERS "Payment-Receipt, X-L402-Balance-Msat"
 
 #endif

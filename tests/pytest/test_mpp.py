@@ -74,8 +74,9 @@ def test_challenge_follows_the_drafts(node_factory):
     status, hdrs, body = web.get("/p")
     assert status == 402
     www, ch = payment_challenge(hdrs)
-    # L402 and LSAT stay first (lnget takes the first), Payment after.
-    assert [w.split(" ")[0] for w in www] == ["L402", "LSAT", "Payment"]
+    # Payment first (Alby's fetchWithMpp reads the joined fields), then
+    # L402 and LSAT (test_paywall.py: first for Go's clients).
+    assert [w.split(" ")[0] for w in www] == ["Payment", "L402", "LSAT"]
     assert ch["method"] == "lightning" and ch["intent"] == "charge"
     assert ch["realm"] == "%s:%d" % web.addr
     raw = b64u_decode(ch["request"])
@@ -133,7 +134,7 @@ def test_one_request_per_charge_with_a_receipt(node_factory):
     assert header_values(hdrs, "Content-Type") == ["application/problem+json"]
     assert header_values(hdrs, "Payment-Receipt") == []
     www, fresh = payment_challenge(hdrs)
-    assert fresh["id"] != ch["id"] and www[0].startswith("L402 ")
+    assert fresh["id"] != ch["id"] and www[1].startswith("L402 ")
     # The preimage is not an L402 credential either.
     status, _, _ = web.get("/p", {"Authorization": "L402 %s:%s" % (json.loads(body)["macaroon"], pre)})
     assert status == 402
@@ -223,16 +224,33 @@ def test_a_dearer_route_refuses_an_older_cheaper_charge(node_factory):
 def test_accept_payment_preferences(node_factory):
     n, web = paywall(node_factory, "GET /p 10sat text:paid")
     before = len(n.rpc.listinvoices()["invoices"])
-    for value, offered in (("lightning/charge", True), ("*/*", True), ("tempo/charge", False),
-                           ("lightning/charge;q=0, */*", False), ("lightning/*;q=0.5", True),
-                           ("not a list!", True)):
+    # A header that names nothing offered here with a weight above 0 is
+    # ignored (the draft allows it; a 402 must carry a Payment challenge).
+    for value in ("lightning/charge", "*/*", "tempo/charge", "lightning/charge;q=0, */*",
+                  "lightning/charge;q=0", "lightning/*;q=0.5", "not a list!"):
         status, hdrs, _ = web.get("/p", {"Accept-Payment": value})
         assert status == 402
         www, ch = payment_challenge(hdrs)
-        assert (ch is not None) == offered, value
-        assert www[0].startswith("L402 ")
-    # A refused offer makes no invoice: 6 challenges, 4 with a charge.
-    assert len(n.rpc.listinvoices()["invoices"]) == before + 6 + 4
+        assert ch is not None and ch["intent"] == "charge", value
+        assert [w.split(" ")[0] for w in www] == ["Payment", "L402", "LSAT"], value
+    assert len(n.rpc.listinvoices()["invoices"]) == before + 7 * 2
+    # On a route with both intents: ordered by the client's q, ours
+    # (session, then charge) between equals; one refused is left out
+    # (and its invoice not made).
+    n.rpc.call("l402-route-add", {"route": "GET /b 1sat text:b balance=10sat"})
+    for value, intents in (("", ["session", "charge"]),
+                           ("lightning/session, lightning/charge;q=0.5", ["session", "charge"]),
+                           ("lightning/charge, lightning/session;q=0.5", ["charge", "session"]),
+                           ("lightning/session;q=0", ["session", "charge"]),
+                           ("lightning/session;q=0, */*", ["charge"]),
+                           ("lightning/charge;q=0, lightning/session;q=0", ["session", "charge"]),
+                           ("tempo/*", ["session", "charge"])):
+        before = len(n.rpc.listinvoices()["invoices"])
+        status, hdrs, _ = web.get("/b", {"Accept-Payment": value} if value else {})
+        got = [json.loads('"%s"' % w.split('intent="')[1].split('"')[0])
+               for w in header_values(hdrs, "WWW-Authenticate") if w.startswith("Payment ")]
+        assert status == 402 and got == intents, (value, got)
+        assert len(n.rpc.listinvoices()["invoices"]) == before + 1 + len(intents)
 
 
 def test_hmac_binding_is_the_drafts(node_factory):
@@ -247,3 +265,76 @@ def test_hmac_binding_is_the_drafts(node_factory):
                     hashlib.sha256).digest()
     status, _, body = web.get("/p", {"Authorization": credential(ch, "00" * 32, id=b64u(fake))})
     assert status == 402 and problem(body)[0] == "invalid-challenge"
+
+
+def raw_request(web, lines):
+    """A request with repeated headers, as http.client will not send them."""
+    import socket
+    s = socket.create_connection(web.addr, timeout=10)
+    s.sendall(("\r\n".join(["GET /p HTTP/1.1", "Host: x", "Connection: close"] + lines)
+               + "\r\n\r\n").encode())
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head.decode(), body
+
+
+def test_every_authorization_header_is_tried(node_factory):
+    """Issue 21: a Payment credential beside a valid L402 token does not
+    hide the token; two Payment credentials are a 400 (the draft)."""
+    from test_paywall import buy
+    n, web = paywall(node_factory, "GET /p 10sat text:paid uses=5")
+    auth, _ = buy(n, web, "/p")
+    empty = "Payment " + b64u(b"{}")
+    status, _, body = raw_request(web, ["Authorization: " + empty, "Authorization: " + auth])
+    assert status == 200 and body == b"paid", body
+    # An expired or broken token first, then the good one.
+    status, _, body = raw_request(web, ["Authorization: L402 AAAA:00", "Authorization: " + auth])
+    assert status == 200 and body == b"paid", body
+    ch, _, pre = buy_charge(n, web, "/p")
+    status, _, body = raw_request(web, ["Authorization: " + credential(ch, pre),
+                                        "Authorization: " + credential(ch, pre)])
+    assert status == 400 and b"more than one Payment credential" in body, body
+    # Nothing was consumed: the charge still buys one request.
+    assert web.get("/p", {"Authorization": credential(ch, pre)})[0] == 200
+
+
+def test_receipts_are_private_and_readable_across_origins(node_factory):
+    """The draft: an answer with a Payment-Receipt carries Cache-Control:
+    private; a 402 carries no-store and Retry-After; a page on another
+    origin may read the receipt and the balance left."""
+    n, web = paywall(node_factory, "GET /p 10sat text:paid")
+    status, hdrs, _ = web.get("/p", {"Origin": "https://app.example"})
+    assert status == 402
+    assert header_values(hdrs, "Cache-Control") == ["no-store"]
+    assert header_values(hdrs, "Retry-After") == ["0"]
+    expose = [h.strip() for h in header_values(hdrs, "Access-Control-Expose-Headers")[0].split(",")]
+    for name in ("WWW-Authenticate", "Payment-Receipt", "X-L402-Balance-Msat", "Retry-After"):
+        assert name in expose, expose
+    _, ch = payment_challenge(hdrs)
+    req = json.loads(b64u_decode(ch["request"]))
+    pre = n.rpc.dev_pay(bolt11=req["methodDetails"]["invoice"])["payment_preimage"]
+    status, hdrs, _ = web.get("/p", {"Authorization": credential(ch, pre)})
+    assert status == 200 and header_values(hdrs, "Payment-Receipt")
+    cc = header_values(hdrs, "Cache-Control")
+    assert len(cc) == 1 and "private" in cc[0] and "public" not in cc[0], cc
+
+
+def test_a_credential_without_opaque_is_bound_by_the_route(node_factory):
+    """Alby's fetchWithMpp echoes id, realm, method, intent, request and
+    expires, not opaque: the route the request names supplies it, so the
+    buyer who paid is served; on another route the binding fails."""
+    n, web = paywall(node_factory, "GET /p 10sat text:paid", "GET /q 10sat text:other")
+    ch, _, pre = buy_charge(n, web, "/p")
+    no_opaque = dict(ch)
+    del no_opaque["opaque"]
+    status, _, body = web.get("/q", {"Authorization": credential(no_opaque, pre)})
+    assert status == 402 and problem(body)[0] == "invalid-challenge", body
+    status, hdrs, body = web.get("/p", {"Authorization": credential(no_opaque, pre)})
+    assert status == 200 and body == b"paid", body
+    assert header_values(hdrs, "Payment-Receipt")

@@ -58,7 +58,7 @@ def test_a_session_from_open_to_refund(node_factory):
     n, web = paywall(node_factory, 'GET /s 2sat text:ok balance=10sat desc="A stream"')
     status, hdrs, _ = web.get("/s")
     www = header_values(hdrs, "WWW-Authenticate")
-    assert [w.split(" ")[0] for w in www] == ["L402", "LSAT", "Payment", "Payment"]
+    assert [w.split(" ")[0] for w in www] == ["Payment", "Payment", "L402", "LSAT"]
     ch, req = session_challenge(web)
     assert b64u_decode(ch["request"]) == jcs(req)
     assert req["amount"] == "2" and req["depositAmount"] == "10" and req["currency"] == "sat"
@@ -97,7 +97,7 @@ def test_a_session_from_open_to_refund(node_factory):
     assert status == 200, body
     assert json.loads(body) == {"status": "closed", "refundSats": 8, "refundStatus": "succeeded"}
     rc = json.loads(b64u_decode(header_values(hdrs, "Payment-Receipt")[0]))
-    assert rc["refundSats"] == "8" and rc["refundStatus"] == "succeeded"
+    assert rc["refundSats"] == 8 and rc["refundStatus"] == "succeeded"
     (paid,) = client_paid(n)
     assert paid["bolt11"] == ret and paid["received_msat"] == 8000 and paid["payments"] == 1
     # Closed is closed: a second close, a bearer, a top-up are refused.
@@ -230,7 +230,9 @@ def sse_upstream():
             pass
 
         def do_GET(self):
-            n = int(parse_qs(urlparse(self.path).query).get("n", ["6"])[0])
+            q = parse_qs(urlparse(self.path).query)
+            n = int(q.get("n", ["6"])[0])
+            done = q.get("done", ["0"])[0] == "1"
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
@@ -240,6 +242,8 @@ def sse_upstream():
                     self.wfile.write(b"data: chunk %d\r\n\r\n" % i)
                     self.wfile.flush()
                     time.sleep(0.05)
+                if done:
+                    self.wfile.write(b"data: [DONE]\n\n")
             except OSError:
                 pass
 
@@ -291,6 +295,46 @@ def test_streamed_events_are_paid_as_they_flow_and_pause_for_a_top_up(node_facto
     status, _, body = web.get("/sse/events", cred(ch, action="close", sessionId=sid,
                                                   preimage=pre))
     assert status == 200 and json.loads(body)["refundSats"] == 6
+
+
+def test_a_completed_stream_ends_with_its_receipt_then_done(node_factory, sse_upstream):
+    """The draft: a session's stream ends with a payment-receipt event
+    (what it spent, how many units), before the [DONE] sentinel, which
+    costs nothing; a stream without the sentinel still gets the receipt,
+    and a balance token's stream (no Payment session) gets none."""
+    n, web = paywall(node_factory, "GET /sse/* 2sat proxy:%s balance=20sat" % sse_upstream)
+    ch, req = session_challenge(web, "/sse/events")
+    pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
+    sid = req["paymentHash"]
+    for query, sentinel in (("n=3&done=1", True), ("n=2", False)):
+        action = cred(ch, action="open", preimage=pre, returnInvoice=return_invoice(n)) \
+            if sentinel else cred(ch, action="bearer", sessionId=sid, preimage=pre)
+        conn, resp = stream(web, "/sse/events?" + query, action)
+        assert resp.status == 200
+        body = resp.read().decode().replace("\r\n", "\n")
+        conn.close()
+        events = [e for e in body.split("\n\n") if e]
+        units = 3 if sentinel else 2
+        assert events[:units] == ["data: chunk %d" % i for i in range(1, units + 1)], events
+        head, data = events[units].split("\n")
+        assert head == "event: payment-receipt", events
+        rc = json.loads(data[len("data: "):])
+        assert rc["method"] == "lightning" and rc["reference"] == sid
+        assert rc["status"] == "success" and rc["timestamp"].endswith("Z")
+        assert rc["spent"] == 2 * units and rc["units"] == units, rc
+        assert events[units + 1:] == (["data: [DONE]"] if sentinel else []), events
+    # 5 events at 2 sat: the sentinel cost nothing.
+    time.sleep(0.3)
+    status, _, body = web.get("/sse/events", cred(ch, action="close", sessionId=sid,
+                                                  preimage=pre))
+    assert status == 200 and json.loads(body)["refundSats"] == 10, body
+    # An L402 balance token's stream: the sentinel passes, no receipt.
+    from test_paywall import buy
+    auth, _ = buy(n, web, "/sse/events")
+    conn, resp = stream(web, "/sse/events?n=1&done=1", {"Authorization": auth})
+    body = resp.read().decode().replace("\r\n", "\n")
+    conn.close()
+    assert body == "data: chunk 1\n\ndata: [DONE]\n\n", body
 
 
 def test_a_stream_without_a_top_up_ends_with_session_timeout(node_factory, sse_upstream):

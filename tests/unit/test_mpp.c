@@ -46,6 +46,22 @@ static void test_jcs(void)
 	jcs_add(&o, "currency", "sat");
 	CHECK_STREQ(jcs(&o), "{\"amount\":\"10\",\"currency\":\"sat\",\"methodDetails\":"
 			     "{\"invoice\":\"lnbc1\",\"paymentHash\":\"00\"}}");
+	/* Whole numbers as their digits (refundSats); anything else refused. */
+	o.n = 0;
+	jcs_add_number(&o, "refundSats", "140");
+	jcs_add_number(&o, "zero", "0");
+	jcs_add_number(&o, "absent", NULL);
+	CHECK_STREQ(jcs(&o), "{\"refundSats\":140,\"zero\":0}");
+	static const char *const not_numbers[] = { "", "01", "1.5", "-1", "1e3", "9007199254740992",
+						   "12345678901234567", " 1" };
+	for (size_t i = 0; i < sizeof(not_numbers) / sizeof(not_numbers[0]); i++) {
+		o.n = 0;
+		jcs_add_number(&o, "n", not_numbers[i]);
+		CHECK(jcs(&o) == NULL);
+	}
+	o.n = 0;
+	jcs_add_number(&o, "n", "9007199254740991");
+	CHECK_STREQ(jcs(&o), "{\"n\":9007199254740991}");
 	/* Refused: bad UTF-8, a surrogate, an overlong, duplicate keys, too many. */
 	o.n = 0;
 	jcs_add(&o, "a", "\xc3");
