@@ -48,6 +48,10 @@ struct session {
 	bool client_known;
 	/* Closing: what is refunded is computed; nothing more is settled. */
 	bool refund_fixed;
+	/* The challenge the client's close named ("" for the node's own
+	 * close): the same close again gets the same answer (the draft's
+	 * idempotency), anything else on a closed session is refused. */
+	char close_challenge[48];
 };
 
 static struct session *sessions[MAX_SESSIONS];
@@ -179,6 +183,8 @@ static void record(const struct session *s, enum ds_mode mode, rpc_cb cb, void *
 	json_add_string(&j, "refund_status", s->refund_status);
 	json_add_s64(&j, "closed_at", s->closed_at);
 	json_add_s64(&j, "expires", s->expires);
+	if (s->close_challenge[0])
+		json_add_string(&j, "close_challenge", s->close_challenge);
 	json_object_end(&j);
 	ds_write(DS_GROUP, name, sb.data, mode, NULL, cb, arg);
 	strbuf_free(&sb);
@@ -568,8 +574,7 @@ static void topped_up(void *arg, const struct rpc_result *res)
 	char json[128];
 	if (res->status != RPC_OK)
 		plugin_log(LOG_UNUSUAL, "saving a top-up failed: %s", res->message);
-	snprintf(json, sizeof(json), "{\"status\":\"ok\",\"deposit_msat\":%llu}",
-		 (unsigned long long)a->s->deposit_msat);
+	snprintf(json, sizeof(json), "{\"status\":\"ok\"}");
 	answer(a, json, a->s, NULL);
 	act_free(a);
 }
@@ -577,6 +582,17 @@ static void topped_up(void *arg, const struct rpc_result *res)
 static void top_up_credited(void *arg, enum credit_result res, const struct credit *prior)
 {
 	struct act *a = arg;
+	if (res == CREDIT_TAKEN && prior->purpose == CREDIT_TOPUP && !prior->closed
+	    && memcmp(prior->session, a->mpp.session_id, 32) == 0) {
+		/* The same top-up again (a retry): its answer again, nothing
+		 * credited twice. */
+		struct session *s = usable(a);
+		if (s)
+			answer(a, "{\"status\":\"ok\"}", s, NULL);
+		if (s)
+			act_free(a);
+		return;
+	}
 	if (res == CREDIT_TAKEN) {
 		refuse(a, MPP_INVALID_CHALLENGE, "this payment was credited already");
 		return;
@@ -613,17 +629,39 @@ static void top_up_paid(void *arg, const struct rpc_result *res)
 
 /* -- close -- */
 
+/* The draft's answer to a close, the first time and every time after. */
+static void close_body(const struct session *s, char *json, size_t len)
+{
+	snprintf(json, len, "{\"status\":\"closed\",\"refundSats\":%llu,\"refundStatus\":\"%s\"}",
+		 (unsigned long long)s->refund_sat, s->refund_status);
+}
+
 static void close_done(struct act *a)
 {
 	struct session *s = a->s;
 	char json[160];
 	if (!a->server_close) {
-		snprintf(json, sizeof(json),
-			 "{\"status\":\"closed\",\"refundSats\":%llu,\"refundStatus\":\"%s\"}",
-			 (unsigned long long)s->refund_sat, s->refund_status);
+		close_body(s, json, sizeof(json));
 		answer(a, json, s, s->refund_status);
 	}
 	act_free(a);
+}
+
+/* The same close again (its challenge, the session closed by it): the
+ * original answer, nothing done. */
+static struct http_step *close_replayed(struct req *r, struct act *a, const struct session *s)
+{
+	struct paid *p = paid_of(r);
+	char json[160];
+	struct strbuf sb;
+	close_body(s, json, sizeof(json));
+	strbuf_init(&sb, sizeof(p->mpp.receipt) - 1);
+	if (mpp_session_receipt(&sb, p->mpp.challenge_id, s->id, s->closed_at, s->refund_sat,
+				s->refund_status))
+		snprintf(p->mpp.receipt, sizeof(p->mpp.receipt), "%s", sb.data);
+	strbuf_free(&sb);
+	act_free(a);
+	return http_finish_json(r, 200, json, strlen(json));
 }
 
 static void refund_recorded(void *arg, const struct rpc_result *res)
@@ -697,6 +735,8 @@ static void close_with(struct act *a)
 	snprintf(s->refund_status, sizeof(s->refund_status), s->refund_sat ? "pending" : "skipped");
 	s->status = SESSION_CLOSING;
 	s->closed_at = (int64_t)time(NULL);
+	if (!a->server_close)
+		snprintf(s->close_challenge, sizeof(s->close_challenge), "%s", a->mpp.challenge_id);
 	/* The deposit opens nothing from now on, even if this record were
 	 * lost (sessions from before the ledger get their credit now). */
 	struct credit c = { .purpose = CREDIT_DEPOSIT,
@@ -819,6 +859,15 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 			return refused(r, a, MPP_INVALID_CHALLENGE, why);
 		return check_invoice(r, a, top_up_paid, "top-up");
 	case MPP_CLOSE:
+		s = find(a->mpp.session_id);
+		if (s && s->status != SESSION_OPEN && strcmp(s->tag, a->tag) == 0
+		    && s->close_challenge[0]
+		    && strcmp(s->close_challenge, a->mpp.challenge_id) == 0) {
+			if (s->status == SESSION_CLOSED)
+				return close_replayed(r, a, s);
+			act_free(a);
+			return http_unavailable(r, "this close is being carried out; retry shortly");
+		}
 		if (!(s = open_session(a, why, sizeof(why))))
 			return refused(r, a, MPP_INVALID_CHALLENGE, why);
 		waiting = http_wait(r);
@@ -845,7 +894,7 @@ static void got_session(void *arg, const struct ds_entry *e)
 	struct json_doc d;
 	uint8_t id[32];
 	size_t n;
-	char tag[16], status[16], refund[16], ret[2048];
+	char tag[16], status[16], refund[16], ret[2048], close_challenge[48] = "";
 	uint64_t deposit = 0, refund_sat = 0;
 	int64_t closed_at = 0, expires = 0;
 	if (strlen(e->name) != 64 || !hex_decode(e->name, 64, id, 32, &n) || find(id)
@@ -858,6 +907,9 @@ static void got_session(void *arg, const struct ds_entry *e)
 	json_get_u64(&d, json_get(&d, 0, "refund_sat"), &refund_sat);
 	json_get_s64(&d, json_get(&d, 0, "closed_at"), &closed_at);
 	json_get_s64(&d, json_get(&d, 0, "expires"), &expires);
+	if (!json_get_string(&d, json_get(&d, 0, "close_challenge"), close_challenge,
+			     sizeof(close_challenge), NULL))
+		close_challenge[0] = '\0';
 	if (!json_get_string(&d, json_get(&d, 0, "refund_status"), refund, sizeof(refund), NULL))
 		snprintf(refund, sizeof(refund), "none");
 	json_doc_free(&d);
@@ -881,6 +933,7 @@ static void got_session(void *arg, const struct ds_entry *e)
 	s->refund_sat = refund_sat;
 	s->closed_at = closed_at;
 	s->expires = expires;
+	snprintf(s->close_challenge, sizeof(s->close_challenge), "%s", close_challenge);
 	/* A refund a crash interrupted may have been paid: never again. */
 	snprintf(s->refund_status, sizeof(s->refund_status), "%s",
 		 strcmp(status, "closing") == 0 && strcmp(refund, "pending") == 0 ? "unknown" : refund);

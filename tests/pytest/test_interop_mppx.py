@@ -6,44 +6,16 @@ longer match its HMAC), reads the receipt (Receipt.fromResponse), and
 validates /openapi.json with mppx/discovery. Versions are pinned in
 tests/interop/package.json; they are installed under build/interop."""
 import json
-import os
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import ROOT
+from interop import interop_client
 from test_paywall import paywall
-
-INTEROP = os.path.join(ROOT, "tests", "interop")
-PREFIX = os.path.join(ROOT, "build", "interop")
 
 
 @pytest.fixture(scope="module")
 def mppx():
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    assert node and npm, "node/npm missing: run contrib/install-deps.sh"
-    os.makedirs(PREFIX, exist_ok=True)
-    want = open(os.path.join(INTEROP, "package.json")).read()
-    have = os.path.join(PREFIX, "package.json")
-    if not (os.path.exists(have) and open(have).read() == want
-            and os.path.isdir(os.path.join(PREFIX, "node_modules", "mppx"))):
-        shutil.copy(os.path.join(INTEROP, "package.json"), have)
-        # viem's newest releases want an mppx newer than the registry's
-        # latest: the peer ranges are ignored, the versions are pinned.
-        p = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--legacy-peer-deps",
-                            "--no-package-lock"], cwd=PREFIX, capture_output=True, text=True,
-                           timeout=600)
-        assert p.returncode == 0, p.stdout + p.stderr
-    shutil.copy(os.path.join(INTEROP, "mppx_client.mjs"), PREFIX)
-
-    def run(*args):
-        p = subprocess.run([node, os.path.join(PREFIX, "mppx_client.mjs")] + list(args),
-                           cwd=PREFIX, capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-    return run
+    return interop_client("mppx_client.mjs")
 
 
 def test_mppx_pays_a_charge(node_factory, mppx):
