@@ -1,5 +1,7 @@
 # cln-l402. ./configure writes config.mk; `make` builds plugin/l402,
 # `make check` builds everything again with ASan+UBSan and runs every test.
+# CPPFLAGS, CFLAGS, LDFLAGS, CC, PREFIX and DESTDIR are honoured (from
+# ./configure, the environment or the command line); V=1 shows each command.
 
 # Without config.mk, configure runs first (it names any missing package).
 ifeq ($(wildcard config.mk),)
@@ -13,14 +15,24 @@ BUILD ?= build
 PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 SHARED ?= ../shared
 
-WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-       -Wno-unused-parameter -Wno-format-truncation
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARN) $(DEP_CFLAGS) \
+CFLAGS ?= -g -O2
+WERROR ?= -Werror
+# gcc's snprintf truncation warnings flag every deliberately capped buffer;
+# clang 14 has no such option and refuses an unknown one, so ask $(CC).
+NO_FORMAT_TRUNCATION := $(shell echo 'int x;' | $(CC) -Werror -Wformat-truncation \
+	-x c -c -o /dev/null - >/dev/null 2>&1 && echo -Wno-format-truncation)
+WARN = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-unused-parameter $(NO_FORMAT_TRUNCATION)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(DEP_CFLAGS) \
 	      -DL402_VERSION='"$(VERSION)"' -Icommon -Iplugin
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all
-ALL_CFLAGS = $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(EXTRA_CFLAGS) $(LDFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(EXTRA_CFLAGS) $(CFLAGS) $(LDFLAGS)
+
+# V=1 prints each command instead of its short name.
+Q := $(if $(filter 1,$(V)),,@)
+say = $(if $(Q),@echo "  $(1) $(2)")
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -35,40 +47,57 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
 
+# What the compiler and linker were last run with in $(BUILD): a change of
+# CC, CPPFLAGS, CFLAGS or LDFLAGS rebuilds everything, not only new files.
+# Goals that build nothing leave it alone; make -n and -q only say what a
+# change of flags would rebuild, without recording it.
+BUILD_FLAGS := $(CC) $(ALL_CFLAGS) / $(ALL_LDFLAGS) $(DEP_LIBS)
+ifneq ($(filter-out clean distclean uninstall check tsan,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(BUILD_FLAGS),$(file <$(BUILD)/flags))
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/flags,$(BUILD_FLAGS))
+else
+.PHONY: $(BUILD)/flags
+endif
+endif
+endif
+
 .SECONDARY:
 .PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind tsan
 all: $(PLUGIN_BIN)
+$(BUILD)/flags: ;
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk
-	@mkdir -p $(dir $@)
-	@echo "  CC $<"
-	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/%.o: %.c $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk $(BUILD)/flags
+	$(Q)mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Unit tests of plugin modules include the module's .c (Core Lightning's
 # plugins/test/run-*.c way), so they depend on every plugin source.
-$(BUILD)/tests/unit/%.o: tests/unit/%.c $(PLUGIN_SRC) $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk
-	@mkdir -p $(dir $@)
-	@echo "  CC $<"
-	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(PLUGIN_SRC) $(wildcard common/*.h tests/unit/*.h) $(PLUGIN_HDR) config.mk $(BUILD)/flags
+	$(Q)mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libl402common.a: $(COMMON_OBJ)
-	@rm -f $@
-	@ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
-$(PLUGIN_BIN): $(PLUGIN_OBJ) $(BUILD)/libl402common.a
-	@mkdir -p $(dir $@)
-	@echo "  LD $@"
-	@$(CC) $(ALL_LDFLAGS) $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(DEP_LIBS) -o $@
+$(PLUGIN_BIN): $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(BUILD)/flags
+	$(Q)mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(PLUGIN_OBJ) $(BUILD)/libl402common.a $(DEP_LIBS) -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libl402common.a
-	@mkdir -p $(dir $@)
-	@echo "  LD $@"
-	@$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+	$(Q)mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
 
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libl402common.a
-	@mkdir -p $(dir $@)
-	@echo "  LD $@"
-	@$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
+	$(Q)mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(DEP_LIBS) -o $@
 
 unit-tests: $(PLUGIN_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
 
@@ -105,7 +134,7 @@ tsan:
 # libFuzzer: each target runs for FUZZ_SECONDS from the seed corpus.
 FUZZ_SECONDS ?= 60
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h)
-	@mkdir -p $(dir $@)
+	$(Q)mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iplugin $(DEP_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< $(COMMON_SRC) $(DEP_LIBS) -o $@
 
