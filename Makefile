@@ -52,7 +52,7 @@ PLUGIN_BIN := $(if $(filter build,$(BUILD)),plugin/l402,$(BUILD)/plugin/l402)
 # Goals that build nothing leave it alone; make -n and -q only say what a
 # change of flags would rebuild, without recording it.
 BUILD_FLAGS := $(CC) $(ALL_CFLAGS) / $(ALL_LDFLAGS) $(DEP_LIBS)
-ifneq ($(filter-out clean distclean uninstall check tsan,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out clean distclean dist deb uninstall check tsan,$(or $(MAKECMDGOALS),all)),)
 ifneq ($(BUILD_FLAGS),$(file <$(BUILD)/flags))
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
 $(shell mkdir -p $(BUILD))
@@ -64,7 +64,8 @@ endif
 endif
 
 .SECONDARY:
-.PHONY: all check unit-tests fuzz clean install uninstall demo distclean valgrind tsan
+.PHONY: all check unit-tests fuzz clean install install-strip uninstall dist deb demo distclean \
+	valgrind tsan
 all: $(PLUGIN_BIN)
 $(BUILD)/flags: ;
 
@@ -154,15 +155,51 @@ fuzz: $(FUZZ_BIN)
 demo: all
 	sh contrib/demo.sh
 
+# Where `make install` puts things; ./configure --libexecdir= etc. or make
+# LIBEXECDIR=... change them. Man pages are whatever doc/*.[1-8] holds.
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/cln-l402
+DOCS ?= README.md CHANGELOG.md LICENSE
+MANPAGES := $(wildcard doc/*.[1-8])
+INSTALL ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 0755
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/libexec/cln-l402
-	install -m 0755 plugin/l402 $(DESTDIR)$(PREFIX)/libexec/cln-l402/l402
+	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/cln-l402 $(DESTDIR)$(DOCDIR)
+	$(INSTALL_PROGRAM) $(PLUGIN_BIN) $(DESTDIR)$(LIBEXECDIR)/cln-l402/l402
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	@set -e; for m in $(MANPAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		echo "$(INSTALL) -m 0644 $$m $$d"; \
+		$(INSTALL) -d $$d; $(INSTALL) -m 0644 $$m $$d; \
+	done
+
+install-strip:
+	$(MAKE) --no-print-directory INSTALL_PROGRAM='$(INSTALL) -s -m 0755' install
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/libexec/cln-l402/l402
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/cln-l402
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@for m in $(MANPAGES); do \
+		echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	done
+
+# Release artifacts, in $(DISTDIR): the source tarball (every file git
+# tracks, dated by the last commit, byte for byte reproducible) and a
+# Debian package built from this tree with dpkg-buildflags' hardening.
+DISTDIR ?= dist
+DIST_NAME := cln-l402-$(VERSION)
+dist:
+	@sh contrib/dist.sh $(DIST_NAME) $(DISTDIR)
+
+deb:
+	@MAKE="$(MAKE)" sh contrib/deb/build.sh $(VERSION) $(DISTDIR)
 
 clean:
-	rm -rf build build-san build-tsan plugin/l402
+	rm -rf build build-san build-tsan build-deb plugin/l402
 
 distclean: clean
-	rm -f config.mk
+	rm -rf config.mk dist
