@@ -22,6 +22,7 @@
 #include "store/routes.h"
 #include "lightningd/rpc.h"
 #include "core/state.h"
+#include "store/terms.h"
 #include "store/tokens.h"
 #include "commands.h"
 #include "paywall/reasons.h"
@@ -89,15 +90,21 @@ static void add_route(struct json_out *j, const struct route *rt)
 	json_add_string(j, "service", s->service);
 	if (s->desc[0])
 		json_add_string(j, "description", s->desc);
+	struct terms t;
+	terms_of(s, rt->backend, &t);
 	json_object_start(j, "token_model");
 	if (s->valid)
 		json_add_s64(j, "valid_seconds", s->valid);
 	if (s->uses)
 		json_add_u64(j, "uses", s->uses);
-	json_add_string(j, "summary", s->valid && s->uses ? "uses within a lifetime"
+	if (s->balance_msat)
+		json_add_u64(j, "balance_msat", s->balance_msat);
+	json_add_string(j, "summary", s->balance_msat ? "a balance, drawn request by request"
+				      : s->valid && s->uses ? "uses within a lifetime"
 				      : s->uses ? "a number of uses"
 				      : s->valid ? "any number of requests within a lifetime"
 				      : "any number of requests, no expiry");
+	terms_add_json(j, &t);
 	json_object_end(j);
 	if (s->rate_n) {
 		json_object_start(j, "rate");

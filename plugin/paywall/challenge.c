@@ -21,6 +21,7 @@
 #include "store/label.h"
 #include "store/routes.h"
 #include "store/secret.h"
+#include "store/terms.h"
 #include "store/unpaid.h"
 
 /* How long a client waits for its challenge's invoice. */
@@ -59,6 +60,10 @@ static void add_challenge_body(struct json_out *j, const struct paid *pd, const 
 	/* Always an integer: whole sats, rounded up (what a wallet that pays
 	 * in sats pays); price_msat is exact. */
 	json_add_u64(j, "price_sat", mpp_sats(pd->route.spec.price_msat));
+	/* What the invoice is for (a balance, when it buys one) and buys. */
+	struct terms t;
+	terms_of(&pd->route.spec, pd->route.backend, &t);
+	terms_add_json(j, &t);
 	json_add_string(j, "invoice", bolt11);
 	json_add_string(j, "macaroon", tok);
 	json_add_string(j, "token", tok);
@@ -315,10 +320,12 @@ static void invoice_description(const struct route_spec *s, char *out, size_t le
 	}
 }
 
-/* What a token costs: its balance when it buys one, else the price. */
-static uint64_t token_price(const struct route_spec *s)
+/* What a token costs: its invoice's amount, as every document says it. */
+static uint64_t token_price(const struct route_view *rv)
 {
-	return s->balance_msat ? s->balance_msat : s->price_msat;
+	struct terms t;
+	terms_of(&rv->spec, rv->backend, &t);
+	return t.invoice_msat;
 }
 
 /* Ask lightningd for an invoice labelled m->label; false when the call
@@ -391,7 +398,7 @@ struct http_step *challenge(struct req *r, enum reason why, const char *detail)
 	ch->ref = http_ref(r);
 	/* The timer first: an invoice call never answers from inside. */
 	if (!(ch->timer = loop_add_timer(INVOICE_TIMEOUT_MS, challenge_timed_out, ch))
-	    || !ask_invoice(ch, &ch->token, token_price(&p->route.spec), desc, on_token_invoice)) {
+	    || !ask_invoice(ch, &ch->token, token_price(&p->route), desc, on_token_invoice)) {
 		if (ch->timer)
 			loop_cancel_timer(ch->timer);
 		else

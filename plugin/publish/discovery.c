@@ -14,6 +14,8 @@
 #include "l402.h"
 #include "core/log.h"
 #include "store/routes.h"
+#include "store/terms.h"
+#include "backends/backend.h"
 #include "lightningd/rpc.h"
 #include "core/state.h"
 
@@ -220,36 +222,27 @@ static void lower(const char *in, char *out, size_t len)
 	out[i] = '\0';
 }
 
+/* A route's terms: what its invoice is for and what that buys. */
+static void terms_of_route(const struct route *rt, struct terms *t)
+{
+	terms_of(&rt->spec, rt->backend, t);
+}
+
 static void what_it_buys(const struct route *rt, char *out, size_t len)
 {
-	char life[64] = "";
-	const struct route_spec *s = &rt->spec;
-	if (rt->spec.price_msat == 0) {
-		snprintf(out, len, "free");
-		return;
-	}
-	if (s->valid) {
-		if (s->valid % 86400 == 0)
-			snprintf(life, sizeof(life), "%lld day%s", (long long)(s->valid / 86400),
-				 s->valid == 86400 ? "" : "s");
-		else if (s->valid % 3600 == 0)
-			snprintf(life, sizeof(life), "%lld hour%s", (long long)(s->valid / 3600),
-				 s->valid == 3600 ? "" : "s");
-		else if (s->valid % 60 == 0)
-			snprintf(life, sizeof(life), "%lld minute%s", (long long)(s->valid / 60),
-				 s->valid == 60 ? "" : "s");
-		else
-			snprintf(life, sizeof(life), "%lld seconds", (long long)s->valid);
-	}
-	if (s->uses && s->valid)
-		snprintf(out, len, "%llu request%s within %s", (unsigned long long)s->uses,
-			 s->uses == 1 ? "" : "s", life);
-	else if (s->uses)
-		snprintf(out, len, "%llu request%s", (unsigned long long)s->uses, s->uses == 1 ? "" : "s");
-	else if (s->valid)
-		snprintf(out, len, "unlimited requests for %s", life);
-	else
-		snprintf(out, len, "unlimited requests, no expiry");
+	struct terms t;
+	terms_of_route(rt, &t);
+	terms_buys(&t, out, len);
+}
+
+/* What one payment costs, for people: "5,000", "up to 10" (live prices). */
+static void invoice_price(const struct route *rt, char *out, size_t len)
+{
+	struct terms t;
+	char sat[40];
+	terms_of_route(rt, &t);
+	terms_sat(t.invoice_msat, sat, sizeof(sat));
+	snprintf(out, len, "%s%s", t.model == TERMS_LIVE ? "up to " : "", sat);
 }
 
 /* The route's schema file as JSON text, or NULL. Checked at route load;
@@ -384,7 +377,31 @@ static void add_schemes(struct json_out *j, const struct route *rt)
 	json_add_strings(j, "schemes", paid, rt->spec.price_msat ? 2 : 0);
 }
 
+/* A balance's amount and its draw: a set amount per request, or, when
+ * metered, what is held while a request runs. */
+static void add_balance(struct json_out *j, const struct terms *t)
+{
+	if (!t->balance_msat)
+		return;
+	json_add_u64(j, "balance_msat", t->balance_msat);
+	json_add_u64(j, t->model == TERMS_METERED ? "hold_msat" : "per_request_msat", t->draw_msat);
+}
+
 /* ---- /.well-known/l402.json ---- */
+
+/* A resource's pricing: the route's price (a request's, drawn from the
+ * balance when the invoice buys one), and what the invoice is for. */
+static void add_pricing(struct json_out *j, const struct route *rt)
+{
+	struct terms t;
+	terms_of_route(rt, &t);
+	json_object_start(j, "pricing");
+	json_add_string(j, "model", terms_model_name(t.model));
+	json_add_u64(j, "price_msat", rt->spec.price_msat);
+	add_balance(j, &t);
+	terms_add_json(j, &t);
+	json_object_end(j);
+}
 
 static void build_manifest(struct strbuf *sb)
 {
@@ -438,10 +455,7 @@ static void build_manifest(struct strbuf *sb)
 				json_add_string(&j, "url", url);
 				if (o->spec.desc[0])
 					json_add_string(&j, "description", o->spec.desc);
-				json_object_start(&j, "pricing");
-				json_add_string(&j, "model", "fixed");
-				json_add_u64(&j, "price_msat", o->spec.price_msat);
-				json_object_end(&j);
+				add_pricing(&j, o);
 				if (o->spec.valid)
 					json_add_s64(&j, "valid_seconds", o->spec.valid);
 				if (o->spec.uses)
@@ -467,6 +481,8 @@ static void build_services(struct strbuf *sb)
 {
 	struct json_out j;
 	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], id[ROUTE_MAX_SERVICE + 16], sat[32], lm[16];
+	char buys[256];
+	struct terms t;
 	doc_start(&j, sb, base);
 	json_add_string(&j, "version", "1");
 	json_object_start(&j, "service");
@@ -503,11 +519,16 @@ static void build_services(struct strbuf *sb)
 				json_add_string(&j, "category", rt->spec.category);
 			if (schema)
 				add_index_schema(&j, "request_schema", &sd);
+			/* 402index's one amount is what a payment costs: what
+			 * its probe of the 402 finds in the invoice. */
+			terms_of_route(rt, &t);
 			json_object_start(&j, "pricing");
-			format_sat(sat, sizeof(sat), rt->spec.price_msat);
+			format_sat(sat, sizeof(sat), t.invoice_msat);
 			json_add_raw(&j, "amount", sat, strlen(sat));
 			json_add_string(&j, "currency", "sats");
 			json_add_string(&j, "type", "fixed");
+			terms_buys(&t, buys, sizeof(buys));
+			json_add_string(&j, "description", buys);
 			json_object_end(&j);
 			json_object_end(&j);
 		}
@@ -524,17 +545,19 @@ static void build_services(struct strbuf *sb)
 		json_add_string(&j, "path", path);
 		json_add_string(&j, "method", rt->spec.method);
 		json_add_string(&j, "description", route_desc(rt));
+		/* ngx_l402's amount is its invoice's, too. */
+		terms_of_route(rt, &t);
 		json_object_start(&j, "price");
 		json_add_string(&j, "type", "static");
-		json_add_u64(&j, "amount_msat", rt->spec.price_msat);
+		json_add_u64(&j, "amount_msat", t.invoice_msat);
 		json_object_end(&j);
 		json_object_start(&j, "token");
 		if (rt->spec.valid)
 			json_add_s64(&j, "valid_seconds", rt->spec.valid);
 		if (rt->spec.uses)
 			json_add_u64(&j, "uses", rt->spec.uses);
-		char buys[128];
-		what_it_buys(rt, buys, sizeof(buys));
+		add_balance(&j, &t);
+		terms_buys(&t, buys, sizeof(buys));
 		json_add_string(&j, "buys", buys);
 		json_object_end(&j);
 		add_schemes(&j, rt);
@@ -582,7 +605,7 @@ static const char openapi_components[] =
 /* The Payment scheme's discovery draft: x-payment-info, both offers. */
 static void add_payment_info(struct json_out *j, const struct route *o)
 {
-	char sats[24], buys[128], note[160];
+	char sats[24], buys[256], note[320];
 	snprintf(sats, sizeof(sats), "%llu",
 		 (unsigned long long)mpp_sats(o->spec.price_msat));
 	what_it_buys(o, buys, sizeof(buys));
@@ -610,6 +633,10 @@ static void add_payment_info(struct json_out *j, const struct route *o)
 		json_add_string(j, "description", note);
 		json_object_end(j);
 	}
+	/* An L402 token costs its invoice: the balance, when it buys one. */
+	struct terms t;
+	terms_of_route(o, &t);
+	snprintf(sats, sizeof(sats), "%llu", (unsigned long long)mpp_sats(t.invoice_msat));
 	json_object_start(j, NULL);
 	json_add_string(j, "intent", "charge");
 	json_add_string(j, "method", "l402");
@@ -651,6 +678,7 @@ static void build_openapi(struct strbuf *sb)
 {
 	struct json_out j;
 	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN + 8], lm[16], sat[32], opid[ROUTE_MAX_SERVICE + 16];
+	struct terms t;
 	doc_start(&j, sb, base);
 	json_add_string(&j, "openapi", "3.1.0");
 	json_object_start(&j, "info");
@@ -701,8 +729,9 @@ static void build_openapi(struct strbuf *sb)
 					json_add_strings(&j, "tags", &tag, 1);
 				}
 				json_add_string(&j, "x-l402-service", o->spec.service);
+				terms_of_route(o, &t);
 				json_object_start(&j, "x-l402-pricing");
-				json_add_string(&j, "model", "fixed");
+				json_add_string(&j, "model", terms_model_name(t.model));
 				json_add_u64(&j, "price_msat", o->spec.price_msat);
 				format_sat(sat, sizeof(sat), o->spec.price_msat);
 				json_add_raw(&j, "price_sat", sat, strlen(sat));
@@ -710,6 +739,8 @@ static void build_openapi(struct strbuf *sb)
 					json_add_s64(&j, "valid_seconds", o->spec.valid);
 				if (o->spec.uses)
 					json_add_u64(&j, "uses", o->spec.uses);
+				add_balance(&j, &t);
+				terms_add_json(&j, &t);
 				json_object_end(&j);
 				if (o->spec.prefix) {
 					json_array_start(&j, "parameters");
@@ -775,7 +806,7 @@ static void build_openapi(struct strbuf *sb)
 
 static void build_llms(struct strbuf *sb)
 {
-	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[32], buys[128];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[48], buys[256];
 	base_url(base, sizeof(base));
 	strbuf_printf(sb, "# %s\n\n> %s\n\n", service_name(), service_description());
 	strbuf_printf(sb, "These HTTP endpoints are paid per use with Lightning (L402). No account or "
@@ -783,25 +814,27 @@ static void build_llms(struct strbuf *sb)
 	const struct route *rt;
 	for (size_t i = 0; (rt = next_listed(&i));) {
 		pub_path(rt, path, sizeof(path));
-		format_sat(sat, sizeof(sat), rt->spec.price_msat);
+		invoice_price(rt, sat, sizeof(sat));
 		what_it_buys(rt, buys, sizeof(buys));
 		if (rt->spec.price_msat)
-			strbuf_printf(sb, "- %s %s%s: %s. Price: %s sat; one payment buys %s.\n",
+			strbuf_printf(sb, "- %s %s%s: %s. Price: %s sat; one payment buys %s.",
 				      rt->spec.method, base, path, route_desc(rt), sat, buys);
 		else
-			strbuf_printf(sb, "- %s %s%s: %s. Free.\n", rt->spec.method, base, path,
+			strbuf_printf(sb, "- %s %s%s: %s. Free.", rt->spec.method, base, path,
 				      route_desc(rt));
+		strbuf_putc(sb, '\n');
 	}
 	strbuf_printf(sb,
 		      "\n## How to pay\n\n"
 		      "1. Request the endpoint. The answer is 402 Payment Required with the header\n"
 		      "   WWW-Authenticate: L402 macaroon=\"<base64>\", invoice=\"<bolt11>\"\n"
-		      "   (the JSON body has the same fields: macaroon, invoice, price_msat).\n"
+		      "   (the JSON body has the same fields: macaroon, invoice; invoice_msat is what\n"
+		      "   the invoice is for, price_msat one request's price, buys what it buys).\n"
 		      "2. Pay the BOLT11 invoice with any Lightning wallet and keep the preimage.\n"
 		      "3. Repeat the request with the header\n"
 		      "   Authorization: L402 <macaroon>:<preimage in hex>\n"
-		      "4. Reuse the same header until the token expires or its uses run out; a new\n"
-		      "   402 (with a reason) means pay again.\n\n"
+		      "4. Reuse the same header until the token expires or its uses or balance run\n"
+		      "   out; a new 402 (with a reason) means pay again.\n\n"
 		      "## Machine-readable\n\n"
 		      "- %s/.well-known/l402.json (L402 discovery manifest, signed by the node key)\n"
 		      "- %s/.well-known/l402-services (service index)\n"
@@ -857,7 +890,7 @@ static const char CATALOG_JS[] =
 
 static void build_catalog(struct strbuf *sb)
 {
-	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[32], buys[128], url[BASE_URL_LEN + ROUTE_KEY_LEN];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[48], buys[256], url[BASE_URL_LEN + ROUTE_KEY_LEN];
 	const struct route *example = NULL;
 	base_url(base, sizeof(base));
 	strbuf_puts(sb, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -877,7 +910,7 @@ static void build_catalog(struct strbuf *sb)
 			example = rt;
 		pub_path(rt, path, sizeof(path));
 		snprintf(url, sizeof(url), "%s%s", base, path);
-		format_sat(sat, sizeof(sat), rt->spec.price_msat);
+		invoice_price(rt, sat, sizeof(sat));
 		what_it_buys(rt, buys, sizeof(buys));
 		strbuf_puts(sb, "<article class=\"route\" data-route=\"");
 		html(sb, rt->key);
@@ -1096,7 +1129,8 @@ void discovery_manifest(void (*done)(void *arg, const char *json, size_t len), v
 void discovery_listing(struct strbuf *out)
 {
 	struct json_out j;
-	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], url[BASE_URL_LEN + ROUTE_KEY_LEN], sat[32], buys[128];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], url[BASE_URL_LEN + ROUTE_KEY_LEN], sat[32], buys[256];
+	struct terms t;
 	doc_start(&j, out, base);
 	json_array_start(&j, "listings");
 	const struct route *rt;
@@ -1113,11 +1147,15 @@ void discovery_listing(struct strbuf *out)
 			json_add_string(&j, "description", route_desc(rt));
 			json_add_string(&j, "protocol", "L402");
 			json_add_string(&j, "http_method", methods[m]);
-			format_sat(sat, sizeof(sat), rt->spec.price_msat);
+			/* A directory's price is what one payment costs: what its
+			 * probe finds in the 402's invoice. */
+			terms_of_route(rt, &t);
+			format_sat(sat, sizeof(sat), t.invoice_msat);
 			json_add_raw(&j, "price_sats", sat, strlen(sat));
-			json_add_u64(&j, "price_msat", rt->spec.price_msat);
+			json_add_u64(&j, "price_msat", t.invoice_msat);
+			add_balance(&j, &t);
 			json_add_string(&j, "category", rt->spec.category[0] ? rt->spec.category : "other");
-			what_it_buys(rt, buys, sizeof(buys));
+			terms_buys(&t, buys, sizeof(buys));
 			json_add_string(&j, "one_payment_buys", buys);
 			if (schema && strcmp(methods[m], "GET") != 0)
 				add_probe_body(&j, "probe_body", &sd);

@@ -24,7 +24,8 @@ def test_routes_listing(node_factory):
     rs = routes_by_key(n)
     r = rs["GET /v1/price/*"]
     assert r["price_msat"] == 10000 and r["backend"] == "text" and r["source"] == "config"
-    assert r["token_model"] == {"valid_seconds": 3600, "uses": 5, "summary": "uses within a lifetime"}
+    assert r["token_model"] == {"valid_seconds": 3600, "uses": 5, "summary": "uses within a lifetime",
+                                "invoice_msat": 10000, "invoice_sat": 10, "buys": "5 requests within 1 hour"}
     assert r["service"] == "v1-price" and r["description"] == "Price" and r["active"] is True
     assert r["since_start"] == {"challenges": 0, "paid": 0, "requests": 0, "revenue_msat": 0}
     f = rs["GET /free"]

@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from conftest import ROOT, RpcError
-from test_paywall import Http, header_values, paywall
+from test_paywall import Http, header_values, paywall, wait_status
 
 DOCS = ["/.well-known/l402.json", "/.well-known/l402-services", "/openapi.json", "/llms.txt", "/"]
 
@@ -74,7 +74,8 @@ def test_manifest_shape_and_signature(shop):
     assert set(svcs) == {"v1-price", "v1-ai", "free"}
     res = svcs["v1-price"]["resources"][0]
     assert res["path"] == "/v1/price/*" and res["method"] == "GET"
-    assert res["pricing"] == {"model": "fixed", "price_msat": 10000}
+    assert res["pricing"] == {"model": "fixed", "price_msat": 10000, "invoice_msat": 10000,
+                              "invoice_sat": 10, "buys": "unlimited requests for 1 hour"}
     assert m["openapi"] == "https://api.example.com/openapi.json"
     # The signature: the node key over the hex SHA-256 of the document
     # without that member (test_real_node.py checks it from the served bytes).
@@ -94,7 +95,8 @@ def test_services_index_reads_like_402index(shop):
     assert doc["service"]["name"] == "Demo Node" and doc["service"]["contact"] == "ops@example.com"
     # 402index: find the service by its endpoint path, build a probe body.
     svc = next(s for s in doc["services"] if s["endpoint"] == "/v1/ai")
-    assert svc["method"] == "POST" and svc["pricing"] == {"amount": 100, "currency": "sats", "type": "fixed"}
+    assert svc["method"] == "POST" and svc["pricing"] == {"amount": 100, "currency": "sats", "type": "fixed",
+                                                          "description": "5 requests"}
     assert svc["request_schema"] == {"prompt": {"type": "string", "required": True},
                                      "max_tokens": {"type": "integer", "required": False}}
     probe = {k: ("x" if v["type"] == "string" else 1) for k, v in svc["request_schema"].items()
@@ -262,3 +264,63 @@ def test_onion_public_url_names_every_document(node_factory):
     for path in DOCS:
         status, _, body = web.get(path)
         assert status == 200 and onion.encode() in body, path
+
+
+BUYS = "a 5,000-sat balance, 1 sat per request drawn from it, no expiry"
+
+
+def test_a_balance_route_says_what_its_invoice_buys_everywhere(node_factory):
+    """A route selling a 5,000-sat balance drawn 1 sat a request (issue
+    21): every document, the 402 and l402-routes give the amount the 402's
+    invoice really carries, and the same sentence for what it buys."""
+    n, web = paywall(node_factory, 'GET /v1/credits/* 1sat text:ok balance=5000sat desc="Credits"',
+                     options=[("l402-public-url", "https://api.example.com")])
+    status, _, body = web.get("/v1/credits/x")
+    assert status == 402
+    b = json.loads(body)
+    # The invoice the 402 carries, as lightningd reads it.
+    invoice_msat = n.rpc.decode(string=b["invoice"])["amount_msat"]
+    assert invoice_msat == 5000000
+    assert n.rpc.listinvoices(invstring=b["invoice"])["invoices"][0]["amount_msat"] == invoice_msat
+    # The 402: price_* stays one request's price; the invoice's amount beside it.
+    assert b["price_msat"] == 1000 and b["price_sat"] == 1
+    assert b["invoice_msat"] == invoice_msat and b["invoice_sat"] * 1000 == invoice_msat
+    assert b["balance_msat"] == invoice_msat and b["buys"] == BUYS
+    # l402-routes
+    (rt,) = n.rpc.call("l402-routes", ["GET /v1/credits/*"])["routes"]
+    tm = rt["token_model"]
+    assert tm["invoice_msat"] == invoice_msat and tm["balance_msat"] == invoice_msat
+    assert tm["buys"] == BUYS and "balance" in tm["summary"]
+    # The signed manifest.
+    m = get_json(web, "/.well-known/l402.json")[0]
+    (res,) = [r for s in m["services"] for r in s["resources"]]
+    assert res["pricing"] == {"model": "balance", "price_msat": 1000, "balance_msat": invoice_msat,
+                              "per_request_msat": 1000, "invoice_msat": invoice_msat,
+                              "invoice_sat": 5000, "buys": BUYS}
+    # 402index's services[] and ngx_l402's routes[]: their one amount is the invoice's.
+    doc = get_json(web, "/.well-known/l402-services")[0]
+    (svc,) = doc["services"]
+    assert svc["pricing"]["amount"] * 1000 == invoice_msat and svc["pricing"]["description"] == BUYS
+    (route,) = doc["routes"]
+    assert route["price"]["amount_msat"] == invoice_msat
+    assert route["token"] == {"balance_msat": invoice_msat, "per_request_msat": 1000, "buys": BUYS}
+    # OpenAPI: the pricing, and the L402 offer costs the invoice.
+    op = get_json(web, "/openapi.json")[0]["paths"]["/v1/credits/{path}"]["get"]
+    pr = op["x-l402-pricing"]
+    assert pr["model"] == "balance" and pr["price_msat"] == 1000 and pr["balance_msat"] == invoice_msat
+    assert pr["invoice_msat"] == invoice_msat and pr["buys"] == BUYS
+    (l402_offer,) = [o for o in op["x-payment-info"]["offers"] if o["method"] == "l402"]
+    assert int(l402_offer["amount"]) * 1000 == invoice_msat and BUYS in l402_offer["description"]
+    # For people and agents.
+    assert "Price: 5,000 sat; one payment buys %s." % BUYS in web.get("/llms.txt")[2].decode()
+    page = web.get("/")[2].decode()
+    assert '<span class="price">5,000 sat</span>' in page
+    assert "One payment buys: %s" % BUYS in page and ">1 sat<" not in page
+    (lst,) = n.rpc.call("l402-listing", [])["listings"]
+    assert lst["price_msat"] == invoice_msat and lst["one_payment_buys"] == BUYS
+    # And that is what the payment bought: requests of 1 sat from 5,000.
+    pre = n.rpc.dev_pay(bolt11=b["invoice"])["payment_preimage"]
+    auth = "L402 %s:%s" % (b["macaroon"], pre)
+    status, hdrs, _ = wait_status(web, "/v1/credits/x", {"Authorization": auth}, 200)
+    assert status == 200 and header_values(hdrs, "X-L402-Balance-Msat") == [str(invoice_msat - 1000)]
+

@@ -77,6 +77,8 @@ def test_mppx_validates_our_openapi(node_factory, mppx):
     assert [(o["intent"], o["method"]) for o in offers] == \
         [("charge", "lightning"), ("session", "lightning"), ("charge", "l402")]
     assert offers[1]["amount"] == "2" and "deposit of 100 sat" in offers[1]["description"]
+    # An L402 token of a balance route costs its balance.
+    assert offers[2]["amount"] == "100" and "a 100-sat balance" in offers[2]["description"]
 
 
 def test_mppx_opens_a_session(node_factory, mppx):
