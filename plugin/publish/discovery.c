@@ -245,6 +245,21 @@ static void invoice_price(const struct route *rt, char *out, size_t len)
 	snprintf(out, len, "%s%s", t.model == TERMS_LIVE ? "up to " : "", sat);
 }
 
+/* A path to try a route on: a prefix gets a placeholder segment
+ * ("/v1/price/" -> "/v1/price/example"), never a literal '*'. */
+#define EXAMPLE_SEGMENT "example"
+static void example_path(const struct route *rt, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s", rt->spec.path, rt->spec.prefix ? EXAMPLE_SEGMENT : "");
+}
+
+/* Whether a request of this method carries a body (what OpenAPI gives a
+ * requestBody, and curl examples -d). */
+static bool method_has_body(const char *m)
+{
+	return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+}
+
 /* The route's schema file as JSON text, or NULL. Checked at route load;
  * read again here so an edited file shows without a restart. */
 static char *read_schema(const struct route *rt, struct json_doc *doc)
@@ -822,6 +837,10 @@ static void build_llms(struct strbuf *sb)
 		else
 			strbuf_printf(sb, "- %s %s%s: %s. Free.", rt->spec.method, base, path,
 				      route_desc(rt));
+		if (rt->spec.prefix) {
+			example_path(rt, path, sizeof(path));
+			strbuf_printf(sb, " Any path under the prefix, e.g. %s%s.", base, path);
+		}
 		strbuf_putc(sb, '\n');
 	}
 	strbuf_printf(sb,
@@ -876,6 +895,7 @@ static const char CATALOG_CSS[] =
 	".buys,.desc{color:var(--muted);margin:6px 0 0}button{font:inherit;font-size:.85rem;border:1px solid var(--line);"
 	"background:#fff;border-radius:6px;padding:4px 10px;cursor:pointer}button:active{background:#eee}"
 	"pre{background:#111;color:#eee;padding:12px;border-radius:8px;overflow-x:auto;font-size:.85rem}"
+	"pre.try{margin:8px 0 0;padding:8px 10px;font-size:.8rem;white-space:pre-wrap;overflow-wrap:anywhere}"
 	"footer{color:var(--muted);font-size:.85rem;margin-top:24px;overflow-wrap:anywhere}a{color:#0b57d0}";
 
 static const char CATALOG_JS[] =
@@ -888,9 +908,76 @@ static const char CATALOG_JS[] =
 	"a.select();try{document.execCommand('copy')}catch(e){}document.body.removeChild(a);done()}});});"
 	"document.documentElement.setAttribute('data-ready','1');";
 
+/* s in single quotes for a POSIX shell. */
+static void sh_quote(struct strbuf *sb, const char *s)
+{
+	strbuf_putc(sb, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			strbuf_puts(sb, "'\\''");
+		else
+			strbuf_putc(sb, *s);
+	}
+	strbuf_putc(sb, '\'');
+}
+
+/* A curl command that tries rt (text, not yet HTML): its method, a
+ * concrete URL (a prefix's example path), and a body when the route
+ * takes one: the schema's sample, or a placeholder. auth: an
+ * Authorization header to send, or NULL. */
+static void curl_command(struct strbuf *cmd, const struct route *rt, const char *base,
+			 const char *auth)
+{
+	char path[ROUTE_KEY_LEN + sizeof(EXAMPLE_SEGMENT)];
+	const char *methods[2];
+	const char *m;
+	route_methods(rt, methods);
+	m = methods[0];
+	example_path(rt, path, sizeof(path));
+	strbuf_puts(cmd, "curl -i");
+	if (auth) {
+		strbuf_puts(cmd, " -H ");
+		sh_quote(cmd, auth);
+	}
+	if (strcmp(m, "HEAD") == 0)
+		strbuf_puts(cmd, " -I");
+	else if (strcmp(m, "GET") != 0)
+		strbuf_printf(cmd, " -X %s", m);
+	strbuf_printf(cmd, " %s%s", base, path);
+	if (!method_has_body(m))
+		return;
+	struct json_doc sd;
+	char *schema = read_schema(rt, &sd);
+	if (schema) {
+		struct strbuf body;
+		struct json_out j;
+		strbuf_init(&body, 0);
+		json_out_init(&j, &body);
+		add_probe_body(&j, NULL, &sd);
+		strbuf_puts(cmd, " -H 'Content-Type: application/json' -d ");
+		sh_quote(cmd, body.data ? body.data : "{}");
+		strbuf_free(&body);
+		json_doc_free(&sd);
+		free(schema);
+	} else if (rt->backend && rt->backend->reads_body) {
+		strbuf_puts(cmd, " --data-binary @request-body");
+	}
+}
+
+/* A curl command as HTML. */
+static void html_curl(struct strbuf *sb, const struct route *rt, const char *base, const char *auth)
+{
+	struct strbuf cmd;
+	strbuf_init(&cmd, 0);
+	curl_command(&cmd, rt, base, auth);
+	html(sb, cmd.data ? cmd.data : "");
+	strbuf_free(&cmd);
+}
+
 static void build_catalog(struct strbuf *sb)
 {
-	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN], sat[48], buys[256], url[BASE_URL_LEN + ROUTE_KEY_LEN];
+	char base[BASE_URL_LEN], path[ROUTE_KEY_LEN + sizeof(EXAMPLE_SEGMENT)], sat[48], buys[256];
+	char url[BASE_URL_LEN + sizeof(path)];
 	const struct route *example = NULL;
 	base_url(base, sizeof(base));
 	strbuf_puts(sb, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -906,10 +993,8 @@ static void build_catalog(struct strbuf *sb)
 	strbuf_puts(sb, "</p><section id=\"routes\">");
 	const struct route *rt;
 	for (size_t i = 0; (rt = next_listed(&i));) {
-		if (!example && rt->spec.price_msat && strcmp(rt->spec.method, "POST") != 0)
+		if (!example && rt->spec.price_msat)
 			example = rt;
-		pub_path(rt, path, sizeof(path));
-		snprintf(url, sizeof(url), "%s%s", base, path);
 		invoice_price(rt, sat, sizeof(sat));
 		what_it_buys(rt, buys, sizeof(buys));
 		strbuf_puts(sb, "<article class=\"route\" data-route=\"");
@@ -917,6 +1002,10 @@ static void build_catalog(struct strbuf *sb)
 		strbuf_puts(sb, "\"><div class=\"top\"><span class=\"method\">");
 		html(sb, rt->spec.method);
 		strbuf_puts(sb, "</span><span class=\"url\">");
+		/* What the route covers (a prefix with its '*'); what is copied
+		 * and tried is a URL that can be asked as it is. */
+		pub_path(rt, path, sizeof(path));
+		snprintf(url, sizeof(url), "%s%s", base, path);
 		html(sb, url);
 		strbuf_puts(sb, "</span><span class=\"price\">");
 		if (rt->spec.price_msat) {
@@ -925,6 +1014,8 @@ static void build_catalog(struct strbuf *sb)
 		} else {
 			strbuf_puts(sb, "free");
 		}
+		example_path(rt, path, sizeof(path));
+		snprintf(url, sizeof(url), "%s%s", base, path);
 		strbuf_puts(sb, "</span><button type=\"button\" data-copy=\"");
 		html(sb, url);
 		strbuf_puts(sb, "\">Copy URL</button></div>");
@@ -940,20 +1031,28 @@ static void build_catalog(struct strbuf *sb)
 		} else {
 			strbuf_puts(sb, "<p class=\"buys\">No payment needed.</p>");
 		}
-		strbuf_puts(sb, "</article>");
+		strbuf_puts(sb, "<pre class=\"try\">");
+		html_curl(sb, rt, base, NULL);
+		strbuf_puts(sb, "</pre></article>");
 	}
 	strbuf_puts(sb, "</section><h2>How to pay</h2><pre>");
+	strbuf_puts(sb, "# 1. Ask: the answer is 402 with an invoice and a macaroon\n");
 	if (example) {
-		pub_path(example, path, sizeof(path));
-		snprintf(url, sizeof(url), "%s%s", base, path);
+		html_curl(sb, example, base, NULL);
 	} else {
-		snprintf(url, sizeof(url), "%s/", base);
+		html(sb, "curl -i ");
+		html(sb, base);
+		html(sb, "/");
 	}
-	strbuf_puts(sb, "# 1. Ask: the answer is 402 with an invoice and a macaroon\ncurl -i ");
-	html(sb, url);
 	strbuf_puts(sb, "\n\n# 2. Pay the invoice with any Lightning wallet; keep the preimage\n\n"
-			"# 3. Retry with the proof of payment\ncurl -H 'Authorization: L402 &lt;macaroon&gt;:&lt;preimage&gt;' ");
-	html(sb, url);
+			"# 3. Retry with the proof of payment\n");
+	if (example) {
+		html_curl(sb, example, base, "Authorization: L402 <macaroon>:<preimage>");
+	} else {
+		html(sb, "curl -i -H 'Authorization: L402 <macaroon>:<preimage>' ");
+		html(sb, base);
+		html(sb, "/");
+	}
 	strbuf_puts(sb, "</pre><footer>Machine-readable: <a href=\"/.well-known/l402.json\">l402.json</a> · "
 			"<a href=\"/.well-known/l402-services\">l402-services</a> · "
 			"<a href=\"/openapi.json\">openapi.json</a> · <a href=\"/llms.txt\">llms.txt</a>");

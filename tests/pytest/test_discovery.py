@@ -3,9 +3,11 @@
 and reads the way directories and agents read it; the HTML catalog works
 in a real headless browser."""
 import hashlib
+import html
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -324,3 +326,41 @@ def test_a_balance_route_says_what_its_invoice_buys_everywhere(node_factory):
     status, hdrs, _ = wait_status(web, "/v1/credits/x", {"Authorization": auth}, 200)
     assert status == 200 and header_values(hdrs, "X-L402-Balance-Msat") == [str(invoice_msat - 1000)]
 
+
+def test_catalog_examples_run_as_they_are(node_factory, directory):
+    """The catalog's copyable URLs and curl lines ask the route they stand
+    for: a prefix gets a concrete path (no literal '*'), a POST says -X POST
+    and sends a body when the route takes one. Each is run with curl."""
+    schema = os.path.join(directory, "ai.json")
+    with open(schema, "w") as f:
+        json.dump({"type": "object", "properties": {"prompt": {"type": "string"}},
+                   "required": ["prompt"]}, f)
+    with open(os.path.join(directory, "request-body"), "w") as f:
+        f.write("hello")
+    n, web = paywall(node_factory,
+                     "POST /v1/ai 100sat text:ok schema=%s" % schema,
+                     "GET /v1/price/* 10sat text:42",
+                     "POST /v1/upload/* 5sat proxy:http://127.0.0.1:9",
+                     "PUT /v1/raw 1sat text:x",
+                     "GET /free/* 0 text:f")
+    base = "http://%s:%d" % web.addr
+    page = web.get("/")[2].decode()
+    copies = [html.unescape(c) for c in re.findall(r'data-copy="([^"]*)"', page)]
+    assert sorted(copies) == sorted(base + p for p in ["/v1/ai", "/v1/price/example",
+                                                       "/v1/upload/example", "/v1/raw",
+                                                       "/free/example"])
+    tries = [html.unescape(t) for t in re.findall(r'<pre class="try">(.*?)</pre>', page, re.S)]
+    assert tries == [
+        "curl -i -X POST %s/v1/ai -H 'Content-Type: application/json' -d '{\"prompt\":\"example\"}'" % base,
+        "curl -i %s/v1/price/example" % base,
+        "curl -i -X POST %s/v1/upload/example --data-binary @request-body" % base,
+        "curl -i -X PUT %s/v1/raw" % base,
+        "curl -i %s/free/example" % base]
+    # How to pay: the first paid route, asked and then retried the same way.
+    howto = html.unescape(re.search(r"<h2>How to pay</h2><pre>(.*?)</pre>", page, re.S).group(1))
+    assert tries[0] in howto
+    assert "curl -i -H 'Authorization: L402 <macaroon>:<preimage>' -X POST %s/v1/ai" % base in howto
+    for cmd in tries:
+        out = subprocess.run(shlex.split(cmd) + ["-s", "-o", "/dev/null", "-w", "%{http_code}"],
+                             cwd=directory, capture_output=True, text=True, timeout=30)
+        assert out.stdout == ("200" if "/free/" in cmd else "402"), (cmd, out.stdout, out.stderr)
