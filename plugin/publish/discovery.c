@@ -617,6 +617,26 @@ static const char openapi_components[] =
 			"\"token\": {\"type\": \"string\"}, \"payment_hash\": {\"type\": \"string\"},"
 			"\"expires_at\": {\"type\": \"integer\"}}}}}}}}";
 
+/* The body of a POST, PUT or PATCH whose route names no schema=: any
+ * content, optional, so that readers (mppx's validator among them) know
+ * the operation takes one. */
+static void add_any_body(struct json_out *j, const struct route *o)
+{
+	json_object_start(j, "requestBody");
+	json_add_bool(j, "required", false);
+	json_add_string(j, "description",
+			o->backend && o->backend->reads_body
+				? "Passed to the service as sent (up to 8 MiB, read once the request is paid for)"
+				: "Not read by this route");
+	json_object_start(j, "content");
+	json_object_start(j, "*/*");
+	json_object_start(j, "schema");
+	json_object_end(j);
+	json_object_end(j);
+	json_object_end(j);
+	json_object_end(j);
+}
+
 /* The Payment scheme's discovery draft: x-payment-info, both offers. */
 static void add_payment_info(struct json_out *j, const struct route *o)
 {
@@ -664,6 +684,21 @@ static void add_payment_info(struct json_out *j, const struct route *o)
 	json_object_end(j);
 }
 
+/* Where a document is: absolute under l402-public-url when it is set (as
+ * the discovery draft asks), else a path on the server that served it (a
+ * base guessed from the listener may be no address a reader can reach). */
+static void add_doc_uri(struct json_out *j, const char *key, const char *path)
+{
+	char base[BASE_URL_LEN], url[BASE_URL_LEN + ROUTE_MAX_PATH];
+	if (!l402.cfg.public_url) {
+		json_add_string(j, key, path);
+		return;
+	}
+	base_url(base, sizeof(base));
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	json_add_string(j, key, url);
+}
+
 /* x-service-info: the routes' categories (at most 5) and where the docs are. */
 static void add_service_info(struct json_out *j)
 {
@@ -681,10 +716,10 @@ static void add_service_info(struct json_out *j)
 	if (n)
 		json_add_strings(j, "categories", cats, n);
 	json_object_start(j, "docs");
-	json_add_string(j, "apiReference", "/openapi.json");
-	json_add_string(j, "llms", "/llms.txt");
+	add_doc_uri(j, "apiReference", "/openapi.json");
+	add_doc_uri(j, "llms", "/llms.txt");
 	if (l402.cfg.catalog)
-		json_add_string(j, "homepage", l402.cfg.catalog);
+		add_doc_uri(j, "homepage", l402.cfg.catalog);
 	json_object_end(j);
 	json_object_end(j);
 }
@@ -709,7 +744,7 @@ static void build_openapi(struct strbuf *sb)
 	json_add_string(&j, "name", service_name());
 	json_add_string(&j, "uri", base);
 	json_add_string(&j, "node_pubkey", node_id[0] ? node_id : NULL);
-	json_add_string(&j, "manifest", "/.well-known/l402.json");
+	add_doc_uri(&j, "manifest", "/.well-known/l402.json");
 	json_object_end(&j);
 	json_object_end(&j);
 	add_service_info(&j);
@@ -778,6 +813,8 @@ static void build_openapi(struct strbuf *sb)
 					json_object_end(&j);
 					json_object_end(&j);
 					json_object_end(&j);
+				} else if (method_has_body(methods[m])) {
+					add_any_body(&j, o);
 				}
 				if (o->spec.price_msat)
 					add_payment_info(&j, o);

@@ -135,6 +135,11 @@ def test_openapi(shop):
     assert ref == "#/components/responses/PaymentRequired"
     assert "WWW-Authenticate" in api["components"]["responses"]["PaymentRequired"]["headers"]
     assert "/hidden" not in api["paths"]
+    # Under l402-public-url, where the documents are is absolute.
+    assert api["x-service-info"]["docs"] == {"apiReference": "https://api.example.com/openapi.json",
+                                             "llms": "https://api.example.com/llms.txt",
+                                             "homepage": "https://api.example.com/"}
+    assert api["info"]["x-l402-provider"]["manifest"] == "https://api.example.com/.well-known/l402.json"
 
 
 def test_llms_txt(shop):
@@ -364,3 +369,18 @@ def test_catalog_examples_run_as_they_are(node_factory, directory):
         out = subprocess.run(shlex.split(cmd) + ["-s", "-o", "/dev/null", "-w", "%{http_code}"],
                              cwd=directory, capture_output=True, text=True, timeout=30)
         assert out.stdout == ("200" if "/free/" in cmd else "402"), (cmd, out.stdout, out.stderr)
+
+
+def test_openapi_bodies_and_docs_without_public_url(node_factory):
+    """Every POST, PUT or PATCH has a requestBody (a schema='s, else any
+    content); without l402-public-url the documents are named by path."""
+    n, web = paywall(node_factory, "POST /v1/upload/* 5sat proxy:http://127.0.0.1:9",
+                     "PUT /v1/raw 1sat text:x", "GET /v1/get 1sat text:x")
+    api = get_json(web, "/openapi.json")[0]
+    up = api["paths"]["/v1/upload/{path}"]["post"]["requestBody"]
+    assert up["required"] is False and up["content"] == {"*/*": {"schema": {}}}
+    assert up["description"].startswith("Passed to the service")
+    assert api["paths"]["/v1/raw"]["put"]["requestBody"]["description"] == "Not read by this route"
+    assert "requestBody" not in api["paths"]["/v1/get"]["get"]
+    assert api["x-service-info"]["docs"] == {"apiReference": "/openapi.json", "llms": "/llms.txt",
+                                             "homepage": "/"}

@@ -61,13 +61,21 @@ def test_mppx_validates_our_openapi(node_factory, mppx):
                      "GET /v1/price/* 10sat text:42 category=data valid=3600",
                      "POST /v1/ai 100sat text:ok uses=5 category=compute",
                      "GET /v1/stream 2sat text:s balance=100sat category=compute",
-                     "GET /free 0 text:f")
+                     "GET /free 0 text:f",
+                     options=[("l402-public-url", "https://api.example.com")])
     got = mppx("discovery", "http://%s:%d/openapi.json" % web.addr)
     assert got["status"] == 200
-    errors = [e for e in got["result"] if e["severity"] == "error"]
-    assert errors == [], got["result"]
+    # No errors and no warnings: a POST without schema= still says it
+    # takes a body (requestBody).
+    assert got["result"] == [], got["result"]
     doc = json.loads(web.get("/openapi.json")[2])
     assert doc["x-service-info"]["categories"] == ["data", "compute"]
+    # The discovery draft's docs are absolute URIs under l402-public-url.
+    assert doc["x-service-info"]["docs"] == {"apiReference": "https://api.example.com/openapi.json",
+                                             "llms": "https://api.example.com/llms.txt",
+                                             "homepage": "https://api.example.com/"}
+    body = doc["paths"]["/v1/ai"]["post"]["requestBody"]
+    assert body["required"] is False and "*/*" in body["content"]
     offers = doc["paths"]["/v1/price/{path}"]["get"]["x-payment-info"]["offers"]
     assert {"intent": "charge", "method": "lightning", "amount": "10", "currency": "sat"}.items() \
         <= offers[0].items()
