@@ -612,10 +612,19 @@ static const char openapi_components[] =
 		"\"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", "
 			"\"properties\": {"
 			"\"error\": {\"type\": \"string\"}, \"reason\": {\"type\": \"string\"},"
-			"\"price_msat\": {\"type\": \"integer\"}, \"price_sat\": {\"type\": \"number\"},"
+			"\"price_msat\": {\"type\": \"integer\", "
+				"\"description\": \"The route's price: one request's, on a balance route\"},"
+			"\"price_sat\": {\"type\": \"number\"},"
+			"\"invoice_msat\": {\"type\": \"integer\", "
+				"\"description\": \"What the invoice is for: the price, or the balance it buys\"},"
+			"\"invoice_sat\": {\"type\": \"integer\"},"
+			"\"balance_msat\": {\"type\": \"integer\"},"
+			"\"buys\": {\"type\": \"string\", \"description\": \"What one payment buys\"},"
 			"\"invoice\": {\"type\": \"string\"}, \"macaroon\": {\"type\": \"string\"},"
 			"\"token\": {\"type\": \"string\"}, \"payment_hash\": {\"type\": \"string\"},"
-			"\"expires_at\": {\"type\": \"integer\"}}}}}}}}";
+			"\"expires_at\": {\"type\": \"integer\"},"
+			"\"valid_seconds\": {\"type\": \"integer\"}, \"valid_until\": {\"type\": \"integer\"},"
+			"\"uses\": {\"type\": \"integer\"}, \"hint\": {\"type\": \"string\"}}}}}}}}";
 
 /* The body of a POST, PUT or PATCH whose route names no schema=: any
  * content, optional, so that readers (mppx's validator among them) know

@@ -134,6 +134,12 @@ def test_openapi(shop):
     ref = api["paths"]["/v1/ai"]["post"]["responses"]["402"]["$ref"]
     assert ref == "#/components/responses/PaymentRequired"
     assert "WWW-Authenticate" in api["components"]["responses"]["PaymentRequired"]["headers"]
+    # The 402 body's schema names every member the body has.
+    props = api["components"]["responses"]["PaymentRequired"]["content"]["application/json"][
+        "schema"]["properties"]
+    status, _, body = web.get("/v1/price/x")
+    problem = {"type", "title", "status", "detail"}  # RFC 9457's
+    assert status == 402 and set(json.loads(body)) - problem <= set(props)
     assert "/hidden" not in api["paths"]
     # Under l402-public-url, where the documents are is absolute.
     assert api["x-service-info"]["docs"] == {"apiReference": "https://api.example.com/openapi.json",
