@@ -97,10 +97,9 @@ void terms_buys(const struct terms *t, char *out, size_t len)
 			snprintf(out, len, "a %s-sat balance, each request drawing what it really cost "
 					   "(%s sat held from it while the request runs), %s",
 				 bal, draw, until);
-		else if (t->live)
-			snprintf(out, len, "a %s-sat balance, each request's live price (at most %s sat) "
-					   "drawn from it, %s",
-				 bal, draw, until);
+		else if (t->live) /* the cap is the route's price: a 402's is the live one */
+			snprintf(out, len, "a %s-sat balance, each request's live price drawn from it, %s",
+				 bal, until);
 		else
 			snprintf(out, len, "a %s-sat balance, %s sat per request drawn from it, %s",
 				 bal, draw, until);

@@ -185,8 +185,11 @@ def test_live_prices_from_a_lightningd_command(node_factory):
     asked = n.rpc.call("dev-pricer", {})["asked"][-1]
     assert asked == {"route": "POST /ai", "method": "POST", "path": "/ai", "query": "model=x&n=2",
                      "body_size": 5, "content_digest": "sha-256=:abc=:"}
-    # A balance pays each request's live price.
-    auth, _ = buy(n, web, "/bal/a")
+    # A balance pays each request's live price; its invoice is the balance.
+    auth, b = buy(n, web, "/bal/a")
+    assert b["price_msat"] == 7000 and b["invoice_msat"] == 100000 and b["balance_msat"] == 100000
+    assert n.rpc.decode(string=b["invoice"])["amount_msat"] == 100000
+    assert b["buys"] == "a 100-sat balance, each request's live price drawn from it, no expiry"
     n.rpc.call("dev-pricer", {"price_msat": 3000})
     status, hdrs, _ = wait_status(web, "/bal/a", {"Authorization": auth}, 200)
     assert left(hdrs) == 97000
