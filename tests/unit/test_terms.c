@@ -105,5 +105,5 @@ int main(void)
 	json_object_end(&j);
 	CHECK(strncmp(sb.data, "{\"invoice_msat\":1501,\"invoice_sat\":2,", 37) == 0);
 	strbuf_free(&sb);
-	return test_done("terms");
+	return test_done("test_terms");
 }
