@@ -390,3 +390,18 @@ def test_openapi_bodies_and_docs_without_public_url(node_factory):
     assert "requestBody" not in api["paths"]["/v1/get"]["get"]
     assert api["x-service-info"]["docs"] == {"apiReference": "/openapi.json", "llms": "/llms.txt",
                                              "homepage": "/"}
+
+
+def test_a_metered_balance_says_each_request_draws_what_it_cost(node_factory):
+    n, web = paywall(node_factory, "POST /v1/ai 2sat proxy:http://127.0.0.1:9 balance=1000sat hold=5sat")
+    buys = ("a 1,000-sat balance, each request drawing what it really cost "
+            "(5 sat held from it while the request runs), no expiry")
+    m = get_json(web, "/.well-known/l402.json")[0]
+    (res,) = [r for s in m["services"] for r in s["resources"]]
+    assert res["pricing"]["model"] == "metered" and res["pricing"]["hold_msat"] == 5000
+    assert res["pricing"]["invoice_msat"] == 1000000 and res["pricing"]["buys"] == buys
+    status, _, body = web.request("POST", "/v1/ai", body=b"{}")
+    b = json.loads(body)
+    assert status == 402 and b["buys"] == buys and b["invoice_sat"] == 1000
+    assert n.rpc.decode(string=b["invoice"])["amount_msat"] == 1000000
+    assert buys in web.get("/llms.txt")[2].decode()
