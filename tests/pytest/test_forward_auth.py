@@ -40,7 +40,7 @@ def test_endpoint_decides_as_a_direct_request_would(node_factory):
     status, hdrs, body = ask(web, "GET", "/api/data?x=1")
     assert status == 402, body
     www = header_values(hdrs, "WWW-Authenticate")
-    assert www[0].startswith('L402 macaroon="') and www[1].startswith('LSAT macaroon="')
+    assert www[1].startswith('L402 macaroon="') and www[2].startswith('LSAT macaroon="')
     b = json.loads(body)
     assert b["error"] == "payment_required" and b["reason"] == "no_credentials"
     assert b["price_msat"] == 10000 and b["uses"] == 3
@@ -297,8 +297,8 @@ def test_through_the_proxy(node_factory, upstream, request, proxy):  # noqa: F81
     status, hdrs, body = front.get("/api/data?q=1")
     assert status == 402, body
     www = header_values(hdrs, "WWW-Authenticate")
-    assert len(www) == 3 and www[0].startswith("L402 ") and www[1].startswith("LSAT ")
-    assert www[2].startswith("Payment ")
+    assert len(www) == 3 and www[1].startswith("L402 ") and www[2].startswith("LSAT ")
+    assert www[0].startswith("Payment ")
     b = json.loads(body)
     assert b["reason"] == "no_credentials" and b["price_msat"] == 10000
     # The token's invoice and the Payment charge's, once: nginx too.
