@@ -189,7 +189,8 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 			snprintf(best_detail, sizeof(best_detail), "%s", e == L402_OK ? "" : v->detail);
 		}
 	}
-	if (a->ntoken == 0 && !a->npayment) {
+	/* aperture's headers, when no Authorization header was L402's. */
+	if (best == L402_ERR_NO_CREDENTIALS || best == L402_ERR_BAD_SCHEME) {
 		for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++) {
 			const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, alt[i]);
 			if (!h)

@@ -304,26 +304,28 @@ def test_late_invoice_is_owned_and_the_cap_is_hard(node_factory):
     # lightningd answers after the client gave up: the invoice is still ours.
     n.rpc.dev_fault(method="invoice", delay=6.5)
     t = time.time()
-    # L402 alone here, so that one challenge is one invoice.
-    no_charge = {"Accept-Payment": "lightning/charge;q=0"}
-    assert web.get("/r", no_charge)[0] == 503 and time.time() - t < 6.2
+    # Each challenge asks for two invoices (the token's and the charge's),
+    # each taking a place under the cap while it is asked for.
+    assert web.get("/r")[0] == 503 and time.time() - t < 6.2
     deadline = time.time() + 5
-    while n.status()["paid_state"]["unpaid_outstanding"] != 1 or \
-            not n.rpc.listinvoices()["invoices"]:
+    while n.status()["paid_state"]["unpaid_outstanding"] != 2 or \
+            len(n.rpc.listinvoices()["invoices"]) != 2:
         assert time.time() < deadline
         time.sleep(0.1)
     n.rpc.dev_fault(clear=True)
     # Concurrent challenges count against the cap from the start.
     n.rpc.dev_fault(method="invoice", delay=1)
     codes = []
-    threads = [threading.Thread(target=lambda: codes.append(web.get("/r", no_charge)[0]))
+    threads = [threading.Thread(target=lambda: codes.append(web.get("/r")[0]))
                for _ in range(20)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     n.rpc.dev_fault(clear=True)
-    assert codes.count(402) == 4 and codes.count(503) == 16, codes
+    # Three places left: one challenge takes two, the next the last (its
+    # 402 offers L402 alone), every other is refused.
+    assert codes.count(402) == 2 and codes.count(503) == 18, codes
     assert len(n.rpc.listinvoices()["invoices"]) == 5
     # Past their expiry every one of them is deleted, the late one too.
     deadline = time.time() + 40
