@@ -198,6 +198,29 @@ dist:
 deb:
 	@MAKE="$(MAKE)" sh contrib/deb/build.sh $(VERSION) $(DISTDIR)
 
+# Man pages, one per command, generated from its schema (doc/schemas/), where
+# `lightning-cli help l402-status` finds them: it runs `man lightning-l402-status`.
+SCHEMAS := $(wildcard doc/schemas/l402-*.json)
+MAN7 := $(SCHEMAS:doc/schemas/%.json=$(BUILD)/doc/lightning-%.7)
+MANDIR ?= $(PREFIX)/share/man
+.PHONY: man install-man uninstall-man
+all: man
+install: install-man
+uninstall: uninstall-man
+man: $(MAN7)
+
+$(BUILD)/doc/lightning-%.7: doc/schemas/%.json contrib/schema2man.py
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	@$(PYTHON) contrib/schema2man.py --version $(VERSION) $< > $@.tmp && mv $@.tmp $@
+
+install-man: man
+	install -d $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+
+uninstall-man:
+	rm -f $(MAN7:$(BUILD)/doc/%=$(DESTDIR)$(MANDIR)/man7/%)
+
 clean:
 	rm -rf build build-san build-tsan build-deb plugin/l402
 

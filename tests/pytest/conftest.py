@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+import cln_schema
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOUBLE = os.path.join(ROOT, "tests", "lightningd-double", "lightningd")
 SHARED = os.path.abspath(os.environ.get("SHARED", os.path.join(ROOT, "..", "shared")))
@@ -21,6 +23,23 @@ BUILD = os.environ.get("BUILD", "build")
 PLUGIN = os.environ.get("L402_TEST_PLUGIN") or (
     os.path.join(ROOT, "plugin", "l402") if BUILD == "build"
     else os.path.join(ROOT, BUILD, "plugin", "l402"))
+
+
+def check_against_schema(method, params, result):
+    """Every l402-* command a test calls is checked against its schema in
+    doc/schemas/: the parameters it accepted and the response it gave."""
+    path = os.path.join(ROOT, "doc", "schemas", method + ".json")
+    assert os.path.exists(path), "%s has no schema (%s)" % (method, path)
+    with open(path) as f:
+        schema = json.load(f)
+    if isinstance(params, list):
+        names = list(schema["request"]["properties"])
+        assert len(params) <= len(names), "%s: more params than its schema has" % method
+        params = {k: v for k, v in zip(names, params) if v is not None}
+    errs = cln_schema.errors(schema["request"], params, "", method)
+    errs += cln_schema.errors(schema["response"], result, "", method)
+    assert not errs, "%s does not follow doc/schemas/%s.json: %s\n%s" % (
+        method, method, errs, json.dumps(result)[:2000])
 
 
 class RpcError(Exception):
@@ -64,6 +83,8 @@ class LightningRpc:
         obj, _ = self.raw(json.dumps(req).encode(), timeout)
         if "error" in obj:
             raise RpcError(obj["error"])
+        if method.startswith("l402-"):
+            check_against_schema(method, req["params"], obj["result"])
         return obj["result"]
 
     def __getattr__(self, name):
