@@ -290,6 +290,7 @@ static void cmd_route_add(struct cmd *cmd, const struct json_doc *doc, int param
 		return;
 	}
 	route_key(&s, key, sizeof(key));
+	plugin_log(LOG_INFO, "route added by %s: %s", cmd->id_str, spec);
 	reply_route(cmd, key);
 }
 
@@ -307,20 +308,23 @@ static bool set_field(struct route_spec *s, const char *name, const char *val,
 	return route_spec_set(s, name, val, true, why, whylen);
 }
 
-static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int params)
+static const char *const update_names[] = { "route", "?price", "?backend", "?valid", "?uses",
+					    "?desc", "?service", "?rate", "?free", "?timeout",
+					    "?balance", "?hold" };
+enum { NUPDATE = sizeof(update_names) / sizeof(update_names[0]) };
+
+/* The route an update names, and its spec as the update leaves it; NULL
+ * when it answered cmd. */
+static struct route *updated_spec(struct cmd *cmd, const struct json_doc *doc, const int *tok,
+				  struct route_spec *out)
 {
-	static const char *const names[] = { "route", "?price", "?backend", "?valid", "?uses",
-					     "?desc", "?service", "?rate", "?free", "?timeout",
-					     "?balance", "?hold" };
-	enum { N = sizeof(names) / sizeof(names[0]) };
-	int tok[N];
+	const char *const *names = update_names;
+	enum { N = NUPDATE };
 	char why[300], val[ROUTE_MAX_SPEC];
 	bool any = false;
-	if (!param_bind(cmd, doc, params, names, N, tok))
-		return;
 	struct route *rt = find_route(cmd, doc, tok[0]);
 	if (!rt)
-		return;
+		return NULL;
 	struct route_spec s = rt->spec;
 	for (int i = 1; i < N; i++) {
 		if (tok[i] < 0)
@@ -332,29 +336,46 @@ static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int pa
 			snprintf(val, sizeof(val), "%llu", (unsigned long long)n);
 		else {
 			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s must be a string or a number", names[i] + 1);
-			return;
+			return NULL;
 		}
 		if (!set_field(&s, names[i] + 1, val, why, sizeof(why))) {
 			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s: %s", names[i] + 1, why);
-			return;
+			return NULL;
 		}
 		any = true;
 	}
 	if (!any) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "nothing to change: give price, backend, valid, uses, desc, "
 				      "service, rate, free, timeout, balance or hold");
-		return;
+		return NULL;
 	}
 	if (!route_spec_consistent(&s, why, sizeof(why))) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
-		return;
+		return NULL;
 	}
+	*out = s;
+	return rt;
+}
+
+static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	int tok[NUPDATE];
+	char why[300], text[ROUTE_MAX_SPEC + 64];
+	struct route_spec s;
+	if (!param_bind(cmd, doc, params, update_names, NUPDATE, tok))
+		return;
+	struct route *rt = updated_spec(cmd, doc, tok, &s);
+	if (!rt)
+		return;
 	char key[ROUTE_KEY_LEN];
 	snprintf(key, sizeof(key), "%s", rt->key);
 	if (!routes_put(&s, false, why, sizeof(why))) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
+	if (!route_spec_format(&s, text, sizeof(text)))
+		snprintf(text, sizeof(text), "%s", key);
+	plugin_log(LOG_INFO, "route updated by %s: %s", cmd->id_str, text);
 	reply_route(cmd, key);
 }
 
@@ -374,6 +395,7 @@ static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int pa
 		return;
 	}
 	struct result r;
+	plugin_log(LOG_INFO, "route removed by %s: %s", cmd->id_str, key);
 	result_start(&r);
 	json_add_string(&r.j, "removed", key);
 	json_add_string(&r.j, "source", rt->from_config ? "config" : "runtime");
@@ -694,6 +716,10 @@ static void cmd_revoke(struct cmd *cmd, const struct json_doc *doc, int params)
 	if (!param_bind(cmd, doc, params, names, 1, tok) || !get_token_id(cmd, doc, tok[0], id))
 		return;
 	bool fresh = token_revoke(id);
+	char hex[65];
+	hex_encode(id, 32, hex, sizeof(hex));
+	plugin_log(LOG_INFO, "token %s revoked by %s%s", hex, cmd->id_str,
+		   fresh ? "" : " (it was already)");
 	result_start(&r);
 	json_add_hex(&r.j, "token_id", id, 32);
 	json_add_bool(&r.j, "revoked", true);
@@ -770,6 +796,7 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 		ds_put("minted", hex, rec.data, minted_stored, NULL, cmd->id_str);
 		strbuf_free(&rec);
 	}
+	plugin_log(LOG_INFO, "token %s minted without payment by %s for %s", hex, cmd->id_str, rt->key);
 	strbuf_init(&auth, 0);
 	l402_authorization(&auth, mac, preimage);
 	result_start(&r);
@@ -996,6 +1023,7 @@ static void cmd_rotate(struct cmd *cmd, const struct json_doc *doc, int params)
 		cmd_fail(cmd, -1, "the L402 secret is not ready yet");
 		return;
 	}
+	plugin_log(LOG_INFO, "secret rotation asked by %s", cmd->id_str);
 	secret_rotate(rotated, cmd);
 }
 
@@ -1033,21 +1061,166 @@ static void cmd_listing(struct cmd *cmd, const struct json_doc *doc, int params)
 	strbuf_free(&sb);
 }
 
+/* ---- check: what a command would say of its parameters, changing nothing ----
+ *
+ * With "cancheck" in the manifest, lightningd forwards `lightning-cli check
+ * l402-route-add ...` here as the client sent it (method "check", the
+ * command's name as command_to_check, first by position), and `check
+ * setconfig l402-...` as {"command_to_check":"setconfig","config","val"}.
+ * The answer of a good one is {"command_to_check": NAME}, as lightningd's
+ * own checks answer. Each check_* gets the command's parameters bound. */
+
+static bool check_route_add(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	char spec[ROUTE_MAX_SPEC + 1], why[300];
+	struct route_spec s;
+	if (!get_str(doc, tok[0], spec, sizeof(spec))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "route must be a string: METHOD PATH PRICE BACKEND [key=value ...]");
+		return false;
+	}
+	if (!route_spec_parse(spec, &s, why, sizeof(why))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "bad route: %s", why);
+		return false;
+	}
+	if (!routes_check(&s, true, why, sizeof(why))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
+		return false;
+	}
+	return true;
+}
+
+static bool check_route_update(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	char why[300];
+	struct route_spec s;
+	if (!updated_spec(cmd, doc, tok, &s))
+		return false;
+	if (!routes_check(&s, false, why, sizeof(why))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
+		return false;
+	}
+	return true;
+}
+
+static bool check_route(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	return find_route(cmd, doc, tok[0]) != NULL;
+}
+
+static bool check_revoke(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	uint8_t id[32];
+	return get_token_id(cmd, doc, tok[0], id);
+}
+
+static bool check_verify(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	char auth[L402_MAX_AUTH_LEN + 1];
+	if (!get_str(doc, tok[0], auth, sizeof(auth))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "authorization must be the header value, \"L402 <macaroon>:<preimage>\"");
+		return false;
+	}
+	return tok[1] < 0 || find_route(cmd, doc, tok[1]);
+}
+
+static bool check_rotate(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	bool confirm = false;
+	char s[8];
+	if (!json_get_bool(doc, tok[0], &confirm) && get_str(doc, tok[0], s, sizeof(s)))
+		confirm = strcmp(s, "true") == 0;
+	if (!confirm)
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "this invalidates every token already sold; "
+				      "call again with confirm=true");
+	return confirm;
+}
+
+static void check_done(struct cmd *cmd, const char *name)
+{
+	struct result r;
+	result_start(&r);
+	json_add_string(&r.j, "command_to_check", name);
+	result_send(cmd, &r);
+}
+
+/* The parameter names of a usage string ("route [price]": "route", "?price"),
+ * after command_to_check. */
+static int usage_names(const char *usage, char store[][40], const char **names, int max)
+{
+	int n = 0;
+	names[n++] = "command_to_check";
+	for (const char *p = usage; *p && n < max;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		size_t len = strcspn(p, " ");
+		bool opt = *p == '[';
+		const char *w = p + opt;
+		size_t wl = len - (opt ? 2 : 0);
+		snprintf(store[n], sizeof(store[n]), "%s%.*s", opt ? "?" : "", (int)wl, w);
+		names[n] = store[n];
+		n++;
+		p += len;
+	}
+	return n;
+}
+
+void commands_check(struct cmd *cmd, const struct json_doc *doc, int params)
+{
+	char name[64], store[24][40];
+	const char *names[24];
+	int tok[24], t;
+	if (json_is_array(doc, params) && doc->toks[params].size > 0)
+		t = params + 1;
+	else
+		t = json_get(doc, params, "command_to_check");
+	if (!get_str(doc, t, name, sizeof(name))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "missing required parameter: command_to_check");
+		return;
+	}
+	if (strcmp(name, "setconfig") == 0) {
+		char opt[128];
+		const char *err;
+		if (!get_str(doc, json_get(doc, params, "config"), opt, sizeof(opt)))
+			err = "setconfig: config must be a string";
+		else
+			err = options_check(opt, doc, json_get(doc, params, "val"));
+		if (err)
+			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", err);
+		else
+			check_done(cmd, name);
+		return;
+	}
+	for (size_t i = 0; i < ncommands; i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		int n = usage_names(commands[i].usage, store, names, 24);
+		if (!param_bind(cmd, doc, params, names, n, tok))
+			return;
+		if (commands[i].check && !commands[i].check(cmd, doc, tok + 1))
+			return;
+		check_done(cmd, name);
+		return;
+	}
+	cmd_fail(cmd, JSONRPC2_METHOD_NOT_FOUND, "Unknown command '%s'", name);
+}
+
 const struct command commands[] = {
-	{ "l402-status", "", "Version, HTTP addresses, routes and paid-state counters of the L402 paywall", cmd_status },
-	{ "l402-routes", "[route]", "Every route with its source, price, backend, token model and counters", cmd_routes },
-	{ "l402-route-add", "route", "Add a route (METHOD PATH PRICE BACKEND [key=value ...]), persisted", cmd_route_add },
+	{ "l402-status", "", "Version, HTTP addresses, routes and paid-state counters of the L402 paywall", cmd_status, NULL },
+	{ "l402-routes", "[route]", "Every route with its source, price, backend, token model and counters", cmd_routes, NULL },
+	{ "l402-route-add", "route", "Add a route (METHOD PATH PRICE BACKEND [key=value ...]), persisted", cmd_route_add, check_route_add },
 	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout] [balance] [hold]",
-	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update },
-	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove },
-	{ "l402-tokens", "[route] [status] [start] [limit]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens },
-	{ "l402-revoke", "token_id", "Revoke a token: refused from the next request on, persisted", cmd_revoke },
-	{ "l402-mint", "route [valid] [uses]", "Issue a token without payment (comp access), as a ready Authorization value", cmd_mint },
-	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify },
-	{ "l402-stats", "[route]", "Challenges, payments, requests and revenue per route, since start and all time", cmd_stats },
-	{ "l402-rotate-secret", "confirm", "Rotate the L402 secret: every token issued before stops working", cmd_rotate },
-	{ "l402-tls-reload", "", "Read l402-tls-cert and l402-tls-key again (after a renewal); on any problem the old ones stay", cmd_tls_reload },
-	{ "l402-manifest", "", "The signed discovery manifest served at /.well-known/l402.json", cmd_manifest },
-	{ "l402-listing", "", "Per listed route, the fields directories ask for when registering an endpoint", cmd_listing },
+	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update, check_route_update },
+	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove, check_route },
+	{ "l402-tokens", "[route] [status] [start] [limit]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens, NULL },
+	{ "l402-revoke", "token_id", "Revoke a token: refused from the next request on, persisted", cmd_revoke, check_revoke },
+	{ "l402-mint", "route [valid] [uses]", "Issue a token without payment (comp access), as a ready Authorization value", cmd_mint, check_route },
+	{ "l402-verify", "authorization [route]", "Check an Authorization value: the verdict and the reason, without serving", cmd_verify, check_verify },
+	{ "l402-stats", "[route]", "Challenges, payments, requests and revenue per route, since start and all time", cmd_stats, NULL },
+	{ "l402-rotate-secret", "confirm", "Rotate the L402 secret: every token issued before stops working", cmd_rotate, check_rotate },
+	{ "l402-tls-reload", "", "Read l402-tls-cert and l402-tls-key again (after a renewal); on any problem the old ones stay", cmd_tls_reload, NULL },
+	{ "l402-manifest", "", "The signed discovery manifest served at /.well-known/l402.json", cmd_manifest, NULL },
+	{ "l402-listing", "", "Per listed route, the fields directories ask for when registering an endpoint", cmd_listing, NULL },
 };
 const size_t ncommands = sizeof(commands) / sizeof(commands[0]);

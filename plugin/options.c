@@ -381,6 +381,16 @@ const char *options_set(const char *name, const struct json_doc *doc, int val,
 	return apply_value(o, doc, val, cfg);
 }
 
+const char *options_check(const char *name, const struct json_doc *doc, int val)
+{
+	/* The same checks on a scratch configuration, dropped after. */
+	struct l402_config scratch;
+	memset(&scratch, 0, sizeof(scratch));
+	const char *err = options_set(name, doc, val, &scratch);
+	options_free(&scratch);
+	return err;
+}
+
 void options_free(struct l402_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nbind; i++)

@@ -16,6 +16,8 @@ const char *options_init(const struct json_doc *doc, int options,
 /* setconfig of one dynamic option. Returns NULL or the reason it failed. */
 const char *options_set(const char *name, const struct json_doc *doc, int val,
 			struct l402_config *cfg);
+/* What options_set would say, changing nothing (lightning-cli check). */
+const char *options_check(const char *name, const struct json_doc *doc, int val);
 void options_free(struct l402_config *cfg);
 
 #endif

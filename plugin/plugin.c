@@ -26,6 +26,7 @@
 #include "core/state.h"
 #include "http/listen.h"
 #include "commands.h"
+#include "events.h"
 #include "store/secret.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -67,8 +68,18 @@ static void reply_manifest(struct cmd *cmd)
 	static const char *const subscriptions[] = { "invoice_payment", "shutdown" };
 	json_add_strings(&j, "subscriptions", subscriptions, 2);
 	json_add_strings(&j, "hooks", NULL, 0);
-	json_add_strings(&j, "notifications", NULL, 0);
+	/* Custom topics we send: lightningd forwards only declared ones. */
+	json_array_start(&j, "notifications");
+	for (size_t i = 0; i < nevents_topics; i++) {
+		json_object_start(&j, NULL);
+		json_add_string(&j, "method", events_topics[i]);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
 	json_add_bool(&j, "nonnumericids", true);
+	/* lightningd then forwards `check` of our commands and of setconfig
+	 * of our options to us, instead of passing them unchecked. */
+	json_add_bool(&j, "cancheck", true);
 	json_add_bool(&j, "dynamic", true);
 	json_object_end(&j);
 	cmd_success(cmd, &sb);
@@ -318,6 +329,11 @@ static void dispatch(const struct json_doc *doc)
 		handle_init(cmd, doc, params);
 	} else if (strcmp(method, "setconfig") == 0) {
 		handle_setconfig(cmd, doc, params);
+	} else if (strcmp(method, "check") == 0) {
+		if (!l402.initialized)
+			cmd_fail(cmd, JSONRPC2_INVALID_REQUEST, "not initialized yet");
+		else
+			commands_check(cmd, doc, params);
 	} else {
 		for (size_t i = 0; i < ncommands; i++)
 			if (strcmp(commands[i].name, method) == 0) {
@@ -357,6 +373,8 @@ int main(int argc, char **argv)
 	protocol_set_dispatcher(dispatch);
 	rpc_set_observer(metrics_rpc_done);
 	routes_set_observer(discovery_changed);
+	payments_set_observer(events_sale);
+	mpp_session_set_observer(events_session);
 	loop_lock();
 	loop_add_fd(STDIN_FILENO, POLLIN, on_stdin, NULL);
 	loop_run();

@@ -46,6 +46,19 @@ void protocol_send(const char *json, size_t len)
 	write_all("\n\n", 2);
 }
 
+void protocol_notify(const char *topic, const char *params, size_t len)
+{
+	struct strbuf out;
+	struct json_out j;
+	json_out_object(&j, &out, 0);
+	json_add_string(&j, "jsonrpc", "2.0");
+	json_add_string(&j, "method", topic);
+	json_add_raw(&j, "params", params, len);
+	json_object_end(&j);
+	protocol_send(out.data, out.len);
+	strbuf_free(&out);
+}
+
 /* A log line or an error message: at most this long. */
 #define MAX_LOG_MESSAGE 8192
 
@@ -117,6 +130,46 @@ void cmd_fail(struct cmd *cmd, int code, const char *fmt, ...)
 	cmd_free(cmd);
 }
 
+/* What to write in place of an argument named name. */
+static const char *placeholder(const char *name)
+{
+	if (strcmp(name, "route") == 0)
+		return "METHOD PATH PRICE BACKEND key=value ...";
+	if (strcmp(name, "authorization") == 0)
+		return "L402 <macaroon>:<preimage>";
+	return "...";
+}
+
+/* A name no parameter has. lightning-cli, given a first argument holding
+ * '=' (a route with valid=60, a base64 token), sends every argument as
+ * name=value, split at the first '=': the name is then no name at all.
+ * Say so, and how to name the argument instead. */
+static void unknown_param(struct cmd *cmd, const struct json_doc *doc, int t,
+			  const char *const *names, int n)
+{
+	char key[128];
+	bool plain = json_get_string(doc, t, key, sizeof(key), NULL);
+	if (!plain) {
+		size_t len;
+		const char *raw = json_raw(doc, t, &len);
+		snprintf(key, sizeof(key), "%.*s", (int)(len < 40 ? len : 40), raw);
+	}
+	for (const char *p = key; plain && *p; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+	if (plain || n == 0) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "unknown parameter: %s", key);
+		return;
+	}
+	const char *first = names[0][0] == '?' ? names[0] + 1 : names[0];
+	/* A credential is not worth echoing whole. */
+	if (strlen(key) > 40)
+		strcpy(key + 37, "...");
+	cmd_fail(cmd, JSONRPC2_INVALID_PARAMS,
+		 "unknown parameter: %s (lightning-cli sent your argument as name=value "
+		 "because it holds '='; name it instead: lightning-cli -k %s %s=\"%s\")",
+		 key, cmd->method, first, placeholder(first));
+}
+
 bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 		const char *const *names, int n, int *tok)
 {
@@ -143,19 +196,7 @@ bool param_bind(struct cmd *cmd, const struct json_doc *doc, int params,
 					break;
 			}
 			if (i == n) {
-				char key[128];
-				if (!json_get_string(doc, t, key, sizeof(key), NULL))
-					snprintf(key, sizeof(key), "(unreadable)");
-				/* lightning-cli sends an argument holding '=' as
-				 * name=value: a route with valid=60 arrives so. */
-				if (strchr(key, ' ') && strchr(key, '/'))
-					cmd_fail(cmd, JSONRPC2_INVALID_PARAMS,
-						 "unknown parameter: %s (lightning-cli sent your route as "
-						 "name=value because it holds '='; name it instead: "
-						 "lightning-cli -k %s route=\"METHOD PATH PRICE BACKEND "
-						 "key=value ...\")", key, cmd->method);
-				else
-					cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "unknown parameter: %s", key);
+				unknown_param(cmd, doc, t, names, n);
 				return false;
 			}
 			tok[i] = json_is_null(doc, t + 1) ? -1 : t + 1;

@@ -21,6 +21,10 @@ struct cmd {
 
 /* Write one message (a complete JSON object) to lightningd. */
 void protocol_send(const char *json, size_t len);
+/* A notification of a custom topic (declared in the manifest's
+ * "notifications"), which lightningd passes to its subscribers with params
+ * unchanged (a JSON object). */
+void protocol_notify(const char *topic, const char *params, size_t len);
 
 /* Reply with result (a JSON value) and free cmd. */
 void cmd_success(struct cmd *cmd, const struct strbuf *result);

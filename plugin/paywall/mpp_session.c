@@ -58,6 +58,12 @@ static struct session *sessions[MAX_SESSIONS];
 static size_t nsessions;
 static struct ds_load load = { mpp_session_start, false, false, 0 };
 static uint64_t idle_timer;
+static void (*observer)(const struct session_event *e);
+
+void mpp_session_set_observer(void (*told)(const struct session_event *e))
+{
+	observer = told;
+}
 
 uint64_t mpp_session_unit_msat(const struct route_spec *s)
 {
@@ -291,6 +297,17 @@ static void act_free(struct act *a)
 {
 	free(a->return_invoice);
 	free(a);
+}
+
+/* The observer hears of a close, or of its refund's outcome. */static void tell(const struct act *a, bool refund)
+{
+	const struct session *s = a->s;
+	if (!observer)
+		return;
+	struct session_event e = { refund, s->id, s->tag, s->deposit_msat, a->used,
+				   s->refund_sat * 1000, s->refund_status, a->server_close,
+				   refund ? (int64_t)time(NULL) : s->closed_at };
+	observer(&e);
 }
 
 /* The request a acts for, while it still waits for the answer. */
@@ -669,6 +686,7 @@ static void refund_recorded(void *arg, const struct rpc_result *res)
 	struct act *a = arg;
 	if (res->status != RPC_OK)
 		plugin_log(LOG_UNUSUAL, "saving a refund's outcome failed: %s", res->message);
+	tell(a, false);
 	close_done(a);
 }
 
@@ -685,6 +703,7 @@ static void refunded(void *arg, const struct rpc_result *res)
 	else
 		plugin_log(LOG_INFO, "refunded %llu sat for a closed session",
 			   (unsigned long long)s->refund_sat);
+	tell(a, true);
 	s->status = SESSION_CLOSED;
 	record(s, DS_CREATE_OR_REPLACE, refund_recorded, a);
 }

@@ -46,6 +46,22 @@ typedef struct http_step *(*mpp_session_unpaid)(struct req *r, enum reason why,
 HTTP_MUST_USE struct http_step *mpp_session_act(struct req *r, http_step_fn serve,
 						 mpp_session_unpaid unpaid);
 
+/* A session closed (written so, its refund tried), or its refund paid or
+ * failed. */
+struct session_event {
+	bool refund;			/* a refund's outcome; else the close */
+	const uint8_t *session_id;	/* 32 bytes */
+	const char *tag;		/* its route's */
+	uint64_t deposit_msat;		/* deposits, top-ups included */
+	uint64_t spent_msat;		/* what its requests drew */
+	uint64_t refund_msat;		/* paid back, or to be */
+	const char *refund_status;	/* succeeded, failed, skipped */
+	bool idle;			/* closed by the node for idleness */
+	int64_t at;			/* UNIX seconds */
+};
+/* Who is told (plugin.c). */
+void mpp_session_set_observer(void (*told)(const struct session_event *e));
+
 /* Sessions in memory: loaded at start, idle ones closed. */
 void mpp_session_start(void);
 bool mpp_session_loaded(void);

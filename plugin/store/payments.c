@@ -19,6 +19,12 @@
 static bool caught_up, syncing, polling;
 static uint64_t pay_index, counted;
 static uint64_t retry_timer;
+static void (*observer)(const struct sale *s);
+
+void payments_set_observer(void (*sold)(const struct sale *s))
+{
+	observer = sold;
+}
 
 void payments_status(struct payments_status *st)
 {
@@ -71,7 +77,7 @@ static bool take_invoice(const struct rpc_result *r)
 {
 	char label[256];
 	uint8_t hash[32];
-	uint64_t idx = 0, msat = 0;
+	uint64_t idx = 0, msat = 0, paid_at = 0;
 	struct invoice_label l;
 	const struct json_doc *d = r->doc;
 	int res = r->result;
@@ -89,6 +95,12 @@ static bool take_invoice(const struct rpc_result *r)
 		routes_count_payment(l.tag, msat);
 		plugin_log(LOG_DEBUG, "invoice %s paid (%llu msat)", label,
 			   (unsigned long long)msat);
+		json_get_u64(d, json_get(d, res, "paid_at"), &paid_at);
+		if (observer) {
+			struct sale s = { l.tag, l.token_id, hash, msat, paid_at, idx,
+					  l.charge, l.session };
+			observer(&s);
+		}
 	}
 	return true;
 }

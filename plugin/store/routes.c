@@ -302,6 +302,27 @@ static bool install_locked(const char *key, const char *value, char *why, size_t
 	return add_route(&s, false, why, whylen);
 }
 
+bool routes_check(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)
+{
+	char key[ROUTE_KEY_LEN], text[ROUTE_MAX_SPEC + 64];
+	struct route_spec copy = *s;
+	route_key(s, key, sizeof(key));
+	struct route *old = routes_by_key(key);
+	if (must_be_new && old && old->active) {
+		snprintf(why, whylen, "route %s exists; use l402-route-update", key);
+		return false;
+	}
+	if (!route_spec_format(&copy, text, sizeof(text))) {
+		snprintf(why, whylen, "route too long");
+		return false;
+	}
+	if (!old && nroutes == MAX_ROUTES) {
+		snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
+		return false;
+	}
+	return check_spec(s, why, whylen);
+}
+
 bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)
 {
 	char key[ROUTE_KEY_LEN], text[ROUTE_MAX_SPEC + 64];

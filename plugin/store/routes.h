@@ -66,6 +66,8 @@ void route_key(const struct route_spec *s, char *out, size_t len);
 /* Runtime changes, persisted; on failure a reason in why. add refuses an
  * existing active key; put adds or replaces; remove deactivates. */
 bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen);
+/* What routes_put would refuse, changing nothing (lightning-cli check). */
+bool routes_check(const struct route_spec *s, bool must_be_new, char *why, size_t whylen);
 bool routes_remove(const char *key, char *why, size_t whylen);
 
 void routes_count_challenge(uint64_t id);
