@@ -379,33 +379,79 @@ static void cmd_route_update(struct cmd *cmd, const struct json_doc *doc, int pa
 	reply_route(cmd, key);
 }
 
+/* A bool given as true/false or as the string lightning-cli may send. */
+static bool get_flag(const struct json_doc *doc, int tok, bool *v)
+{
+	char s[8];
+	*v = false;
+	if (tok < 0 || json_get_bool(doc, tok, v))
+		return true;
+	if (!get_str(doc, tok, s, sizeof(s)) || (strcmp(s, "true") != 0 && strcmp(s, "false") != 0))
+		return false;
+	*v = strcmp(s, "true") == 0;
+	return true;
+}
+
+/* The route a removal names: an active one, or with purge one removed
+ * before too. NULL when it answered cmd. */
+static struct route *removed_route(struct cmd *cmd, const struct json_doc *doc, const int *tok,
+				   bool *purge)
+{
+	char key[ROUTE_KEY_LEN];
+	struct route *rt;
+	if (!get_flag(doc, tok[1], purge)) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "purge must be true or false");
+		return NULL;
+	}
+	if (*purge && get_str(doc, tok[0], key, sizeof(key)) && (rt = routes_by_key(key)))
+		return rt;
+	return find_route(cmd, doc, tok[0]);
+}
+
 static void cmd_route_remove(struct cmd *cmd, const struct json_doc *doc, int params)
 {
-	int tok[1];
-	static const char *const names[] = { "route" };
+	int tok[2];
+	static const char *const names[] = { "route", "?purge" };
 	char why[300], key[ROUTE_KEY_LEN];
-	if (!param_bind(cmd, doc, params, names, 1, tok))
+	bool purge;
+	if (!param_bind(cmd, doc, params, names, 2, tok))
 		return;
-	struct route *rt = find_route(cmd, doc, tok[0]);
+	struct route *rt = removed_route(cmd, doc, tok, &purge);
 	if (!rt)
 		return;
 	snprintf(key, sizeof(key), "%s", rt->key);
-	if (!routes_remove(key, why, sizeof(why))) {
+	bool from_config = rt->from_config;
+	if (rt->active && !routes_remove(key, why, sizeof(why))) {
+		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
+		return;
+	}
+	if (purge && !routes_purge(key, why, sizeof(why))) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "%s", why);
 		return;
 	}
 	struct result r;
-	plugin_log(LOG_INFO, "route removed by %s: %s", cmd->id_str, key);
+	plugin_log(LOG_INFO, "route %s by %s: %s", purge ? "removed and purged" : "removed",
+		   cmd->id_str, key);
 	result_start(&r);
 	json_add_string(&r.j, "removed", key);
-	json_add_string(&r.j, "source", rt->from_config ? "config" : "runtime");
+	json_add_string(&r.j, "source", from_config ? "config" : "runtime");
+	json_add_bool(&r.j, "purged", purge);
 	result_send(cmd, &r);
 }
 
-/* ---- tokens: a page of lightningd's invoices at a time ---- */
+/* ---- tokens: a page of tokens, read from lightningd's invoices ----
+ *
+ * The filters (route, status) apply before the limit: invoices are read in
+ * batches in created order until `limit` tokens match, at most
+ * TOKENS_SCAN_MAX invoices per call; next_start says where the next page
+ * begins (after the last token listed, or after the last invoice read when
+ * the scan bound stopped it). Minted tokens have no invoice: all of them
+ * (filtered) come on the first page, beside the limit. */
 
 #define TOKENS_PAGE_DEFAULT 1000
 #define TOKENS_PAGE_MAX 10000
+#define TOKENS_BATCH 1000
+#define TOKENS_SCAN_MAX 100000
 
 struct listed_token {
 	uint8_t id[32];
@@ -414,7 +460,9 @@ struct listed_token {
 	int64_t valid_until;
 	uint64_t uses, msat, paid_at, inv_expires;
 	uint64_t balance_msat;
+	uint64_t created;	/* the invoice's created_index (0: minted) */
 	bool minted;
+	const char *status;	/* once known */
 };
 
 struct tokens_query {
@@ -422,9 +470,10 @@ struct tokens_query {
 	char route[ROUTE_KEY_LEN];
 	char status[16];
 	uint64_t start, limit, next_start;
-	bool more;
+	uint64_t scan_from, scanned, listed;
+	bool more, batch_full;
 	struct listed_token *items;
-	size_t n, cap;
+	size_t n, cap, batch_first;
 	unsigned lookups;	/* use counts still being read */
 };
 
@@ -479,20 +528,22 @@ static const char *token_status(const struct listed_token *t, bool used_up)
 	return strcmp(t->inv_status, "expired") == 0 ? "expired" : "unpaid";
 }
 
-static void add_token(struct json_out *j, const struct tokens_query *q,
-		      const struct listed_token *t)
+/* What is used of t (uses or msat), when known. */
+static bool listed_used(const struct listed_token *t, uint64_t *used)
 {
-	uint64_t used = 0;
-	bool known = !needs_count(t) || token_used(t->id, &used, NULL, NULL) == USE_OK;
-	uint64_t limit = t->uses ? t->uses : t->balance_msat;
-	const char *st = token_status(t, known && limit && used >= limit);
+	*used = 0;
+	return !needs_count(t) || token_used(t->id, used, NULL, NULL) == USE_OK;
+}
+
+static void add_token(struct json_out *j, const struct listed_token *t)
+{
+	uint64_t used;
+	bool known = listed_used(t, &used);
 	struct route *rt = routes_by_tag(t->tag);
-	if (q->status[0] && strcmp(q->status, st) != 0)
-		return;
 	json_object_start(j, NULL);
 	json_add_hex(j, "token_id", t->id, 32);
 	json_add_string(j, "route", rt ? rt->key : t->tag);
-	json_add_string(j, "status", st);
+	json_add_string(j, "status", t->status);
 	json_add_bool(j, "minted", t->minted);
 	if (t->msat)
 		json_add_u64(j, "amount_paid_msat", t->msat);
@@ -522,7 +573,7 @@ static void tokens_reply(struct tokens_query *q)
 	result_start(&r);
 	json_array_start(&r.j, "tokens");
 	for (size_t i = 0; i < q->n; i++)
-		add_token(&r.j, q, &q->items[i]);
+		add_token(&r.j, &q->items[i]);
 	json_array_end(&r.j);
 	if (q->more)
 		json_add_u64(&r.j, "next_start", q->next_start);
@@ -530,18 +581,61 @@ static void tokens_reply(struct tokens_query *q)
 	tokens_done(q);
 }
 
+static void fetch_batch(struct tokens_query *q);
+
+/* The batch's statuses are known: keep what matches, up to the limit,
+ * then read on or reply. */
+static void batch_done(struct tokens_query *q)
+{
+	size_t keep = q->batch_first;
+	bool stopped = false;
+	for (size_t i = q->batch_first; i < q->n; i++) {
+		struct listed_token *t = &q->items[i];
+		uint64_t used;
+		bool known = listed_used(t, &used);
+		uint64_t limit = t->uses ? t->uses : t->balance_msat;
+		t->status = token_status(t, known && limit && used >= limit);
+		if (stopped || (q->status[0] && strcmp(q->status, t->status) != 0))
+			continue;
+		q->items[keep++] = *t;
+		if (t->minted)
+			continue;
+		if (++q->listed == q->limit) {
+			q->next_start = t->created + 1;
+			/* More may follow, unless this was lightningd's last invoice. */
+			q->more = q->batch_full || i + 1 < q->n;
+			stopped = true;
+		}
+	}
+	q->n = keep;
+	if (stopped) {
+		tokens_reply(q);
+	} else if (!q->batch_full) {
+		q->more = false;
+		tokens_reply(q);
+	} else if (q->scanned >= TOKENS_SCAN_MAX) {
+		/* Bounded: the next page reads on from here. */
+		q->more = true;
+		q->next_start = q->scan_from;
+		tokens_reply(q);
+	} else {
+		q->batch_first = q->n;
+		fetch_batch(q);
+	}
+}
+
 static void count_read(void *arg, enum use_result res)
 {
 	struct tokens_query *q = arg;
 	if (--q->lookups == 0)
-		tokens_reply(q);
+		batch_done(q);
 }
 
-/* Read the use counts the page needs, then reply. */
+/* Read the use counts the batch needs, then sort it out. */
 static void resolve_counts(struct tokens_query *q)
 {
 	q->lookups = 1;	/* held until every read is asked for */
-	for (size_t i = 0; i < q->n; i++) {
+	for (size_t i = q->batch_first; i < q->n; i++) {
 		uint64_t used;
 		if (needs_count(&q->items[i])
 		    && token_used(q->items[i].id, &used, count_read, q) == USE_WAIT)
@@ -580,14 +674,15 @@ static void minted_loaded(void *arg, const struct rpc_result *res)
 		tokens_fail(q, res->message);
 		return;
 	}
-	resolve_counts(q);
+	fetch_batch(q);
 }
 
 static void got_invoices(void *arg, const struct rpc_result *res)
 {
 	struct tokens_query *q = arg;
 	const struct json_doc *d = res->doc;
-	int i, e, seen = 0;
+	int i, e;
+	uint64_t seen = 0;
 	if (res->status != RPC_OK) {
 		tokens_fail(q, res->message);
 		return;
@@ -599,12 +694,13 @@ static void got_invoices(void *arg, const struct rpc_result *res)
 		uint64_t created = 0;
 		seen++;
 		if (json_get_u64(d, json_get(d, e, "created_index"), &created)
-		    && created >= q->next_start)
-			q->next_start = created + 1;
+		    && created >= q->scan_from)
+			q->scan_from = created + 1;
 		if (!get_str(d, json_get(d, e, "label"), label, sizeof(label))
 		    || !label_parse(label, &l) || l.charge || l.session || !(t = add_item(q, l.tag)))
 			continue;
 		memcpy(t->id, l.token_id, 32);
+		t->created = created;
 		t->valid_until = l.valid_until;
 		t->uses = l.uses;
 		t->balance_msat = l.balance_msat;
@@ -613,12 +709,19 @@ static void got_invoices(void *arg, const struct rpc_result *res)
 		json_get_u64(d, json_get(d, e, "paid_at"), &t->paid_at);
 		json_get_u64(d, json_get(d, e, "expires_at"), &t->inv_expires);
 	}
-	q->more = (uint64_t)seen == q->limit;
-	/* Minted tokens have no invoice: they come with the first page. */
-	if (q->start == 0)
-		ds_list("minted", got_minted, minted_loaded, q, q->cmd->id_str);
-	else
-		resolve_counts(q);
+	q->scanned += seen;
+	q->batch_full = seen == TOKENS_BATCH;
+	resolve_counts(q);
+}
+
+/* The next batch of lightningd's invoices, from scan_from on. */
+static void fetch_batch(struct tokens_query *q)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "{\"index\":\"created\",\"start\":%llu,\"limit\":%d}",
+		 (unsigned long long)q->scan_from, TOKENS_BATCH);
+	if (!rpc_call("listinvoices", p, q->cmd->id_str, 60000, got_invoices, q))
+		tokens_fail(q, "cannot ask lightningd now");
 }
 
 static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
@@ -627,7 +730,6 @@ static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 	static const char *const names[] = { "?route", "?status", "?start", "?limit" };
 	static const char *const statuses[] = { "unpaid", "paid", "expired", "revoked", "used up" };
 	struct tokens_query *q;
-	char p[128];
 	if (!param_bind(cmd, doc, params, names, 4, tok))
 		return;
 	q = calloc(1, sizeof(*q));
@@ -661,16 +763,17 @@ static void cmd_tokens(struct cmd *cmd, const struct json_doc *doc, int params)
 	    || (tok[3] >= 0 && (!get_u64(doc, tok[3], &q->limit) || q->limit == 0
 				|| q->limit > TOKENS_PAGE_MAX))) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS,
-			 "start must be an invoice created_index (next_start of the page before), "
-			 "limit 1 to %d invoices", TOKENS_PAGE_MAX);
+			 "start must be the next_start of the page before, limit 1 to %d tokens",
+			 TOKENS_PAGE_MAX);
 		free(q);
 		return;
 	}
-	q->next_start = q->start;
-	snprintf(p, sizeof(p), "{\"index\":\"created\",\"start\":%llu,\"limit\":%llu}",
-		 (unsigned long long)q->start, (unsigned long long)q->limit);
-	if (!rpc_call("listinvoices", p, cmd->id_str, 60000, got_invoices, q))
-		tokens_fail(q, "cannot ask lightningd now");
+	q->scan_from = q->start;
+	/* Minted tokens have no invoice: they come with the first page. */
+	if (q->start == 0)
+		ds_list("minted", got_minted, minted_loaded, q, cmd->id_str);
+	else
+		fetch_batch(q);
 }
 
 static bool get_token_id(struct cmd *cmd, const struct json_doc *doc, int tok, uint8_t id[32])
@@ -1107,6 +1210,12 @@ static bool check_route(struct cmd *cmd, const struct json_doc *doc, const int *
 	return find_route(cmd, doc, tok[0]) != NULL;
 }
 
+static bool check_route_remove(struct cmd *cmd, const struct json_doc *doc, const int *tok)
+{
+	bool purge;
+	return removed_route(cmd, doc, tok, &purge) != NULL;
+}
+
 static bool check_revoke(struct cmd *cmd, const struct json_doc *doc, const int *tok)
 {
 	uint8_t id[32];
@@ -1212,7 +1321,7 @@ const struct command commands[] = {
 	{ "l402-route-add", "route", "Add a route (METHOD PATH PRICE BACKEND [key=value ...]), persisted", cmd_route_add, check_route_add },
 	{ "l402-route-update", "route [price] [backend] [valid] [uses] [desc] [service] [rate] [free] [timeout] [balance] [hold]",
 	  "Change a route live (0 lifts valid, uses, rate or free); persisted, overrides a config route", cmd_route_update, check_route_update },
-	{ "l402-route-remove", "route", "Remove a route live, persisted", cmd_route_remove, check_route },
+	{ "l402-route-remove", "route [purge]", "Remove a route live, persisted; purge=true also forgets it and its counters (a removed one too)", cmd_route_remove, check_route_remove },
 	{ "l402-tokens", "[route] [status] [start] [limit]", "Issued tokens: status (unpaid, paid, expired, revoked, used up), uses left, expiry, amount paid", cmd_tokens, NULL },
 	{ "l402-revoke", "token_id", "Revoke a token: refused from the next request on, persisted", cmd_revoke, check_revoke },
 	{ "l402-mint", "route [valid] [uses]", "Issue a token without payment (comp access), as a ready Authorization value", cmd_mint, check_route },

@@ -262,6 +262,9 @@ static void persist(const char *key, const char *value)
 /* Install without persisting (used when loading). A "-" value is a
  * tombstone: the config route of that key was removed at runtime. */
 static bool install_locked(const char *key, const char *value, char *why, size_t whylen);
+/* The stored value of a config route that was removed ("-", a tombstone:
+ * still listed, inactive) or removed and purged (not listed). */
+#define PURGED "--"
 
 static bool install(const char *key, const char *value, char *why, size_t whylen)
 {
@@ -269,6 +272,19 @@ static bool install(const char *key, const char *value, char *why, size_t whylen
 	bool ok = install_locked(key, value, why, whylen);
 	pthread_rwlock_unlock(&table_lock);
 	return ok;
+}
+
+/* Forget a route: out of the table, its counters with it (holding it for
+ * writing; only the loop, holding its lock, keeps route pointers). */
+static void drop_locked(struct route *r)
+{
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i] == r) {
+			memmove(&routes[i], &routes[i + 1], (nroutes - i - 1) * sizeof(routes[0]));
+			nroutes--;
+			free(r);
+			return;
+		}
 }
 
 static bool install_locked(const char *key, const char *value, char *why, size_t whylen)
@@ -279,6 +295,12 @@ static bool install_locked(const char *key, const char *value, char *why, size_t
 
 	if (changed_observer)
 		changed_observer();
+	if (strcmp(value, PURGED) == 0) {
+		/* A config route removed and purged: not even listed. */
+		if (old)
+			drop_locked(old);
+		return true;
+	}
 	if (strcmp(value, "-") == 0) {
 		if (old)
 			old->active = false;
@@ -357,6 +379,26 @@ bool routes_remove(const char *key, char *why, size_t whylen)
 		changed_observer();
 	/* A config route stays removed across restarts through a tombstone. */
 	persist(key, r->from_config ? "-" : NULL);
+	return true;
+}
+
+bool routes_purge(const char *key, char *why, size_t whylen)
+{
+	struct route *r = routes_by_key(key);
+	char hex[2 * ROUTE_KEY_LEN + 1];
+	if (!r) {
+		snprintf(why, whylen, "no route %s", key);
+		return false;
+	}
+	bool from_config = r->from_config;
+	pthread_rwlock_wrlock(&table_lock);
+	drop_locked(r);
+	pthread_rwlock_unlock(&table_lock);
+	if (changed_observer)
+		changed_observer();
+	persist(key, from_config ? PURGED : NULL);
+	hex_encode((const uint8_t *)key, strlen(key), hex, sizeof(hex));
+	ds_put("stats", hex, NULL, stored, NULL, NULL);
 	return true;
 }
 

@@ -69,6 +69,9 @@ bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t 
 /* What routes_put would refuse, changing nothing (lightning-cli check). */
 bool routes_check(const struct route_spec *s, bool must_be_new, char *why, size_t whylen);
 bool routes_remove(const char *key, char *why, size_t whylen);
+/* Forget a route, active or removed: out of every listing, its counters
+ * deleted; a config route stays out across restarts until added again. */
+bool routes_purge(const char *key, char *why, size_t whylen);
 
 void routes_count_challenge(uint64_t id);
 void routes_count_request(uint64_t id);

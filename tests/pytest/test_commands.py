@@ -322,3 +322,73 @@ def test_trust_proxy(node_factory):
     assert web2.get("/f", {"X-Forwarded-For": "10.0.0.1"})[0] == 200
     # Without the option the header is ignored: same client, limited.
     assert web2.get("/f", {"X-Forwarded-For": "10.0.0.2"})[0] == 429
+
+
+def test_token_pages_filter_before_the_limit(node_factory):
+    """Two paid tokens after unpaid challenges: status=paid limit=2 lists
+    both at once (the filter used to apply after reading `limit` invoices,
+    giving empty pages), and paging on with next_start loses nothing."""
+    n, web = paywall(node_factory, "GET /a 1sat text:a", "GET /b 2sat text:b")
+    for _ in range(3):
+        assert web.get("/a")[0] == 402  # unpaid challenges first
+    auth1, _ = buy(n, web, "/a")
+    auth2, _ = buy(n, web, "/b")
+    for _ in range(2):
+        assert web.get("/b")[0] == 402
+    ids = {n.rpc.call("l402-verify", [a])["token_id"] for a in (auth1, auth2)}
+    page = n.rpc.call("l402-tokens", {"status": "paid", "limit": 2})
+    assert {t["token_id"] for t in page["tokens"]} == ids
+    assert all(t["status"] == "paid" for t in page["tokens"])
+    # One at a time: each page one paid token, then nothing more.
+    seen, start = [], 0
+    for _ in range(5):
+        page = n.rpc.call("l402-tokens", {"status": "paid", "limit": 1, "start": start})
+        seen += [t["token_id"] for t in page["tokens"]]
+        if "next_start" not in page:
+            break
+        start = page["next_start"]
+    assert sorted(seen) == sorted(ids)
+    # A route filter too; unfiltered pages still hold every token once.
+    page = n.rpc.call("l402-tokens", {"route": "GET /b", "status": "unpaid", "limit": 2})
+    assert len(page["tokens"]) == 2 and all(t["route"] == "GET /b" for t in page["tokens"])
+    allids, start = [], 0
+    while True:
+        page = n.rpc.call("l402-tokens", {"limit": 3, "start": start})
+        assert len(page["tokens"]) <= 3
+        allids += [t["token_id"] for t in page["tokens"]]
+        if "next_start" not in page:
+            break
+        start = page["next_start"]
+    assert len(allids) == len(set(allids)) == 7
+
+
+def test_a_removed_route_can_be_purged(node_factory):
+    n, web = paywall(node_factory, "GET /cfg 1sat text:c", "GET /keep 1sat text:k")
+    n.rpc.call("l402-route-add", ["GET /rt 1sat text:r"])
+    buy(n, web, "/rt")
+    n.rpc.call("l402-route-remove", ["GET /rt"])
+    n.rpc.call("l402-route-remove", ["GET /cfg"])
+    rs = routes_by_key(n)
+    assert rs["GET /rt"]["active"] is False and rs["GET /cfg"]["active"] is False
+    # Purge a route removed before, and one still active, in one go.
+    res = n.rpc.call("l402-route-remove", {"route": "GET /rt", "purge": True})
+    assert res == {"removed": "GET /rt", "source": "runtime", "purged": True}
+    res = n.rpc.call("l402-route-remove", {"route": "GET /cfg", "purge": "true"})
+    assert res["purged"] is True and res["source"] == "config"
+    assert sorted(routes_by_key(n)) == ["GET /keep"]
+    stats = n.rpc.call("l402-stats", [])
+    assert [r["route"] for r in stats["routes"]] == ["GET /keep"]
+    assert stats["total"]["all_time"]["revenue_msat"] == 0
+    with pytest.raises(RpcError) as e:
+        n.rpc.call("l402-route-remove", {"route": "GET /rt", "purge": True})
+    assert e.value.code == -32602
+    with pytest.raises(RpcError):
+        n.rpc.call("l402-route-remove", {"route": "GET /keep", "purge": "maybe"})
+    # Across a restart: the config route stays out, and is not listed.
+    n.restart()
+    n.wait_ready()
+    assert sorted(routes_by_key(n)) == ["GET /keep"]
+    assert web.get("/cfg")[0] == 404
+    # Added again, it is back, and its old counters are not.
+    n.rpc.call("l402-route-add", ["GET /rt 1sat text:r"])
+    assert routes_by_key(n)["GET /rt"]["all_time"]["revenue_msat"] == 0

@@ -125,6 +125,25 @@ def test_route_add_from_lightning_cli(node_factory):
     assert rc == 0
 
 
+def test_a_token_from_lightning_cli(node_factory):
+    """A base64 token ends in '=': lightning-cli then sends it as
+    name=value, and the error says how to name it instead."""
+    n, web = paywall(node_factory, "GET /a 1sat text:a")
+    # Of three lengths in a row, base64 pads at least two with '='.
+    auth = [a for a in (n.rpc.call("l402-mint", {"route": "GET /a", "uses": u})["authorization"]
+                        for u in (1, 10, 100)) if "=" in a.split(":")[0]][0]
+    rc, out = cli(n, "l402-verify", auth)
+    assert rc == 1 and out["code"] == -32602, out
+    assert "unknown parameter: L402 " in out["message"]
+    assert 'lightning-cli -k l402-verify authorization="L402 <macaroon>:<preimage>"' in out["message"]
+    assert auth.split(":")[1] not in out["message"] and len(out["message"]) < 400
+    rc, out = cli(n, "-k", "l402-verify", "authorization=" + auth)
+    assert rc == 0 and out["valid"] is True, out
+    # A name no parameter has stays plain.
+    rc, out = cli(n, "-k", "l402-verify", "bogus=1")
+    assert rc == 1 and out["message"] == "unknown parameter: bogus", out
+
+
 def test_paid_options_route_and_preflights(node_factory):
     n, web = paywall(node_factory, "OPTIONS /thing 1sat text:o", "GET /thing 1sat text:g",
                      "* /any/* 0 text:any")
