@@ -392,3 +392,36 @@ def test_a_removed_route_can_be_purged(node_factory):
     # Added again, it is back, and its old counters are not.
     n.rpc.call("l402-route-add", ["GET /rt 1sat text:r"])
     assert routes_by_key(n)["GET /rt"]["all_time"]["revenue_msat"] == 0
+
+
+def test_revenue_by_day_and_route_over_a_range(node_factory):
+    n, web = paywall(node_factory, "GET /a 1sat text:a", "GET /b 2sat text:b")
+    buy(n, web, "/a")
+    buy(n, web, "/a")
+    buy(n, web, "/b")
+    web.get("/b")  # unpaid: not revenue
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    res = n.rpc.call("l402-stats", {"since": today})
+    assert res["by_day"] == [{"day": today, "route": "GET /a", "paid": 2, "revenue_msat": 2000},
+                             {"day": today, "route": "GET /b", "paid": 1, "revenue_msat": 2000}]
+    assert res["by_route"] == [{"route": "GET /a", "paid": 2, "revenue_msat": 2000},
+                               {"route": "GET /b", "paid": 1, "revenue_msat": 2000}]
+    assert res["range_total"] == {"paid": 3, "revenue_msat": 4000}
+    assert res["invoices_read"] == len(n.rpc.listinvoices()["invoices"]) and "next_start" not in res
+    # One route; a range of UNIX seconds; a range before the sales.
+    res = n.rpc.call("l402-stats", ["GET /b", today, today])
+    assert res["range_total"] == {"paid": 1, "revenue_msat": 2000}
+    now = int(time.time())
+    assert n.rpc.call("l402-stats", {"since": now - 3600, "until": now + 5})["range_total"]["paid"] == 3
+    yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+    res = n.rpc.call("l402-stats", {"since": "2020-01-01", "until": "2020-12-31"})
+    assert res["by_day"] == [] and res["range_total"]["paid"] == 0
+    assert n.rpc.call("l402-stats", {"since": yesterday, "until": yesterday})["by_day"] == []
+    for bad in ({"since": "2026-02-31"}, {"since": "yesterday"}, {"until": today},
+                {"since": "2020-01-01", "until": "2022-01-01"}, {"since": today, "until": "2020-01-01"},
+                {"route": "GET /nope", "since": today}):
+        with pytest.raises(RpcError) as e:
+            n.rpc.call("l402-stats", bad)
+        assert e.value.code == -32602, bad
+    # Without a range: the counters, as before.
+    assert n.rpc.call("l402-stats", [])["total"]["all_time"]["revenue_msat"] == 4000
