@@ -146,3 +146,61 @@ def test_make_installs_man_pages_where_lightning_cli_help_finds_them(tmp_path):
                         "l402-status"], capture_output=True, text=True, env=env, timeout=30)
     assert p.returncode == 0, p.stderr
     assert "lightning-l402-status - " in p.stdout and "secret_fingerprint" in p.stdout
+
+
+def manifest(tmp_path):
+    from plugin_process import PluginProcess
+    p = PluginProcess(conftest.PLUGIN, str(tmp_path))
+    try:
+        rid = p.request("getmanifest", {"allow-deprecated-apis": False})
+        return p.read_reply(rid)["result"]
+    finally:
+        p.close_stdin()
+        p.proc.wait(10)
+
+
+def readme_section(title):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        return re.split(r"\n#{2,3} ", f.read().split(title, 1)[1], 1)[0]
+
+
+def test_readme_options_table_lists_every_option(tmp_path):
+    m = manifest(tmp_path)
+    table = readme_section("### Options\n")
+    rows = {}
+    for line in table.splitlines():
+        if line.startswith("| `l402-"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            for name in re.findall(r"`(l402-[a-z0-9-]+)", cells[0]):
+                rows[name] = cells[1]
+    opts = {o["name"]: o for o in m["options"]}
+    assert sorted(rows) == sorted(opts), "README's options vs the manifest: %s" % (
+        sorted(set(rows) ^ set(opts)))
+    for name, o in opts.items():
+        kind = rows[name]
+        assert ("dynamic" in kind) == bool(o.get("dynamic")), (name, kind)
+        assert ("multi" in kind) == bool(o.get("multi")), (name, kind)
+
+
+def test_readme_first_example_names_the_public_url():
+    section = readme_section("## Running it on your node")
+    first_ini = section.split("```ini\n", 1)[1].split("```", 1)[0]
+    assert re.search(r"^l402-public-url=https://", first_ini, re.M), first_ini
+
+
+def test_readme_tells_one_story_of_trusted_proxy_and_tor():
+    tor = " ".join(readme_section("### Over Tor\n").split())
+    fwd = " ".join(readme_section("### Behind Caddy, nginx or Traefik (forward-auth)\n").split())
+    # Both name the rule and point at each other; neither forbids what the
+    # other recommends without saying when.
+    assert "l402-trusted-proxy=127.0.0.1" in fwd and "see Over Tor" in fwd
+    assert "while Tor reaches the plugin directly" in tor
+    assert "`l402-trusted-proxy=127.0.0.1` is right" in tor
+    assert "trust an address only when every connection from it is your proxy's" in tor
+
+
+def test_manifest_declares_the_notifications_and_cancheck(tmp_path):
+    m = manifest(tmp_path)
+    assert m["notifications"] == [{"method": t} for t in
+                                  ("l402_sale", "l402_session_close", "l402_refund")]
+    assert m["cancheck"] is True
