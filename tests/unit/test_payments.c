@@ -25,6 +25,23 @@ void routes_count_payment(const char *tag, uint64_t msat)
 	snprintf(counted_tag, sizeof(counted_tag), "%s", tag);
 }
 
+/* The observer plugin.c sets: each sale, once. */
+static int sales_told;
+static struct sale last_sale;
+static uint8_t last_hash[32];
+static char last_tag[9];
+
+static void sold(const struct sale *s)
+{
+	sales_told++;
+	last_sale = *s;
+	memcpy(last_hash, s->payment_hash, 32);
+	snprintf(last_tag, sizeof(last_tag), "%s", s->tag);
+	last_sale.payment_hash = last_hash;
+	last_sale.tag = last_tag;
+	last_sale.token_id = NULL;	/* the caller's */
+}
+
 static const char *ours =
 	"l402-cafe0002-0-0-0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -83,6 +100,11 @@ static void test_catch_up_and_follow(void)
 	CHECK_EQ_INT(payments_counted, 1);
 	CHECK_EQ_INT(revenue, 3000);
 	CHECK_STREQ(counted_tag, "cafe0002");
+	/* The observer heard of ours, not of the other plugin's. */
+	CHECK_EQ_INT(sales_told, 1);
+	CHECK(strcmp(last_sale.tag, "cafe0002") == 0 && last_sale.msat == 3000
+	      && last_sale.pay_index == 42 && !last_sale.charge && !last_sale.session);
+	CHECK(last_hash[31] == 0x42 && last_hash[30] == 0);
 	/* The index is saved, and a long poll waits for the next payment. */
 	c = fake_pending();
 	CHECK(c && strcmp(c->method, "datastore") == 0 && strstr(c->params, "\"string\":\"43\""));
@@ -98,6 +120,7 @@ static void test_catch_up_and_follow(void)
 	CHECK(c && strstr(c->params, "{\"lastpay_index\":44}"));
 	fake_answer(c, paid_invoice(ours, 44, 1000), 0);
 	CHECK_EQ_INT(payments_counted, 2);
+	CHECK_EQ_INT(sales_told, 2);
 	fake_drain("-");
 }
 
@@ -126,6 +149,7 @@ int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
+	payments_set_observer(sold);
 	test_notification();
 	test_catch_up_and_follow();
 	test_failures_retry();

@@ -162,6 +162,54 @@ static void test_load_and_stats(void)
 	CHECK(fake_pending() == NULL);	/* nothing changed since */
 }
 
+static void test_check_and_purge(void)
+{
+	char why[256];
+	char *cfg[] = { "GET /cfg 1sat text:c", "GET /keep 1sat text:k" };
+	struct route_spec s;
+	CHECK(routes_load(cfg, 2, why, sizeof(why)));
+	fake_drain("-");
+	/* check: what put would refuse, and nothing asked of lightningd. */
+	CHECK(route_spec_parse("GET /cfg 2sat text:c", &s, why, sizeof(why)));
+	CHECK(!routes_check(&s, true, why, sizeof(why)) && strstr(why, "exists"));
+	CHECK(routes_check(&s, false, why, sizeof(why)));
+	CHECK(route_spec_parse("GET /n 2sat nope:x", &s, why, sizeof(why)));
+	CHECK(!routes_check(&s, true, why, sizeof(why)) && strstr(why, "no backend nope"));
+	CHECK(fake_pending() == NULL && routes_total() == 2);
+	/* Purging a runtime route deletes it and its counters. */
+	CHECK(route_spec_parse("GET /rt 1sat text:r", &s, why, sizeof(why)));
+	CHECK(routes_put(&s, true, why, sizeof(why)));
+	fake_drain("-");
+	CHECK(routes_remove("GET /rt", why, sizeof(why)));
+	fake_drain("-");
+	CHECK(routes_by_key("GET /rt") && routes_total() == 3);
+	CHECK(routes_purge("GET /rt", why, sizeof(why)));
+	CHECK(!routes_by_key("GET /rt") && routes_total() == 2);
+	struct fake_call *c = fake_pending();
+	CHECK(c && strcmp(c->method, "deldatastore") == 0 && strstr(c->params, "\"routes\""));
+	fake_answer(c, "{}", 0);
+	c = fake_pending();
+	CHECK(c && strcmp(c->method, "deldatastore") == 0 && strstr(c->params, "\"stats\""));
+	fake_drain("-");
+	/* A config route's purge is a tombstone of its own, which a load
+	 * applies by dropping the route from the table. */
+	CHECK(routes_purge("GET /cfg", why, sizeof(why)));
+	c = fake_pending();
+	CHECK(c && strstr(c->params, "\"string\":\"--\""));
+	fake_drain("-");
+	CHECK(routes_load(cfg, 2, why, sizeof(why)) && routes_total() == 2);
+	fake_drain("-");
+	load.done = load.running = false;
+	routes_sync();
+	c = fake_pending();
+	fake_answer(c, "{\"datastore\":[{\"key\":[\"l402\",\"routes\",\"474554202f636667\"],"
+		       "\"string\":\"--\"}]}", 0);
+	CHECK(!routes_by_key("GET /cfg") && routes_total() == 1);
+	CHECK_STREQ(match("GET", "/keep"), "GET /keep");
+	fake_drain("-");
+	CHECK(!routes_purge("GET /nope", why, sizeof(why)));
+}
+
 int main(void)
 {
 	routes_set_observer(routes_changed);
@@ -169,6 +217,7 @@ int main(void)
 	test_config_errors();
 	test_runtime_changes();
 	test_load_and_stats();
+	test_check_and_purge();
 	routes_free();
 	return test_done("test_routes");
 }
