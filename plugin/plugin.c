@@ -259,7 +259,9 @@ static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int pa
 		return;
 	}
 	cors_set_origin(l402.cfg.cors_origin);
-	plugin_log(LOG_INFO, "%s changed", name);
+	size_t vlen = 0;
+	const char *v = json_get(doc, params, "val") >= 0 ? json_raw(doc, json_get(doc, params, "val"), &vlen) : "";
+	plugin_log(LOG_INFO, "%s changed to %.*s", name, (int)(vlen < 200 ? vlen : 200), v);
 	discovery_changed();
 	cmd_success(cmd, &(struct strbuf){ "{}", 2, 3, 3, false });
 }

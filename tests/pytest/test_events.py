@@ -133,7 +133,7 @@ def test_admin_changes_are_logged_at_info(node_factory):
                  r"token %s minted without payment by .* for GET /a" % minted["token_id"],
                  r"token %s revoked by " % minted["token_id"],
                  r"route removed by .*: GET /new",
-                 r"l402-invoice-expiry changed",
+                 r"l402-invoice-expiry changed to 300",
                  r"secret rotation asked by ",
                  r"L402 secret rotated to generation 1"):
         n.wait_for_log(r"INFO +plugin-l402: " + line)
