@@ -1164,7 +1164,8 @@ static void range_reply(struct range_query *q, bool more)
 	uint64_t paid = 0, msat = 0;
 	size_t nrows = 0;
 	/* Sales to rows (a day and a route each), then rows in order. */
-	qsort(q->recs, q->n, sizeof(q->recs[0]), rec_cmp);
+	if (q->n)
+		qsort(q->recs, q->n, sizeof(q->recs[0]), rec_cmp);
 	struct sale_row *rows = calloc(q->n ? q->n : 1, sizeof(*rows));
 	if (!rows) {
 		cmd_fail(q->cmd, -1, "out of memory");
