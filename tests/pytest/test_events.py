@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import cln_schema
 from conftest import ROOT, RpcError
 from test_mpp_session import cred, open_session
 from test_paywall import buy, paywall
@@ -62,6 +63,14 @@ def listener(directory):
     return path, out
 
 
+def check_notification(msg):
+    """Each notification as its schema in doc/schemas/notification/ says."""
+    with open(os.path.join(ROOT, "doc", "schemas", "notification", msg["method"] + ".json")) as f:
+        schema = json.load(f)
+    errs = cln_schema.errors(schema["response"], msg["params"], "", msg["method"])
+    assert not errs, (msg, errs)
+
+
 def heard(out, topic, n=1, timeout=10):
     deadline = time.time() + timeout
     while True:
@@ -70,6 +79,8 @@ def heard(out, topic, n=1, timeout=10):
             got = [json.loads(l) for l in open(out) if l.strip()]
         got = [m for m in got if m["method"] == topic]
         if len(got) >= n or time.time() > deadline:
+            for m in got:
+                check_notification(m)
             return got
         time.sleep(0.05)
 
