@@ -5,6 +5,7 @@ changes in the log at INFO, and `lightning-cli check` of the commands and
 options (the manifest says "cancheck"; lightningd forwards the check)."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -194,3 +195,21 @@ def test_lightning_cli_check_validates_without_changing(node_factory):
     assert n.rpc.check(command_to_check="setconfig", config="l402-invoice-expiry",
                        val=300) == {"command_to_check": "setconfig"}
     assert n.status()["invoice_expiry"] == 600
+
+
+@pytest.mark.parametrize("topics, why", [
+    ('["l402_sale"]', '"result.notifications[0]" is not an object'),
+    ('[{"method": "invoice_payment"}]', 'native notification topic "invoice_payment"'),
+])
+def test_the_double_refuses_a_bad_notifications_manifest(node_factory, directory, topics, why):
+    """As lightningd/plugin.c: objects with a method, never a native topic."""
+    path, _ = listener(directory)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"nonnumericids": True,', '"nonnumericids": True, "notifications": %s,'
+                             % topics))
+    n = node_factory.get_node(plugin=None)
+    with pytest.raises(RpcError):
+        n.rpc.plugin(subcommand="start", plugin=path)
+    n.wait_for_log(re.escape(why))
