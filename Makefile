@@ -156,12 +156,11 @@ demo: all
 	sh contrib/demo.sh
 
 # Where `make install` puts things; ./configure --libexecdir= etc. or make
-# LIBEXECDIR=... change them. Man pages are whatever doc/*.[1-8] holds.
+# LIBEXECDIR=... change them. The man pages are generated (below).
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/cln-l402
 DOCS ?= README.md CHANGELOG.md LICENSE
-MANPAGES := $(wildcard doc/*.[1-8])
 INSTALL ?= install
 INSTALL_PROGRAM ?= $(INSTALL) -m 0755
 
@@ -169,11 +168,6 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/cln-l402 $(DESTDIR)$(DOCDIR)
 	$(INSTALL_PROGRAM) $(PLUGIN_BIN) $(DESTDIR)$(LIBEXECDIR)/cln-l402/l402
 	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
-	@set -e; for m in $(MANPAGES); do \
-		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
-		echo "$(INSTALL) -m 0644 $$m $$d"; \
-		$(INSTALL) -d $$d; $(INSTALL) -m 0644 $$m $$d; \
-	done
 
 install-strip:
 	$(MAKE) --no-print-directory INSTALL_PROGRAM='$(INSTALL) -s -m 0755' install
@@ -182,10 +176,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/cln-l402
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
-	@for m in $(MANPAGES); do \
-		echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; \
-		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
-	done
 
 # Release artifacts, in $(DISTDIR): the source tarball (every file git
 # tracks, dated by the last commit, byte for byte reproducible) and a
@@ -202,7 +192,6 @@ deb:
 # `lightning-cli help l402-status` finds them: it runs `man lightning-l402-status`.
 SCHEMAS := $(wildcard doc/schemas/l402-*.json)
 MAN7 := $(SCHEMAS:doc/schemas/%.json=$(BUILD)/doc/lightning-%.7)
-MANDIR ?= $(PREFIX)/share/man
 .PHONY: man install-man uninstall-man
 all: man
 install: install-man
@@ -215,8 +204,8 @@ $(BUILD)/doc/lightning-%.7: doc/schemas/%.json contrib/schema2man.py
 	@$(PYTHON) contrib/schema2man.py --version $(VERSION) $< > $@.tmp && mv $@.tmp $@
 
 install-man: man
-	install -d $(DESTDIR)$(MANDIR)/man7
-	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man7
+	$(INSTALL) -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 uninstall-man:
 	rm -f $(MAN7:$(BUILD)/doc/%=$(DESTDIR)$(MANDIR)/man7/%)

@@ -52,20 +52,11 @@ def unpack(tarball, where):
     return os.path.join(where, NAME)
 
 
-# A man page as the generator will write them: the package must carry
-# whatever doc/*.7 holds without a Makefile change.
-MAN_PAGE = """.TH L402-TEST 7 2026-12-03 "cln-l402 %s" "cln-l402 Manual"
-.SH NAME
-l402-test \\- a page that exists only for the packaging test
-.SH DESCRIPTION
-Installed by make install and make deb because it is in doc/.
-""" % VERSION
+# The man pages make builds from the commands' schemas (doc/schemas/).
+MAN_PAGES = sorted("lightning-%s.7" % f[:-len(".json")]
+                   for f in os.listdir(os.path.join(ROOT, "doc", "schemas"))
+                   if f.startswith("l402-") and f.endswith(".json"))
 
-
-def add_man_page(tree):
-    os.makedirs(os.path.join(tree, "doc"), exist_ok=True)
-    with open(os.path.join(tree, "doc", "l402-test.7"), "w") as f:
-        f.write(MAN_PAGE)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +117,6 @@ def clang_tree(tarball, tmp_path_factory):
     (plugin, unit tests, fuzz replays) built with V=1."""
     assert shutil.which("clang"), "clang is missing (contrib/install-deps.sh installs it)"
     tree = unpack(tarball, str(tmp_path_factory.mktemp("clang")))
-    add_man_page(tree)
     conf = run(["./configure", "--prefix=" + CLANG_PREFIX, "CC=clang"]
                + ["%s=%s" % kv for kv in PACKAGER.items()], tree)
     # `make` as the README says, then the tests' own binaries.
@@ -221,8 +211,7 @@ def test_install_and_uninstall_with_destdir(clang_tree, tmp_path):
         "libexec/cln-l402/l402",
         "share/doc/cln-l402/CHANGELOG.md", "share/doc/cln-l402/LICENSE",
         "share/doc/cln-l402/README.md",
-        "share/man/man7/l402-test.7",
-    ])
+    ] + ["share/man/man7/" + m for m in MAN_PAGES])
     assert os.access(os.path.join(root, "libexec/cln-l402/l402"), os.X_OK)
     run(["make", "--no-print-directory", "uninstall", "DESTDIR=" + stage], tree)
     left = [os.path.join(d, f) for d, ds, fs in os.walk(stage) for f in fs + ds
@@ -245,7 +234,6 @@ def deb(tarball, tmp_path_factory):
         assert shutil.which(tool), tool + " is missing (contrib/install-deps.sh installs it)"
     base = tmp_path_factory.mktemp("deb")
     tree = unpack(tarball, str(base))
-    add_man_page(tree)
     out = str(base / "out")
     p = run(["make", "--no-print-directory", JOBS, "deb", "DISTDIR=" + out], tree, ok=False)
     assert p.returncode == 0, p.stdout[-4000:]
@@ -275,7 +263,8 @@ def test_deb_fields_and_contents(deb):
     assert rows["./usr/libexec/cln-l402/l402"][0] == "-rwxr-xr-x"
     for f in ("copyright", "changelog.gz", "changelog.Debian.gz", "README.md.gz"):
         assert rows["./usr/share/doc/cln-l402/" + f][0] == "-rw-r--r--", f
-    assert "./usr/share/man/man7/l402-test.7.gz" in rows
+    for m in MAN_PAGES:
+        assert rows["./usr/share/man/man7/%s.gz" % m][0] == "-rw-r--r--", m
 
 
 def test_deb_installs_into_a_scratch_root_and_removes_cleanly(deb, tmp_path):
@@ -293,8 +282,9 @@ def test_deb_installs_into_a_scratch_root_and_removes_cleanly(deb, tmp_path):
     assert run([plugin, "--version"], root).stdout.strip() == "cln-l402 " + VERSION
     with gzip.open(os.path.join(root, "usr/share/doc/cln-l402/changelog.gz"), "rt") as f:
         assert "## [%s]" % VERSION in f.read()
-    with gzip.open(os.path.join(root, "usr/share/man/man7/l402-test.7.gz"), "rt") as f:
-        assert f.read() == MAN_PAGE
+    with gzip.open(os.path.join(root, "usr/share/man/man7/lightning-l402-status.7.gz"),
+                   "rt") as f:
+        assert f.read().startswith(".TH \"LIGHTNING-L402-STATUS\" \"7\"")
     with open(os.path.join(root, "usr/share/doc/cln-l402/copyright")) as f:
         assert "License: Expat" in f.read()
     run(dpkg + ["--purge", "cln-l402"], root)
