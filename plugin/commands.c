@@ -26,6 +26,7 @@
 #include "store/tokens.h"
 #include "commands.h"
 #include "paywall/reasons.h"
+#include "store/sales.h"
 #include "store/secret.h"
 
 /* ---- helpers ---- */
@@ -1093,201 +1094,48 @@ static void stats_counters(struct cmd *cmd, const char *key)
 }
 
 /* ---- stats over a range: revenue by day and by route, from the node's
- * own records (lightningd's paid invoices), read in created order in
- * batches, at most STATS_SCAN_MAX invoices a call (next_start goes on) ---- */
+ * own records (store/sales.c) ---- */
 
-#define STATS_BATCH 1000
-#define STATS_SCAN_MAX 100000
-#define STATS_MAX_DAYS 366
-#define DAY_S 86400
-
-struct sale_rec {
-	char tag[9];
-	int64_t day;		/* paid_at / DAY_S */
-	uint64_t msat;
-};
-
-struct range_query {
-	struct cmd *cmd;
-	char tag[9];		/* a route's, or "" for every one */
-	int64_t since, until;	/* [since, until), UNIX seconds */
-	uint64_t scan_from, scanned;
-	struct sale_rec *recs;
-	size_t n, cap;
-};
-
-static void range_done(struct range_query *q)
+static void range_reply(void *arg, const struct sales_report *rep, const char *why)
 {
-	free(q->recs);
-	free(q);
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-	const struct sale_rec *x = a, *y = b;
-	if (x->day != y->day)
-		return x->day < y->day ? -1 : 1;
-	return strcmp(x->tag, y->tag);
-}
-
-/* One row of the answer: a route's sales on a day. */
-struct sale_row {
-	int64_t day;
-	const char *route;
-	uint64_t paid, msat;
-};
-
-static int row_by_day(const void *a, const void *b)
-{
-	const struct sale_row *x = a, *y = b;
-	if (x->day != y->day)
-		return x->day < y->day ? -1 : 1;
-	return strcmp(x->route, y->route);
-}
-
-static int row_by_route(const void *a, const void *b)
-{
-	const struct sale_row *x = a, *y = b;
-	int c = strcmp(x->route, y->route);
-	return c ? c : (x->day < y->day ? -1 : x->day > y->day);
-}
-
-static const char *tag_route(const char *tag)
-{
-	const struct route *rt = routes_by_tag(tag);
-	return rt ? rt->key : tag;
-}
-
-static void range_reply(struct range_query *q, bool more)
-{
+	struct cmd *cmd = arg;
 	struct result r;
-	uint64_t paid = 0, msat = 0;
-	size_t nrows = 0;
-	/* Sales to rows (a day and a route each), then rows in order. */
-	if (q->n)
-		qsort(q->recs, q->n, sizeof(q->recs[0]), rec_cmp);
-	struct sale_row *rows = calloc(q->n ? q->n : 1, sizeof(*rows));
-	if (!rows) {
-		cmd_fail(q->cmd, -1, "out of memory");
-		range_done(q);
+	if (!rep) {
+		cmd_fail(cmd, -1, "%s", why);
 		return;
 	}
-	for (size_t i = 0; i < q->n; i++) {
-		if (!i || q->recs[i].day != q->recs[i - 1].day
-		    || strcmp(q->recs[i].tag, q->recs[i - 1].tag) != 0)
-			rows[nrows++] = (struct sale_row){ q->recs[i].day, tag_route(q->recs[i].tag), 0, 0 };
-		rows[nrows - 1].paid++;
-		rows[nrows - 1].msat += q->recs[i].msat;
-	}
-	qsort(rows, nrows, sizeof(rows[0]), row_by_day);
 	result_start(&r);
-	json_add_s64(&r.j, "since", q->since);
-	json_add_s64(&r.j, "until", q->until);
+	json_add_s64(&r.j, "since", rep->since);
+	json_add_s64(&r.j, "until", rep->until);
 	json_array_start(&r.j, "by_day");
-	for (size_t i = 0; i < nrows; i++) {
+	for (size_t i = 0; i < rep->nby_day; i++) {
 		char day[16];
-		time_t t = (time_t)(rows[i].day * DAY_S);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		sales_day_name(rep->by_day[i].day, day);
 		json_object_start(&r.j, NULL);
 		json_add_string(&r.j, "day", day);
-		json_add_string(&r.j, "route", rows[i].route);
-		json_add_u64(&r.j, "paid", rows[i].paid);
-		json_add_u64(&r.j, "revenue_msat", rows[i].msat);
+		json_add_string(&r.j, "route", rep->by_day[i].route);
+		json_add_u64(&r.j, "paid", rep->by_day[i].paid);
+		json_add_u64(&r.j, "revenue_msat", rep->by_day[i].msat);
 		json_object_end(&r.j);
-		paid += rows[i].paid;
-		msat += rows[i].msat;
 	}
 	json_array_end(&r.j);
-	qsort(rows, nrows, sizeof(rows[0]), row_by_route);
 	json_array_start(&r.j, "by_route");
-	for (size_t i = 0; i < nrows;) {
-		size_t k = i;
-		uint64_t p = 0, m = 0;
-		for (; k < nrows && strcmp(rows[k].route, rows[i].route) == 0; k++) {
-			p += rows[k].paid;
-			m += rows[k].msat;
-		}
+	for (size_t i = 0; i < rep->nby_route; i++) {
 		json_object_start(&r.j, NULL);
-		json_add_string(&r.j, "route", rows[i].route);
-		json_add_u64(&r.j, "paid", p);
-		json_add_u64(&r.j, "revenue_msat", m);
+		json_add_string(&r.j, "route", rep->by_route[i].route);
+		json_add_u64(&r.j, "paid", rep->by_route[i].paid);
+		json_add_u64(&r.j, "revenue_msat", rep->by_route[i].msat);
 		json_object_end(&r.j);
-		i = k;
 	}
 	json_array_end(&r.j);
-	free(rows);
 	json_object_start(&r.j, "range_total");
-	json_add_u64(&r.j, "paid", paid);
-	json_add_u64(&r.j, "revenue_msat", msat);
+	json_add_u64(&r.j, "paid", rep->paid);
+	json_add_u64(&r.j, "revenue_msat", rep->msat);
 	json_object_end(&r.j);
-	json_add_u64(&r.j, "invoices_read", q->scanned);
-	if (more)
-		json_add_u64(&r.j, "next_start", q->scan_from);
-	result_send(q->cmd, &r);
-	range_done(q);
-}
-
-static void range_fetch(struct range_query *q);
-
-static void range_got(void *arg, const struct rpc_result *res)
-{
-	struct range_query *q = arg;
-	const struct json_doc *d = res->doc;
-	int i, e;
-	uint64_t seen = 0;
-	if (res->status != RPC_OK) {
-		cmd_fail(q->cmd, -1, "reading invoices failed: %s", res->message);
-		range_done(q);
-		return;
-	}
-	json_for_each_arr(d, json_get(d, res->result, "invoices"), i, e) {
-		char label[256], st[16];
-		struct invoice_label l;
-		uint64_t created = 0, paid_at = 0, msat = 0;
-		seen++;
-		if (json_get_u64(d, json_get(d, e, "created_index"), &created)
-		    && created >= q->scan_from)
-			q->scan_from = created + 1;
-		if (!get_str(d, json_get(d, e, "status"), st, sizeof(st)) || strcmp(st, "paid") != 0
-		    || !get_str(d, json_get(d, e, "label"), label, sizeof(label))
-		    || !label_parse(label, &l) || (q->tag[0] && strcmp(q->tag, l.tag) != 0)
-		    || !json_get_u64(d, json_get(d, e, "paid_at"), &paid_at)
-		    || (int64_t)paid_at < q->since || (int64_t)paid_at >= q->until)
-			continue;
-		json_get_u64(d, json_get(d, e, "amount_received_msat"), &msat);
-		if (q->n == q->cap) {
-			size_t nc = q->cap ? q->cap * 2 : 256;
-			struct sale_rec *nr = realloc(q->recs, nc * sizeof(*nr));
-			if (!nr)
-				continue;
-			q->recs = nr;
-			q->cap = nc;
-		}
-		struct sale_rec *rec = &q->recs[q->n++];
-		snprintf(rec->tag, sizeof(rec->tag), "%s", l.tag);
-		rec->day = (int64_t)paid_at / DAY_S;
-		rec->msat = msat;
-	}
-	q->scanned += seen;
-	if (seen < STATS_BATCH)
-		range_reply(q, false);
-	else if (q->scanned >= STATS_SCAN_MAX)
-		range_reply(q, true);
-	else
-		range_fetch(q);
-}
-
-static void range_fetch(struct range_query *q)
-{
-	char p[128];
-	snprintf(p, sizeof(p), "{\"index\":\"created\",\"start\":%llu,\"limit\":%d}",
-		 (unsigned long long)q->scan_from, STATS_BATCH);
-	if (!rpc_call("listinvoices", p, q->cmd->id_str, 60000, range_got, q)) {
-		cmd_fail(q->cmd, -1, "cannot ask lightningd now");
-		range_done(q);
-	}
+	json_add_u64(&r.j, "invoices_read", rep->invoices_read);
+	if (rep->more)
+		json_add_u64(&r.j, "next_start", rep->next_start);
+	result_send(cmd, &r);
 }
 
 /* A day (YYYY-MM-DD, UTC: its start, or with end the start of the next)
@@ -1296,23 +1144,14 @@ static bool get_time(const struct json_doc *doc, int tok, bool end, int64_t *out
 {
 	char s[32];
 	uint64_t n;
-	int y, m, dd;
-	char tail;
 	if (json_get_u64(doc, tok, &n) && n < (1ULL << 40)) {
 		*out = (int64_t)n;
 		return true;
 	}
 	if (!get_str(doc, tok, s, sizeof(s)))
 		return false;
-	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) == 3 && y >= 1970 && m >= 1 && m <= 12
-	    && dd >= 1 && dd <= 31) {
-		struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = dd };
-		time_t t = timegm(&tm);
-		if (tm.tm_mday != dd)
-			return false; /* 2026-02-31 */
-		*out = (int64_t)t + (end ? DAY_S : 0);
+	if (sales_parse_day(s, end, out))
 		return true;
-	}
 	if (!get_u64(doc, tok, &n) || n >= (1ULL << 40))
 		return false;
 	*out = (int64_t)n;
@@ -1323,7 +1162,9 @@ static void cmd_stats(struct cmd *cmd, const struct json_doc *doc, int params)
 {
 	int tok[4];
 	static const char *const names[] = { "?route", "?since", "?until", "?start" };
-	char key[ROUTE_KEY_LEN] = "";
+	char key[ROUTE_KEY_LEN] = "", tag[9] = "";
+	int64_t since, until = (int64_t)time(NULL) + 1;
+	uint64_t start = 0;
 	if (!param_bind(cmd, doc, params, names, 4, tok))
 		return;
 	if (tok[0] >= 0 && !get_str(doc, tok[0], key, sizeof(key))) {
@@ -1334,41 +1175,31 @@ static void cmd_stats(struct cmd *cmd, const struct json_doc *doc, int params)
 		stats_counters(cmd, key);
 		return;
 	}
-	struct range_query *q = calloc(1, sizeof(*q));
-	if (!q) {
-		cmd_fail(cmd, -1, "out of memory");
-		return;
-	}
-	q->cmd = cmd;
-	q->until = (int64_t)time(NULL) + 1;
-	if (tok[1] < 0 || !get_time(doc, tok[1], false, &q->since)
-	    || (tok[2] >= 0 && !get_time(doc, tok[2], true, &q->until))) {
+	if (tok[1] < 0 || !get_time(doc, tok[1], false, &since)
+	    || (tok[2] >= 0 && !get_time(doc, tok[2], true, &until))) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "since (and until) must be a day, YYYY-MM-DD "
 			 "(UTC; until includes its day), or UNIX seconds; since is needed for a range");
-		free(q);
 		return;
 	}
-	if (q->until <= q->since || q->until - q->since > (int64_t)STATS_MAX_DAYS * DAY_S) {
+	if (!sales_range_ok(since, until)) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "the range must end after it starts and span at "
-			 "most %d days", STATS_MAX_DAYS);
-		free(q);
+			 "most %d days", SALES_MAX_DAYS);
 		return;
 	}
-	if (tok[3] >= 0 && !get_u64(doc, tok[3], &q->scan_from)) {
+	if (tok[3] >= 0 && !get_u64(doc, tok[3], &start)) {
 		cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "start must be the next_start of the answer before");
-		free(q);
 		return;
 	}
 	if (key[0]) {
 		const struct route *rt = routes_by_key(key);
 		if (!rt) {
 			cmd_fail(cmd, JSONRPC2_INVALID_PARAMS, "no route '%s' (see l402-routes)", key);
-			free(q);
 			return;
 		}
-		snprintf(q->tag, sizeof(q->tag), "%s", rt->tag);
+		snprintf(tag, sizeof(tag), "%s", rt->tag);
 	}
-	range_fetch(q);
+	if (!sales_query(tag, since, until, start, cmd->id_str, range_reply, cmd))
+		cmd_fail(cmd, -1, "cannot ask lightningd now");
 }
 
 static void rotated(void *arg, const char *err)
