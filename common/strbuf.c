@@ -115,3 +115,18 @@ char *strbuf_steal(struct strbuf *sb)
 	strbuf_init(sb, sb->cap);
 	return p;
 }
+
+bool strbuf_puts_html(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': strbuf_puts(sb, "&lt;"); break;
+		case '>': strbuf_puts(sb, "&gt;"); break;
+		case '&': strbuf_puts(sb, "&amp;"); break;
+		case '"': strbuf_puts(sb, "&quot;"); break;
+		case '\'': strbuf_puts(sb, "&#39;"); break;
+		default: strbuf_putc(sb, *s);
+		}
+	}
+	return !sb->failed;
+}

@@ -28,6 +28,8 @@ bool strbuf_putc(struct strbuf *sb, char c);
 bool strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+/* s as HTML text or an attribute's value: < > & " ' escaped. */
+bool strbuf_puts_html(struct strbuf *sb, const char *s);
 /* Remove the first n bytes (consumed input), keeping the rest. */
 void strbuf_consume(struct strbuf *sb, size_t n);
 /* Hand the buffer to the caller (who frees it) and reset sb. */

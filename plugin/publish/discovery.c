@@ -915,16 +915,7 @@ static void build_llms(struct strbuf *sb)
 
 static void html(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': strbuf_puts(sb, "&lt;"); break;
-		case '>': strbuf_puts(sb, "&gt;"); break;
-		case '&': strbuf_puts(sb, "&amp;"); break;
-		case '"': strbuf_puts(sb, "&quot;"); break;
-		case '\'': strbuf_puts(sb, "&#39;"); break;
-		default: strbuf_putc(sb, *s);
-		}
-	}
+	strbuf_puts_html(sb, s);
 }
 
 static const char CATALOG_CSS[] =
