@@ -93,6 +93,26 @@ size_t mpp_sessions_open(void)
 	return n;
 }
 
+size_t mpp_session_list_open(struct session_view *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nsessions; i++) {
+		const struct session *s = sessions[i];
+		if (s->status != SESSION_OPEN)
+			continue;
+		if (n < max) {
+			struct session_view *v = &out[n];
+			memcpy(v->id, s->id, 32);
+			memcpy(v->tag, s->tag, sizeof(v->tag));
+			v->deposit_msat = s->deposit_msat;
+			v->spent_known = token_spent(s->id, &v->spent_msat);
+			v->last_active = s->last_active;
+		}
+		n++;
+	}
+	return n;
+}
+
 /* Open sessions this client opened (since the plugin started). */
 static size_t open_by(const uint8_t client[16])
 {

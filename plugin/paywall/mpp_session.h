@@ -67,6 +67,18 @@ void mpp_session_start(void);
 bool mpp_session_loaded(void);
 void mpp_session_free(void);
 size_t mpp_sessions_open(void);
+/* An open session as the operator's dashboard shows it. */
+struct session_view {
+	uint8_t id[32];
+	char tag[9];			/* its route's */
+	uint64_t deposit_msat;		/* deposits, top-ups included */
+	uint64_t spent_msat;		/* what its requests drew, when known */
+	bool spent_known;		/* in memory (read again at its next request) */
+	int64_t last_active;		/* UNIX seconds */
+};
+/* Holding the loop's lock, reading only: the open sessions, at most max
+ * of them copied into out; returns how many are open. */
+size_t mpp_session_list_open(struct session_view *out, size_t max);
 /* What session id may spend now: its deposit while open, else 0. */
 uint64_t mpp_session_limit(const uint8_t id[32]);
 /* What a request running on it may settle against: its deposit until a

@@ -352,6 +352,15 @@ enum use_result token_used(const uint8_t id[32], uint64_t *used,
 	return done ? wait_for(t, &w) : USE_FAIL;
 }
 
+bool token_spent(const uint8_t id[32], uint64_t *used)
+{
+	const struct tok *t = find(id, false);
+	if (!t || !t->known)
+		return false;
+	*used = t->used;
+	return true;
+}
+
 static void got_revoked(void *arg, const struct ds_entry *e)
 {
 	uint8_t id[32];

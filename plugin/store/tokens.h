@@ -46,6 +46,9 @@ enum use_result token_use(const uint8_t id[32], uint64_t limit,
  * known and done is NULL. */
 enum use_result token_used(const uint8_t id[32], uint64_t *used,
 			   void (*done)(void *arg, enum use_result), void *arg);
+/* Reading only (nothing is created or read from the datastore): what a
+ * token has spent, when it is known in memory. */
+bool token_spent(const uint8_t id[32], uint64_t *used);
 /* The size of the reservation written ahead of a token's uses. */
 uint64_t token_use_block(uint64_t limit);
 
