@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/conn_guard.h"
+#include "publish/dashboard.h"
 #include "paywall/mpp_session.h"
 #include "http/listen.h"
 #include "core/loop.h"
@@ -227,18 +228,25 @@ static void build(struct strbuf *sb)
 	gauge(sb, "l402_payment_sessions_open", "Payment scheme sessions open", mpp_sessions_open());
 }
 
-static enum MHD_Result on_scrape(void *cls, struct MHD_Connection *c, const char *url,
-				 const char *method, const char *version, const char *upload,
-				 size_t *upload_size, void **ctx)
+/* What a scrape's request keeps between libmicrohttpd's calls (a
+ * dashboard's request keeps its own). */
+static char scrape_ctx;
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **ctx)
 {
 	struct MHD_Response *resp;
 	unsigned status = 200;
+	if (strcmp(url, "/dashboard") == 0)
+		return dashboard_serve(c, method, ctx);
 	if (!*ctx) {
-		*ctx = c;	/* the headers are in: answer on the next call */
+		*ctx = &scrape_ctx;	/* the headers are in: answer on the next call */
 		return MHD_YES;
 	}
 	if (strcmp(url, "/metrics") != 0 || (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
-		static const char nf[] = "not found: the metrics are at /metrics\n";
+		static const char nf[] = "not found: the metrics are at /metrics, the dashboard at "
+					 "/dashboard\n";
 		resp = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
 						       MHD_RESPMEM_PERSISTENT);
 		status = 404;
@@ -260,6 +268,14 @@ static enum MHD_Result on_scrape(void *cls, struct MHD_Connection *c, const char
 	return ret;
 }
 
+static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
+			 enum MHD_RequestTerminationCode toe)
+{
+	if (*ctx && *ctx != &scrape_ctx)
+		dashboard_done(*ctx);
+	*ctx = NULL;
+}
+
 bool metrics_start(const char *bind, char *why, size_t whylen)
 {
 	struct listener l;
@@ -267,8 +283,10 @@ bool metrics_start(const char *bind, char *why, size_t whylen)
 		return true;
 	if (!listener_open("l402-metrics-bind", bind, &l, why, whylen))
 		return false;
-	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				   NULL, on_scrape, NULL, MHD_OPTION_LISTEN_SOCKET, l.fd,
+	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME
+				   | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+				   MHD_OPTION_LISTEN_SOCKET, l.fd,
+				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
 	if (!daemon_) {
@@ -280,11 +298,14 @@ bool metrics_start(const char *bind, char *why, size_t whylen)
 	return true;
 }
 
-/* Holding the loop's lock, which a scrape takes: let it go meanwhile. */
+/* Holding the loop's lock, which a scrape takes: let it go meanwhile,
+ * once no dashboard request waits (libmicrohttpd must not be stopped with
+ * a connection suspended). */
 void metrics_stop(void)
 {
 	if (!daemon_)
 		return;
+	dashboard_stop();
 	loop_unlock();
 	MHD_stop_daemon(daemon_);
 	loop_lock();
