@@ -281,3 +281,60 @@ def test_the_dashboard_in_a_real_browser(node_factory):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
     if os.environ.get("L402_DOCS_SCREENSHOTS"):
         shutil.copyfile(shot, os.path.join(ROOT, "docs", "dashboard.png"))
+
+
+GRAFANA = os.path.join(ROOT, "contrib", "grafana", "cln-l402.json")
+
+
+def scraped_names(text):
+    """Every series name a scrape declares (a histogram's _bucket, _sum
+    and _count too) or has a sample of."""
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            names.add(name)
+            if kind == "histogram":
+                names.update(name + s for s in ("_bucket", "_sum", "_count"))
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, 1)[0])
+    return names
+
+
+def test_the_grafana_dashboard_asks_for_what_the_plugin_exports(node_factory, directory):
+    """contrib/grafana/cln-l402.json: it parses, every metric its queries
+    name is in a scrape, and every query is PromQL (promtool, with
+    Grafana's variables given values)."""
+    from test_metrics import scrape
+    with open(GRAFANA) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs += [v["definition"] for v in dash["templating"]["list"]]
+    assert len(exprs) > 20 and dash["uid"] == "cln-l402"
+    for p in dash["panels"]:
+        assert p["type"] == "row" or p["targets"], p["title"]
+    n, web = paywall(node_factory, "GET /p 10sat text:p",
+                     options=[("l402-metrics-bind", "127.0.0.1:0")])
+    buy(n, web, "/p")
+    time.sleep(0.2)
+    names = scraped_names(scrape(n))
+    used = {m for e in exprs for m in re.findall(r"\bl402_[a-z_]+\b", e)}
+    assert used and used <= names, used - names
+    # Every metric the plugin exports is on some panel.
+    exported = {m for m in names if not m.endswith(("_bucket", "_sum", "_count"))}
+    shown = {re.sub(r"_(bucket|sum|count)$", "", m) for m in used}
+    assert exported <= shown, exported - shown
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: run contrib/install-deps.sh"
+    values = {"$__rate_interval": "5m", "$__range": "1d", "$__interval": "1m", "$instance": ".*"}
+    rules = os.path.join(directory, "grafana-exprs.yml")
+    with open(rules, "w") as f:
+        f.write("groups:\n  - name: grafana\n    rules:\n")
+        for i, e in enumerate(e for e in exprs if not e.startswith("label_values(")):
+            for k, v in values.items():
+                e = e.replace(k, v)
+            assert "$" not in e, e
+            f.write("      - record: grafana:expr%d\n        expr: %s\n" % (i, json.dumps(e)))
+    p = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
