@@ -1,11 +1,19 @@
 #!/bin/sh
 # Regenerate docs/catalog.png, the README's picture of the HTML catalog:
 # a sandbox node with sample routes, rendered by headless Chromium at
-# phone width.
+# phone width. With "dashboard": docs/dashboard.png, the picture the
+# dashboard's test takes after a month of sales through the test double.
 set -eu
 cd "$(dirname "$0")/.."
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+if [ "${1:-}" = dashboard ]; then
+	make -s
+	L402_DOCS_SCREENSHOTS=1 $PY -m pytest -q -p no:cacheprovider \
+		tests/pytest/test_dashboard.py -k real_browser
+	echo "wrote docs/dashboard.png"
+	exit 0
+fi
 DIR=$(mktemp -d /tmp/l402-shot.XXXXXX)
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 CLI="$PY tests/lightningd-double/lightning-cli --lightning-dir=$DIR"

@@ -3,7 +3,8 @@
  * reason), payments and revenue by route, unpaid invoices, tokens in
  * memory, revocations, open connections, and histograms of HTTP request
  * and lightningd RPC durations. Label sets are bounded: routes (not
- * paths), a fixed list of reasons, a fixed list of RPC outcomes. */
+ * paths), a fixed list of reasons, a fixed list of RPC outcomes. The same
+ * listener serves the operator's dashboard (dashboard.h) at /dashboard. */
 #ifndef L402_METRICS_H
 #define L402_METRICS_H
 
