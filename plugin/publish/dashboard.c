@@ -497,10 +497,16 @@ struct inputs {
 	const char *error;
 };
 
+/* Each parameter as libmicrohttpd decoded it, with its length: a %00 in
+ * a value would otherwise end it early, unseen. */
 static enum MHD_Result take_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				const char *value)
+				size_t key_size, const char *value, size_t value_size)
 {
 	struct inputs *in = cls;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		in->error = "a parameter holds a NUL byte\n";
+		return MHD_NO;
+	}
 	const char **slot = strcmp(key, "since") == 0 ? &in->since
 			    : strcmp(key, "until") == 0 ? &in->until
 			    : strcmp(key, "start") == 0 ? &in->start : NULL;
@@ -528,7 +534,7 @@ static const char *read_inputs(struct MHD_Connection *c, struct dash_query *q)
 	struct inputs in = { 0 };
 	static char msg[160];
 	int64_t today = (int64_t)time(NULL) / SALES_DAY_S * SALES_DAY_S;
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_arg, &in);
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, take_arg, &in);
 	if (in.error)
 		return in.error;
 	q->until = today + SALES_DAY_S;
