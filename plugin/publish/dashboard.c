@@ -192,7 +192,8 @@ static const char CSS[] =
 	"solid var(--line);white-space:nowrap}th{font-weight:600;color:var(--muted);font-size:.78rem}"
 	".n{text-align:right;font-variant-numeric:tabular-nums}td.share{width:30%;min-width:70px}"
 	".bar{height:8px;background:var(--accent);border-radius:4px}code{font:.82rem ui-monospace,monospace}"
-	"footer{color:var(--muted);font-size:.8rem;margin-top:24px}";
+	"footer{color:var(--muted);font-size:.8rem;margin-top:24px}.notice{background:#fff4e5;"
+	"border:1px solid #f7c98b;border-radius:8px;padding:8px 10px;font-size:.85rem}";
 
 /* Revenue by day over the whole range: one bar a day, in an inline SVG. */
 static void chart(struct strbuf *sb, const struct sales_report *rep)
@@ -408,6 +409,10 @@ static void build_page(struct strbuf *sb, const struct sales_report *rep)
 	quick_link(sb, today, 90, "90 days");
 	quick_link(sb, today, SALES_MAX_DAYS, "a year");
 	strbuf_puts(sb, "</p>");
+	if (rep->more)
+		strbuf_printf(sb, "<p class=\"notice\">Only %" PRIu64 " of lightningd's invoices were "
+			      "read: the figures below leave out sales in the ones after (the link at "
+			      "the bottom reads on).</p>", rep->invoices_read);
 
 	strbuf_puts(sb, "<section class=\"cards\">");
 	card_open(sb, "revenue");
@@ -528,11 +533,12 @@ static bool is_day(const char *s, bool end, int64_t *out)
 	return strlen(s) == 10 && sales_parse_day(s, end, out);
 }
 
-/* The range asked for, checked; NULL, or what is wrong with it. */
-static const char *read_inputs(struct MHD_Connection *c, struct dash_query *q)
+/* The range asked for, checked; NULL, or what is wrong with it (in msg,
+ * or a constant). */
+static const char *read_inputs(struct MHD_Connection *c, struct dash_query *q, char *msg,
+			       size_t msglen)
 {
 	struct inputs in = { 0 };
-	static char msg[160];
 	int64_t today = (int64_t)time(NULL) / SALES_DAY_S * SALES_DAY_S;
 	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, take_arg, &in);
 	if (in.error)
@@ -544,7 +550,7 @@ static const char *read_inputs(struct MHD_Connection *c, struct dash_query *q)
 	if (in.since && !is_day(in.since, false, &q->since))
 		return "since must be a day, YYYY-MM-DD (UTC)\n";
 	if (!sales_range_ok(q->since, q->until)) {
-		snprintf(msg, sizeof(msg), "the range must end on or after the day it starts and span "
+		snprintf(msg, msglen, "the range must end on or after the day it starts and span "
 			 "at most %d days\n", SALES_MAX_DAYS);
 		return msg;
 	}
@@ -586,7 +592,8 @@ enum MHD_Result dashboard_serve(struct MHD_Connection *c, const char *method, vo
 		answer_text(r, 500, "out of memory\n");
 		return queue(r);
 	}
-	const char *bad = read_inputs(c, q);
+	char msg[160];
+	const char *bad = read_inputs(c, q, msg, sizeof(msg));
 	if (bad) {
 		free(q);
 		answer_text(r, 400, bad);

@@ -345,3 +345,19 @@ def test_the_grafana_dashboard_asks_for_what_the_plugin_exports(node_factory, di
     p = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_more_invoices_than_a_page_reads(node_factory):
+    """Past 100000 invoices the page says its figures are partial and links
+    to the next page, as l402-stats gives next_start."""
+    n, web = paywall(node_factory, "GET /a 1sat text:a",
+                     options=[("l402-metrics-bind", "127.0.0.1:0")])
+    n.rpc.call("dev-fill-invoices", {"count": 100500, "label_prefix": "l402-%s-0-0-" % tag("GET /a"),
+                                     "amount_msat": 1000}, timeout=120)
+    status, _, html = get(n)
+    assert status == 200 and card(html, "sales") == "100000"
+    assert 'Only 100000 of lightningd\'s invoices were read' in html
+    m = re.search(r'<a id="more" href="([^"]+)"', html)
+    assert m and m.group(1).endswith("&amp;start=100001")  # created indexes count from 1
+    status, _, html = get(n, m.group(1).replace("&amp;", "&")[len("/dashboard"):])
+    assert status == 200 and card(html, "sales") == "500" and 'id="more"' not in html
