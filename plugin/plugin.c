@@ -242,7 +242,8 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 	for (size_t i = 0; i < l402.nlisteners; i++)
 		plugin_log(LOG_INFO, "listening on %s", l402.listeners[i].addr);
 	if (*metrics_addr())
-		plugin_log(LOG_INFO, "metrics on http://%s/metrics", metrics_addr());
+		plugin_log(LOG_INFO, "metrics on http://%s/metrics, the dashboard on http://%s/dashboard",
+			   metrics_addr(), metrics_addr());
 	rpc_init(l402.rpc_path, on_rpc_connect);
 }
 

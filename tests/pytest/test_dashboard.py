@@ -101,6 +101,7 @@ def test_the_dashboard_shows_what_l402_stats_says(node_factory):
     balance = left(hdrs)
     time.sleep(0.3)
 
+    n.wait_for_log("the dashboard on http://%s/dashboard" % n.status()["metrics_bind"])
     status, h, html = get(n)
     assert status == 200 and h["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'none'" in h["Content-Security-Policy"]
