@@ -575,18 +575,19 @@ enum MHD_Result dashboard_serve(struct MHD_Connection *c, const char *method, vo
 			return MHD_NO;
 		r->conn = c;
 		*state = r;
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			/* At once, before any body is read (the connection closes). */
+			answer_text(r, 405, "the dashboard is read with GET\n");
+			if (r->resp)
+				MHD_add_response_header(r->resp, "Allow", "GET, HEAD");
+			return queue(r);
+		}
 		return MHD_YES;
 	}
 	if (r->resp)
 		return queue(r);
 	if (r->waiting || r->status)
 		return MHD_YES;
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		answer_text(r, 405, "the dashboard is read with GET\n");
-		if (r->resp)
-			MHD_add_response_header(r->resp, "Allow", "GET, HEAD");
-		return queue(r);
-	}
 	struct dash_query *q = calloc(1, sizeof(*q));
 	if (!q) {
 		answer_text(r, 500, "out of memory\n");

@@ -238,6 +238,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct MHD_Response *resp;
 	unsigned status = 200;
+	if (*upload_size) {
+		/* Nothing here takes a body: it is read and passed over. */
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/dashboard") == 0)
 		return dashboard_serve(c, method, ctx);
 	if (!*ctx) {

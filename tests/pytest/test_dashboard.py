@@ -195,6 +195,18 @@ def test_ranges_at_the_bounds(node_factory):
               "?since=2024-02-29&until=2024-02-29", "?since=2020-01-01&until=2020-01-31&start=5"):
         assert get(n, q)[0] == 200, q
     assert get(n, method="POST")[0] == 405
+    req = urllib.request.Request("http://%s/dashboard" % n.status()["metrics_bind"],
+                                 data=b"since=2020-01-01" * 1000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 405 and e.value.headers["Allow"] == "GET, HEAD"
+    assert get(n)[0] == 200
+    # A body anywhere on this listener is passed over, not an error.
+    req = urllib.request.Request("http://%s/metrics" % n.status()["metrics_bind"],
+                                 data=b"x" * 100000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 404
 
 
 def test_never_on_the_public_listener(node_factory):
