@@ -239,7 +239,7 @@ def test_when_lightningd_fails_or_the_plugin_stops(node_factory):
     n.stop()
     t.join(20)
     assert not t.is_alive()
-    assert not got or got[0][0] == 503
+    assert got and got[0][0] == 503 and "shutting down" in got[0][2], got
     n.wait_for_log("plugin-l402: exited \\(0\\)")
 
 
