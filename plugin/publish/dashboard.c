@@ -586,8 +586,10 @@ enum MHD_Result dashboard_serve(struct MHD_Connection *c, const char *method, vo
 	}
 	if (r->resp)
 		return queue(r);
-	if (r->waiting || r->status)
+	if (r->waiting)
 		return MHD_YES;
+	if (r->status)
+		return MHD_NO;	/* answered, but its response could not be made */
 	struct dash_query *q = calloc(1, sizeof(*q));
 	if (!q) {
 		answer_text(r, 500, "out of memory\n");
