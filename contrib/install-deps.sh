@@ -1,13 +1,14 @@
 #!/bin/sh
 # Install everything cln-l402 needs to build, test and fuzz on a fresh Debian/Ubuntu.
 # prometheus brings promtool, which checks the metrics the plugin serves;
-# caddy and nginx run the forward-auth recipes; node and npm the interop clients;
+# caddy and nginx run the forward-auth recipes; libqrencode draws the checkout
+# page's QR code, which zbar-tools reads back in its test; node and npm the interop clients;
 # clang builds the fuzzers and the clang half of the build test; dpkg-dev and
 # lintian make and check the Debian package (make deb).
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libssl-dev \
 libcurl4-openssl-dev libgnutls28-dev libjsmn-dev clang libclang-rt-dev python3 python3-pytest curl \
-chromium prometheus caddy nginx dpkg-dev lintian"
+chromium zbar-tools libqrencode-dev prometheus caddy nginx dpkg-dev lintian"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""

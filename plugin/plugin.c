@@ -17,6 +17,7 @@
 #include "backends/backend.h"
 #include "http/cors.h"
 #include "http/http.h"
+#include "paywall/checkout.h"
 #include "paywall/forward_auth.h"
 #include "paywall/paywall.h"
 #include "paywall/request.h"
@@ -34,6 +35,7 @@
 #include "store/payments.h"
 #include "lightningd/protocol.h"
 #include "publish/discovery.h"
+#include "store/preimages.h"
 #include "store/unpaid.h"
 #include "store/routes.h"
 #include "paywall/mpp_session.h"
@@ -105,6 +107,7 @@ static const struct http_handler handlers[] = {
 	{ "forward-auth", forward_auth_handle },
 	{ "preflight", http_preflight },
 	{ "documents", discovery_handle },
+	{ "checkout", checkout_handle },
 	{ "paywall", paywall_handle },
 };
 
@@ -390,6 +393,7 @@ int main(int argc, char **argv)
 	routes_free();
 	tokens_free();
 	unpaid_free();
+	preimages_free();
 	ledger_free();
 	mpp_session_free();
 	discovery_free();

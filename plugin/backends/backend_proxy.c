@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "cookie.h"
 #include "core/loop.h"
 
 #define MAX_JOBS 256
@@ -779,6 +780,16 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 	char line[8192];
 	if (hop_by_hop(key, strlen(key)) || strcasecmp(key, "X-Forwarded-For") == 0)
 		return MHD_YES;
+	if (strcasecmp(key, "Cookie") == 0) {
+		/* The checkout's cookie is a credential, like Authorization:
+		 * the upstream gets the client's other cookies only. */
+		char rest[sizeof(line) - 16];
+		if (!value || !cookie_strip(value, L402_COOKIE, rest, sizeof(rest)) || !rest[0])
+			return MHD_YES;
+		snprintf(line, sizeof(line), "Cookie: %s", rest);
+		j->headers = curl_slist_append(j->headers, line);
+		return MHD_YES;
+	}
 	snprintf(line, sizeof(line), "%s: %s", key, value ? value : "");
 	j->headers = curl_slist_append(j->headers, line);
 	return MHD_YES;

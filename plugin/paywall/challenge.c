@@ -14,6 +14,7 @@
 #include "l402.h"
 #include "lightningd/rpc.h"
 #include "mpp.h"
+#include "paywall/checkout.h"
 #include "paywall/mpp_charge.h"
 #include "paywall/mpp_session.h"
 #include "paywall/pricer.h"
@@ -226,19 +227,27 @@ static struct http_step *send_challenge(struct req *r, const struct invoice_labe
 
 	struct strbuf body;
 	struct json_out j;
+	struct MHD_Response *resp;
+	/* A person's browser: the same 402 and headers, a checkout page. */
+	bool page = checkout_wanted(r);
 	strbuf_init(&body, 0);
-	json_out_init(&j, &body);
-	add_challenge_body(&j, p, tokinv->bolt11, tok, tokinv->hash, tokinv->expires_at,
-			   &mp.grant);
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
+	if (page) {
+		resp = checkout_page(r, tokinv->bolt11, tok, tokinv->expires_at, &mp.grant);
+	} else {
+		json_out_init(&j, &body);
+		add_challenge_body(&j, p, tokinv->bolt11, tok, tokinv->hash, tokinv->expires_at,
+				   &mp.grant);
+		resp = MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
+	}
 	if (resp)
 		add_challenges(r, resp, tok, tokinv, charge, session);
 	if (resp) {
 		MHD_add_response_header(resp, "Link",
 					"</.well-known/l402.json>; rel=\"l402-manifest\"");
-		MHD_add_response_header(resp, "Content-Type", p->mpp.used ? "application/problem+json"
-									  : "application/json");
+		if (!page)
+			MHD_add_response_header(resp, "Content-Type",
+						p->mpp.used ? "application/problem+json"
+							    : "application/json");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 		/* The drafts' SHOULD: a client may retry at once, once it paid. */
 		MHD_add_response_header(resp, "Retry-After", "0");

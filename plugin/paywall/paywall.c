@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "cookie.h"
 #include "core/log.h"
 #include "encoding.h"
 #include "l402.h"
@@ -133,7 +134,8 @@ struct found_cred {
 
 struct auth_values {
 	const char *token[MAX_AUTH_HEADERS]; /* not Payment */
-	unsigned ntoken, npayment;
+	bool cookie[MAX_AUTH_HEADERS];	/* read from the checkout's cookie */
+	unsigned ntoken, npayment, ncookie;
 	const char *payment;
 };
 
@@ -148,6 +150,36 @@ static enum MHD_Result collect_auth(void *cls, enum MHD_ValueKind kind, const ch
 		a->payment = value;
 	} else if (a->ntoken < MAX_AUTH_HEADERS) {
 		a->token[a->ntoken++] = value;
+	}
+	return MHD_YES;
+}
+
+/* The checkout page's cookies (checkout.h), each read as the
+ * Authorization "L402 MACAROON:PREIMAGE" it stands for, after the
+ * request's own Authorization headers. A browser sends the cookie of the
+ * most specific path first; each is tried, like several Authorization
+ * headers. */
+#define MAX_AUTH_COOKIES 4
+
+static __thread char cookie_auth[MAX_AUTH_COOKIES][L402_MAX_AUTH_LEN + 8];
+
+static enum MHD_Result collect_cookies(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	struct auth_values *a = cls;
+	const char *vals[MAX_AUTH_COOKIES];
+	size_t lens[MAX_AUTH_COOKIES];
+	if (strcasecmp(key, "Cookie") != 0 || !value)
+		return MHD_YES;
+	size_t n = cookie_values(value, L402_COOKIE, vals, lens, MAX_AUTH_COOKIES);
+	for (size_t i = 0; i < n && a->ntoken < MAX_AUTH_HEADERS && a->ncookie < MAX_AUTH_COOKIES;
+	     i++) {
+		if (lens[i] > L402_MAX_AUTH_LEN)
+			continue;
+		char *buf = cookie_auth[a->ncookie++];
+		snprintf(buf, L402_MAX_AUTH_LEN + 8, "L402 %.*s", (int)lens[i], vals[i]);
+		a->cookie[a->ntoken] = true;
+		a->token[a->ntoken++] = buf;
 	}
 	return MHD_YES;
 }
@@ -179,7 +211,7 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 			v->detail[0] = '\0';
 			e = l402_verify(cred, secret, &vr, v);
 			if (e == L402_OK) {
-				found->header = "Authorization";
+				found->header = a->cookie[i] ? "Cookie" : "Authorization";
 				found->value = t;
 				return L402_OK;
 			}
@@ -257,6 +289,8 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	int64_t now = (int64_t)time(NULL);
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_auth, &a);
+	if (!a.npayment)
+		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_cookies, &a);
 	if (a.npayment > 1) {
 		/* The draft: one Payment credential per request. */
 		*answer = http_error(r, 400, "malformed_credential",
@@ -272,7 +306,9 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	for (unsigned i = 0; i < a.ntoken; i++) {
 		const char *t = a.token[i];
 		if (strlen(t) <= L402_MAX_AUTH_LEN
-		    && verdict_key(p->route.spec.service, "Authorization", t, &key)
+		    && verdict_key(p->route.spec.service,
+				   a.cookie[i] ? "Cookie" : "Authorization",
+				   t, &key)
 		    && verdict_cache_find(&key, generation, now, v)) {
 			sodium_memzero(secret, sizeof(secret));
 			return true;

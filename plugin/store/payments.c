@@ -8,6 +8,7 @@
 #include "lightningd/datastore.h"
 #include "encoding.h"
 #include "store/label.h"
+#include "store/preimages.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "store/routes.h"
@@ -33,6 +34,15 @@ void payments_status(struct payments_status *st)
 	st->pay_index = pay_index;
 }
 
+/* An L402 token's preimage, for the checkout page (preimages.h); a
+ * Payment charge's or session's is never handed to a browser. */
+static void note_token_preimage(const char *label, const uint8_t hash[32], const uint8_t pre[32])
+{
+	struct invoice_label l;
+	if (label_parse(label, &l) && !l.charge && !l.session)
+		preimages_note(hash, pre);
+}
+
 void payments_on_notification(const char *label, const char *preimage_hex)
 {
 	uint8_t pre[32], hash[32];
@@ -47,6 +57,7 @@ void payments_on_notification(const char *label, const char *preimage_hex)
 	 * notification only frees its place under l402-max-unpaid sooner. */
 	crypto_hash_sha256(hash, pre, sizeof(pre));
 	unpaid_paid(hash);
+	note_token_preimage(label, hash, pre);
 }
 
 static void stored(void *arg, const struct rpc_result *r)
@@ -76,7 +87,7 @@ static void retry_later(int ms)
 static bool take_invoice(const struct rpc_result *r)
 {
 	char label[256];
-	uint8_t hash[32];
+	uint8_t hash[32], pre[32];
 	uint64_t idx = 0, msat = 0, paid_at = 0;
 	struct invoice_label l;
 	const struct json_doc *d = r->doc;
@@ -92,6 +103,8 @@ static bool take_invoice(const struct rpc_result *r)
 	    && label_parse(label, &l)) {
 		counted++;
 		unpaid_paid(hash);
+		if (json_get_hex(d, json_get(d, res, "payment_preimage"), pre, 32))
+			note_token_preimage(label, hash, pre);
 		routes_count_payment(l.tag, msat);
 		plugin_log(LOG_DEBUG, "invoice %s paid (%llu msat)", label,
 			   (unsigned long long)msat);
