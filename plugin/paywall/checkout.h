@@ -30,9 +30,6 @@
 /* Whether r is a browser's navigation that gets the checkout page. */
 bool checkout_wanted(struct req *r);
 
-/* Whether an Accept header ranks text/html above JSON (pure; tested). */
-bool checkout_prefers_html(const char *accept);
-
 /* The 402's body for a person: the page for the invoice bolt11 of the
  * token tok (which grants g), expiring at expires_at. NULL when it
  * cannot be built. */
