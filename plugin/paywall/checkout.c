@@ -82,7 +82,7 @@ static const char PAGE_CSS[] =
 	"margin:16px 0}.price{font-size:1.6rem;font-weight:700}.badge{display:inline-block;"
 	"background:var(--accent);color:#fff;border-radius:4px;padding:1px 8px;font-size:.8rem;"
 	"vertical-align:middle}.qr{display:block;width:100%;max-width:360px;margin:0 auto}"
-	".qr svg{width:100%;height:auto;display:block}textarea{width:100%;height:5.5em;font:12px/1.4 "
+	".qr svg{width:100%;height:auto;display:block}textarea{width:100%;height:7.5em;font:12px/1.4 "
 	"ui-monospace,Menlo,Consolas,monospace;word-break:break-all;resize:none;border:1px solid "
 	"var(--line);border-radius:8px;padding:8px}button{font:inherit;padding:8px 14px;border-radius:8px;"
 	"border:1px solid var(--accent);background:#fff;color:var(--fg);cursor:pointer;margin:8px 8px 0 0}"
@@ -98,8 +98,8 @@ static const char PAGE_JS[] =
 	"function done(){c.textContent='Copied'}"
 	"if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(inv).then(done);return}"
 	"var t=d.getElementById('invoice');t.select();try{d.execCommand('copy');done()}catch(e){}};"
-	"if(window.webln){var w=d.getElementById('webln');w.hidden=false;w.onclick=function(){"
-	"window.webln.enable().then(function(){return window.webln.sendPayment(inv)})"
+	"var ln=window.webln;if(ln&&typeof ln.sendPayment=='function'){var w=d.getElementById('paywebln');w.hidden=false;w.onclick=function(){"
+	"ln.enable().then(function(){return ln.sendPayment(inv)})"
 	".catch(function(e){st.textContent='WebLN: '+(e&&e.message||e)})}}"
 	"function tick(){if(!left()){st.textContent='This invoice expired: reload the page for a new one.';return}"
 	"fetch(poll,{headers:{Accept:'application/json'},credentials:'same-origin',cache:'no-store'})"
@@ -178,7 +178,7 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 	strbuf_puts(&sb, ").</p><textarea id=\"invoice\" readonly>");
 	html(&sb, bolt11);
 	strbuf_puts(&sb, "</textarea><button id=\"copy\" hidden>Copy invoice</button>"
-			 "<button id=\"webln\" class=\"main\" hidden>Pay with WebLN</button>"
+			 "<button id=\"paywebln\" class=\"main\" hidden>Pay with WebLN</button>"
 			 "<noscript><iframe title=\"payment status\" src=\"");
 	html(&sb, poll.data ? poll.data : "");
 	strbuf_puts(&sb, "&amp;frame=1\"></iframe></noscript></div></main><script>");

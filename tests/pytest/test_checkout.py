@@ -16,6 +16,7 @@ import urllib.parse
 
 import pytest
 
+import cdp
 import l402util
 from conftest import ROOT
 from test_paywall import header_values, paywall, upstream  # noqa: F401
@@ -89,7 +90,7 @@ def test_a_browser_gets_the_same_402_as_a_page(node_factory):
     assert "<svg" in html and 'shape-rendering="crispEdges"' in html
     assert ">%s</textarea>" % inv in html
     assert "10 sat" in html and "3 requests within 1 hour" in html and "Report" in html
-    assert 'id="left"' in html and 'id="webln"' in html and 'id="copy"' in html
+    assert 'id="left"' in html and 'id="paywebln"' in html and 'id="copy"' in html
     # Nothing from another origin: no URL but this node's paths.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<noscript><iframe" in html
@@ -216,3 +217,130 @@ def test_the_cookie_never_reaches_an_upstream(node_factory, upstream):  # noqa: 
     status, _, body = web.get("/api/y", {"Cookie": "L402=%s" % val})
     assert status == 200 and "Cookie" not in seen[-1]["headers"]
     assert all(val not in json.dumps(s["headers"]) for s in seen)
+
+
+ZBARIMG = shutil.which("zbarimg")
+
+
+@pytest.mark.skipif(not cdp.CHROMIUM or not ZBARIMG,
+                    reason="chromium or zbarimg missing (contrib/install-deps.sh installs them)")
+def test_a_browser_buys_a_file(node_factory, directory):
+    """The issue's end to end: headless Chromium opens a paid URL, the QR
+    code it shows is read back from the screen and paid, the page opens
+    the file without a click, a reload serves it from the cookie (counted
+    like a program's request), and another profile gets its own 402."""
+    files = os.path.join(directory, "files")
+    os.makedirs(files)
+    with open(os.path.join(files, "report.txt"), "w") as f:
+        f.write("The 2026 report: all of it.\n")
+    n, web = paywall(node_factory,
+                     'GET /files/* 10sat dir:%s uses=3 valid=3600 desc="The 2026 report"' % files)
+    host, port = web.addr
+    url = "http://%s:%d/files/report.txt" % (host, port)
+    art = os.path.join(ROOT, "tests", "pytest", "artifacts")
+    os.makedirs(art, exist_ok=True)
+    b = cdp.Browser()
+    try:
+        b.goto(url)
+        b.wait_for("document.body && document.body.dataset.ready == '1'")
+        shown = b.eval("document.body.dataset.invoice")
+        assert b.eval("document.getElementById('price').textContent") == "10 sat"
+        b.screenshot(os.path.join(art, "checkout.png"))
+        # The QR code as the browser drew it, read by a camera's decoder.
+        box = b.eval("(function(){var r=document.querySelector('#qr svg')"
+                     ".getBoundingClientRect();return [r.x,r.y,r.width,r.height]})()")
+        qr_png = os.path.join(directory, "qr.png")
+        b.screenshot(qr_png, {"x": box[0], "y": box[1], "width": box[2], "height": box[3],
+                              "scale": 1})
+        read = subprocess.run([ZBARIMG, "--quiet", "--raw", qr_png], capture_output=True,
+                              text=True, timeout=60)
+        assert read.returncode == 0, read.stderr
+        uri = read.stdout.strip()
+        assert uri.startswith("LIGHTNING:")
+        bolt11 = uri[len("LIGHTNING:"):].lower()
+        assert bolt11 == shown
+        n.rpc.dev_pay(bolt11=bolt11)
+        # No click: the page learns the payment and opens the file.
+        b.wait_for("document.body && document.body.innerText.indexOf('The 2026 report: all of it.') == 0")
+        assert b.eval("location.href") == url
+        assert "L402" not in b.eval("document.cookie")  # HttpOnly
+        # A reload serves it again, from the cookie; the third use too.
+        b.call("Page.reload")
+        time.sleep(0.3)
+        b.wait_for("document.readyState == 'complete' && document.body.innerText.indexOf('The 2026 report') == 0")
+        b.call("Page.reload")
+        time.sleep(0.3)
+        b.wait_for("document.readyState == 'complete' && document.body.innerText.indexOf('The 2026 report') == 0")
+        # uses=3: the fourth is a fresh 402, the page again.
+        b.call("Page.reload")
+        time.sleep(0.3)
+        again = b.wait_for("document.body && document.body.dataset.ready == '1' && document.body.dataset.invoice")
+        assert again != shown
+        # The 402 itself, and the favicon Chromium asks for, are the only
+        # answers that are not 2xx; nothing else went wrong.
+        errors = [e for e in b.errors() if "status of 402" not in json.dumps(e)
+                  and not e.get("url", "").endswith("/favicon.ico")]
+        assert not errors, errors
+    finally:
+        b.close()
+    # Another browser, without the cookie: a fresh 402.
+    b2 = cdp.Browser()
+    try:
+        b2.goto(url)
+        other = b2.wait_for("document.body && document.body.dataset.ready == '1' && document.body.dataset.invoice")
+        assert other not in (shown, again)
+    finally:
+        b2.close()
+    with open(os.path.join(art, "checkout.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not cdp.CHROMIUM, reason="chromium is not installed")
+def test_without_javascript_the_page_still_learns_the_payment(node_factory):
+    """Tor Browser's safest level runs no script: the page's frame
+    refreshes itself, sets the cookie once paid and says so; a reload
+    opens the resource."""
+    n, web = paywall(node_factory, "GET /article 21sat text:words")
+    host, port = web.addr
+    url = "http://%s:%d/article" % (host, port)
+    b = cdp.Browser()
+    try:
+        b.call("Emulation.setScriptExecutionDisabled", value=True)
+        b.goto(url)
+        assert b.eval("document.body.dataset.ready") is None  # no script ran
+        assert b.eval("document.getElementById('copy').hidden") is True
+        inv = b.eval("document.getElementById('invoice').value")
+        b.wait_for("(function(){var f=document.querySelector('iframe');return f && f.contentDocument"
+                   " && f.contentDocument.body.innerText.indexOf('Waiting') >= 0})()")
+        n.rpc.dev_pay(bolt11=inv)
+        b.wait_for("document.querySelector('iframe').contentDocument.body.innerText"
+                   ".indexOf('Paid') == 0", timeout=30)
+        b.call("Page.reload")
+        time.sleep(0.3)
+        b.wait_for("document.readyState == 'complete' && document.body.innerText == 'words'")
+    finally:
+        b.close()
+
+
+@pytest.mark.skipif(not cdp.CHROMIUM, reason="chromium is not installed")
+def test_a_webln_wallet_is_offered_the_invoice(node_factory):
+    """A browser with WebLN (a wallet extension) gets a button that hands
+    it the invoice; paid, the page opens the resource."""
+    n, web = paywall(node_factory, "GET /article 21sat text:words")
+    host, port = web.addr
+    url = "http://%s:%d/article" % (host, port)
+    b = cdp.Browser()
+    try:
+        b.call("Page.addScriptToEvaluateOnNewDocument", source=(
+            "window.webln={enable:function(){return Promise.resolve()},"
+            "sendPayment:function(i){window.asked=i;return new Promise(function(){})}};"))
+        b.goto(url)
+        b.wait_for("document.body && document.body.dataset.ready == '1'")
+        assert b.eval("document.getElementById('paywebln').hidden") is False
+        b.eval("document.getElementById('paywebln').click()")
+        inv = b.wait_for("window.asked")
+        assert inv == b.eval("document.body.dataset.invoice")
+        n.rpc.dev_pay(bolt11=inv)
+        b.wait_for("document.body && document.body.innerText == 'words'")
+    finally:
+        b.close()
