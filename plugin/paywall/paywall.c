@@ -42,12 +42,24 @@ static const char *or_empty(const char *v)
 	return *v ? v : " ";
 }
 
+/* The client's cookies without the checkout's (a credential, like
+ * Authorization), for a front proxy to hand its upstream instead of the
+ * client's Cookie header: "" when none is left, or when they do not fit. */
+static const char *upstream_cookie(struct req *r, char *out, size_t len)
+{
+	const char *c = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
+	if (!c || !cookie_strip(c, L402_COOKIE, out, len))
+		return "";
+	return out;
+}
+
 /* A front proxy's question passed: 200 with what the upstream may want
  * to know; the proxy serves the request itself. */
 static struct http_step *allow_forward(struct req *r)
 {
 	const struct paid *p = paid_of(r);
 	char id[65] = "", uses[24] = "", until[24] = "", price[24], balance[24] = "";
+	static __thread char cookie[8192];
 	const struct route_spec *s = &p->route.spec;
 	bool paid = s->price_msat > 0;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -73,6 +85,8 @@ static struct http_step *allow_forward(struct req *r)
 		MHD_add_response_header(resp, "X-L402-Valid-Until", or_empty(until));
 		MHD_add_response_header(resp, "X-L402-Price-Msat", price);
 		MHD_add_response_header(resp, "X-L402-Route-Tag", p->route.tag);
+		MHD_add_response_header(resp, "X-L402-Cookie", or_empty(upstream_cookie(r, cookie,
+											 sizeof(cookie))));
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 		/* The one answer that means "serve": a proxy that says so
 		 * (X-L402-Final) passes every other answer, 2xx too, to the

@@ -19,6 +19,7 @@ import pytest
 import cdp
 import l402util
 from conftest import ROOT
+from test_forward_auth import Front, caddy, nginx  # noqa: F401
 from test_paywall import header_values, paywall, upstream  # noqa: F401
 
 BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -216,6 +217,48 @@ def test_the_cookie_never_reaches_an_upstream(node_factory, upstream):  # noqa: 
     assert seen[-1]["headers"]["Cookie"] == "a=1; b=2"
     status, _, body = web.get("/api/y", {"Cookie": "L402=%s" % val})
     assert status == 200 and "Cookie" not in seen[-1]["headers"]
+    assert all(val not in json.dumps(s["headers"]) for s in seen)
+
+
+def wait_paid(web, url):
+    for _ in range(100):
+        status, hdrs, body = web.get(url)
+        if status == 200:
+            return hdrs
+        assert status == 202, (status, body)
+        time.sleep(0.1)
+    raise AssertionError("never paid")
+
+
+@pytest.mark.parametrize("proxy", ["caddy", "nginx"])
+def test_checkout_through_the_proxy(node_factory, upstream, request, proxy):  # noqa: F811
+    """Behind the recipes: the page through the proxy, its endpoint
+    through the proxy, the cookie passes the decision, and the upstream
+    gets the client's other cookies, never the credential."""
+    url, seen = upstream
+    n, web = paywall(node_factory, "GET /api/* 10sat upstream:api uses=5",
+                     "GET /api/free/* 0 upstream:",
+                     options=[("l402-trusted-proxy", "127.0.0.1")])
+    front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
+                                                 url[len("http://"):]))
+    status, hdrs, html = page(front, "/api/report")
+    assert status == 402 and "text/html" in header_values(hdrs, "Content-Type")[0], html
+    assert schemes(hdrs) == ["Payment", "L402", "LSAT"]
+    purl = poll_url(html)
+    assert front.get(purl)[0] == 202
+    n.rpc.dev_pay(bolt11=invoice_of(html))
+    _, val, attrs = cookie_of(wait_paid(front, purl))
+    assert attrs["path"] == "/api"
+    for path in ("/api/report", "/api/free/x"):
+        status, _, body = page(front, path, {"Cookie": "a=1; L402=%s; b=2" % val})
+        assert status == 200, body
+        got = {k.lower(): v for k, v in seen[-1]["headers"].items()}
+        assert got["cookie"] == "a=1; b=2", got
+        assert got.get("x-l402-uses-left", "").strip() in ("4", "")
+    status, _, body = page(front, "/api/report", {"Cookie": "L402=%s" % val})
+    assert status == 200, body
+    got = {k.lower(): v for k, v in seen[-1]["headers"].items()}
+    assert got.get("cookie", "") == "" and got["x-l402-uses-left"] == "3"
     assert all(val not in json.dumps(s["headers"]) for s in seen)
 
 
