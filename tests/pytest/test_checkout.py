@@ -21,6 +21,7 @@ import l402util
 from conftest import ROOT
 from test_forward_auth import Front, caddy, nginx  # noqa: F401
 from test_paywall import header_values, paywall, upstream  # noqa: F401
+from test_tls import pki, ports, tls_options  # noqa: F401
 
 BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
                   "image/webp,*/*;q=0.8")
@@ -387,3 +388,38 @@ def test_a_webln_wallet_is_offered_the_invoice(node_factory):
         b.wait_for("document.body && document.body.innerText == 'words'")
     finally:
         b.close()
+
+
+def curl_get(pki, url, *args):  # noqa: F811
+    p = subprocess.run(["curl", "-sS", "--cacert", os.path.join(pki, "ca.pem"), "-D", "-",
+                        "-o", "-", url] + list(args), capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    head, _, body = p.stdout.partition("\n\n")  # text mode: \r\n read as \n
+    status = int(head.split(" ", 2)[1])
+    hdrs = [tuple(x.split(": ", 1)) for x in head.split("\n")[1:] if ": " in x]
+    return status, hdrs, body
+
+
+def test_over_https_the_cookie_is_secure(node_factory, pki):  # noqa: F811
+    """On an https:// listener the cookie says Secure (a browser then
+    never sends it over plain HTTP); on the plain listener beside it, not."""
+    n, _ = paywall(node_factory, "GET /p 10sat text:paid",
+                   options=tls_options(pki, "https://127.0.0.1:0", "127.0.0.1:0"))
+    (tport,), (pport,) = ports(n)
+    base = "https://127.0.0.1:%d" % tport
+    status, hdrs, html = curl_get(pki, base + "/p", "-H", "Accept: " + BROWSER_ACCEPT)
+    assert status == 402 and "text/html" in dict((k.lower(), v) for k, v in hdrs).get("content-type", ""), (hdrs, html[:300])
+    purl = poll_url(html)
+    n.rpc.dev_pay(bolt11=invoice_of(html))
+    for _ in range(100):
+        status, hdrs, _ = curl_get(pki, base + purl)
+        if status == 200:
+            break
+        time.sleep(0.1)
+    _, val, attrs = cookie_of(hdrs)
+    assert "secure" in attrs and "httponly" in attrs
+    status, _, body = curl_get(pki, base + "/p", "-H", "Cookie: L402=" + val)
+    assert status == 200 and body == "paid"
+    # The plain listener of the same node: the same endpoint, no Secure.
+    status, hdrs, _ = curl_get(pki, "http://127.0.0.1:%d%s" % (pport, purl))
+    assert status == 200 and "secure" not in cookie_of(hdrs)[2]
