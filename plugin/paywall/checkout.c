@@ -13,9 +13,14 @@
 #include "accept.h"
 #include "cookie.h"
 #include "core/state.h"
+#include "encoding.h"
+#include "json_out.h"
 #include "paywall/request.h"
 #include "qr_svg.h"
+#include "lightningd/rpc.h"
+#include "store/label.h"
 #include "store/preimages.h"
+#include "store/unpaid.h"
 #include "store/routes.h"
 #include "store/secret.h"
 #include "store/terms.h"
@@ -294,6 +299,77 @@ static struct http_step *pending(struct req *r)
 		      NULL);
 }
 
+/* A paid invoice the ring of preimages does not hold (paid before a
+ * restart, or forgotten) is asked of lightningd once; the poll after
+ * its answer finds it. Invoices this run made and that are unpaid are
+ * known here (unpaid.h): polling for them costs no call. At most
+ * LOOKUPS_IN_FLIGHT calls at once, and one per invoice in ASK_AGAIN_S. */
+#define LOOKUPS_IN_FLIGHT 4
+#define ASK_AGAIN_S 10
+#define ASKED_KEPT 64
+#define LOOKUP_TIMEOUT_MS 10000
+
+static unsigned lookups;
+static struct {
+	uint8_t hash[32];
+	int64_t at;
+} asked[ASKED_KEPT];
+static size_t asked_next;
+
+struct lookup {
+	uint8_t hash[32];
+};
+
+static void looked_up(void *arg, const struct rpc_result *res)
+{
+	struct lookup *l = arg;
+	const struct json_doc *d = res->doc;
+	uint8_t pre[32], hash[32];
+	char label[LABEL_MAX];
+	struct invoice_label lab;
+	lookups--;
+	int inv = res->status == RPC_OK ? json_at(d, json_get(d, res->result, "invoices"), 0) : -1;
+	if (inv >= 0 && json_streq(d, json_get(d, inv, "status"), "paid")
+	    && json_get_hex(d, json_get(d, inv, "payment_preimage"), pre, 32)
+	    && json_get_string(d, json_get(d, inv, "label"), label, sizeof(label), NULL)
+	    && label_parse(label, &lab) && !lab.charge && !lab.session) {
+		crypto_hash_sha256(hash, pre, 32);
+		if (sodium_memcmp(hash, l->hash, 32) == 0)
+			preimages_note(hash, pre);
+	}
+	sodium_memzero(pre, sizeof(pre));
+	free(l);
+}
+
+static void ask_lightningd(const uint8_t hash[32])
+{
+	int64_t now = (int64_t)time(NULL);
+	char hex[65];
+	if (lookups >= LOOKUPS_IN_FLIGHT)
+		return;
+	for (size_t i = 0; i < ASKED_KEPT; i++)
+		if (memcmp(asked[i].hash, hash, 32) == 0 && now - asked[i].at < ASK_AGAIN_S)
+			return;
+	memcpy(asked[asked_next].hash, hash, 32);
+	asked[asked_next].at = now;
+	asked_next = (asked_next + 1) % ASKED_KEPT;
+	struct lookup *l = malloc(sizeof(*l));
+	if (!l)
+		return;
+	memcpy(l->hash, hash, 32);
+	hex_encode(hash, 32, hex, sizeof(hex));
+	struct strbuf sb;
+	struct json_out j;
+	json_out_object(&j, &sb, 0);
+	json_add_string(&j, "payment_hash", hex);
+	json_object_end(&j);
+	if (rpc_call("listinvoices", sb.data, NULL, LOOKUP_TIMEOUT_MS, looked_up, l))
+		lookups++;
+	else
+		free(l);
+	strbuf_free(&sb);
+}
+
 /* Holding the loop's lock: the route the poll names, and whether the
  * invoice of the (verified) macaroon was paid. */
 static struct http_step *look_up(struct req *r)
@@ -313,6 +389,8 @@ static struct http_step *look_up(struct req *r)
 		if (rt->spec.prefix && n > 1 && found.cookie_path[n - 1] == '/')
 			found.cookie_path[n - 1] = '\0';
 		found.paid = preimages_find(asked_hash, found.preimage);
+		if (!found.paid && !unpaid_pending(asked_hash))
+			ask_lightningd(asked_hash);
 	}
 	found.secure = l402.cfg.public_url && strncmp(l402.cfg.public_url, "https:", 6) == 0;
 	return http_continue(r);

@@ -97,6 +97,14 @@ void unpaid_paid(const uint8_t hash[32])
 		}
 }
 
+bool unpaid_pending(const uint8_t hash[32])
+{
+	for (size_t i = ntracked; i > 0; i--)
+		if (memcmp(tracked[i - 1].hash, hash, 32) == 0)
+			return !tracked[i - 1].paid;
+	return false;
+}
+
 static void deleted_cb(void *arg, const struct rpc_result *r)
 {
 	/* Not found: already gone; unexpected status: paid at the last moment. Both are fine. */

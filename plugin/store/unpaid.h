@@ -17,6 +17,8 @@ void unpaid_release(void);
 /* The invoice of a place taken: tracked until paid or expired. */
 void unpaid_add(const char *label, uint64_t expires_at, const uint8_t hash[32]);
 void unpaid_paid(const uint8_t hash[32]);
+/* Whether the invoice of hash is tracked here, not paid yet. */
+bool unpaid_pending(const uint8_t hash[32]);
 /* Outstanding: tracked, unpaid and unexpired, plus places being asked for. */
 unsigned unpaid_count(void);
 uint64_t unpaid_deleted_count(void);

@@ -423,3 +423,26 @@ def test_over_https_the_cookie_is_secure(node_factory, pki):  # noqa: F811
     # The plain listener of the same node: the same endpoint, no Secure.
     status, hdrs, _ = curl_get(pki, "http://127.0.0.1:%d%s" % (pport, purl))
     assert status == 200 and "secure" not in cookie_of(hdrs)[2]
+
+
+def test_a_page_paid_before_a_restart_still_opens(node_factory):
+    """The plugin keeps the preimages of recent payments in memory only:
+    a payment it no longer holds (paid before a restart) is asked of
+    lightningd once, by a poll from the macaroon's holder."""
+    n, web = paywall(node_factory, "GET /article 21sat text:words")
+    url, inv = buy_page(n, web, "/article")
+    n.rpc.dev_pay(bolt11=inv)
+    n.wait_for_log("invoice l402-.* paid")
+    time.sleep(0.3)  # the pay index is written
+    n.restart()
+    n.wait_ready()
+    deadline = time.time() + 15
+    while True:
+        status, hdrs, _ = web.get(url)
+        if status == 200 or time.time() > deadline:
+            break
+        assert status in (202, 503), status
+        time.sleep(0.2)
+    assert status == 200
+    _, val, _ = cookie_of(hdrs)
+    assert web.get("/article", {"Cookie": "L402=" + val})[2] == b"words"
