@@ -446,3 +446,56 @@ def test_a_page_paid_before_a_restart_still_opens(node_factory):
     assert status == 200
     _, val, _ = cookie_of(hdrs)
     assert web.get("/article", {"Cookie": "L402=" + val})[2] == b"words"
+
+
+def paid_cookie(n, web, path):
+    url, inv = buy_page(n, web, path)
+    n.rpc.dev_pay(bolt11=inv)
+    return cookie_of(wait_paid(web, url))[1]
+
+
+def test_a_balance_token_counts_down_across_reloads(node_factory):
+    n, web = paywall(node_factory, "GET /v1/credits/* 1sat text:ok balance=3sat")
+    val = paid_cookie(n, web, "/v1/credits/a")
+    lefts = []
+    for _ in range(3):
+        status, hdrs, body = page(web, "/v1/credits/a", {"Cookie": "L402=" + val})
+        assert status == 200 and body == "ok"
+        lefts.append(header_values(hdrs, "X-L402-Balance-Msat")[0])
+    assert lefts == ["2000", "1000", "0"]
+    status, _, body = web.get("/v1/credits/a", {"Cookie": "L402=" + val})
+    assert status == 402 and json.loads(body)["reason"] == "balance_exhausted"
+
+
+def test_hostile_cookies(node_factory):
+    n, web = paywall(node_factory, "GET /files/* 10sat text:data", "GET /other/* 10sat text:o")
+    val = paid_cookie(n, web, "/files/a")
+    other = paid_cookie(n, web, "/other/a")
+    mac, pre = val.rsplit(":", 1)
+
+    def reason(cookie):
+        status, _, body = web.get("/files/a", {"Cookie": cookie})
+        return status, json.loads(body).get("reason") if status == 402 else body
+
+    assert reason("L402=" + val) == (200, b"data")
+    assert reason("L402=%s:%s" % (mac, "0" * 64))[1] == "preimage_mismatch"
+    raw = l402util.b64d(mac)
+    forged = base64.b64encode(raw[:-1] + bytes([raw[-1] ^ 1])).decode()
+    assert reason("L402=%s:%s" % (forged, pre))[1] == "bad_signature"
+    assert reason("L402=" + other)[1] == "caveat_failed"   # another route's token
+    assert reason("L402=garbage")[1] == "bad_format"
+    assert reason("L402=")[0] == 402
+    # Too large for the transport's headers, or for a credential.
+    assert reason("L402=" + "A" * 15000 + ":" + pre)[0] in (402, 431)
+    assert reason("L402=" + "A" * 3000 + ":" + pre)[0] == 402
+    # Another route's cookie first (a more specific path), then this one's.
+    assert reason("L402=%s; L402=%s" % (other, val)) == (200, b"data")
+    # Only the first four are read: a fifth never costs a verification.
+    junk = "; ".join("L402=%s:%s" % (mac, "%064x" % i) for i in range(4))
+    assert reason(junk + "; L402=" + val)[0] == 402
+    assert reason("L402=" + val + "; " + junk) == (200, b"data")
+    # Quoted, as RFC 6265 allows.
+    assert reason('L402="%s"' % val) == (200, b"data")
+    # A cookie and an Authorization header: both are tried.
+    status, _, _ = web.get("/files/a", {"Cookie": "L402=" + val, "Authorization": "L402 x:00"})
+    assert status == 200
