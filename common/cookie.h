@@ -20,7 +20,10 @@ size_t cookie_values(const char *header, const char *name, const char **vals, si
 		     size_t max);
 
 /* header without the cookies named name, into out ("" when nothing is
- * left). False when out is too small (never longer than header). */
+ * left): the other pairs as sent, joined by "; " as browsers join them.
+ * False when out is too small: never more than strlen(header) + 1 bytes
+ * when the header's pairs are joined by "; " too (as browsers send them),
+ * and at most one more per ';' otherwise. */
 bool cookie_strip(const char *header, const char *name, char *out, size_t outlen);
 
 #endif

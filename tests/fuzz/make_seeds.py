@@ -163,3 +163,11 @@ for name, parts in {
     "order": [b"\xef\xac\xb3", b"b", b"\xf0\x9f\x98\x80", b"a", b"\r", b"c"],
 }.items():
     write("fuzz_jcs", name, b"\x00".join(parts))
+for name, text in {
+    "browser": "theme=dark; L402=AgEEbHNhdAJCAAA=:" + "00" * 32 + "; sid=1",
+    "quoted": 'L402="x:y"; L402=z',
+    "spaces": " ; L402 = a ;; b=2 ;",
+    "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "accept_q": "application/json;q=0.5, text/html; q=0.50, */*;q=",
+}.items():
+    write("fuzz_cookie", name, text.encode())
