@@ -9,13 +9,19 @@
 #include "fakes.h"
 #include "test.h"
 
-static int payments_counted, unpaid_marked;
+static int payments_counted, unpaid_marked, preimages_noted;
 static uint64_t revenue;
 static char counted_tag[9];
 
 void unpaid_paid(const uint8_t hash[32])
 {
 	unpaid_marked++;
+}
+
+/* What the checkout page may hand a browser: L402 tokens' preimages. */
+void preimages_note(const uint8_t hash[32], const uint8_t preimage[32])
+{
+	preimages_noted++;
 }
 
 void routes_count_payment(const char *tag, uint64_t msat)
@@ -62,7 +68,15 @@ static void test_notification(void)
 	/* It frees the unpaid place, counts nothing, writes nothing. */
 	payments_on_notification(ours, pre_hex);
 	CHECK_EQ_INT(unpaid_marked, 1);
+	CHECK_EQ_INT(preimages_noted, 1);
 	CHECK_EQ_INT(payments_counted, 0);
+	/* A Payment charge's preimage is never kept for the checkout. */
+	payments_on_notification("l402-cafe0002-0-1-"
+				 "0000000000000000000000000000000000000000000000000000000000000000-charge",
+				 pre_hex);
+	CHECK_EQ_INT(unpaid_marked, 2);
+	CHECK_EQ_INT(preimages_noted, 1);
+	unpaid_marked = 1;
 	CHECK(fake_pending() == NULL);
 	/* Other invoices on the node are not ours; bad preimages are logged. */
 	payments_on_notification("someone-elses", pre_hex);
