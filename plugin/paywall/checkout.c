@@ -224,6 +224,9 @@ struct found {
 
 static __thread struct ask ask;
 static __thread struct found found;
+/* The poll's macaroon (17 KiB: one per thread, not on the stack), and
+ * its payment hash once its signature verified. */
+static __thread struct l402_credential cred;
 static __thread uint8_t asked_hash[32];
 
 static bool token_char(char c)
@@ -297,6 +300,28 @@ static struct http_step *pending(struct req *r)
 		      "<!doctype html><meta http-equiv=\"refresh\" content=\"3\">"
 		      "<p style=\"font:16px system-ui,sans-serif\">Waiting for the payment\xe2\x80\xa6</p>",
 		      NULL);
+}
+
+/* Whether the macaroon's services caveat names service (it verified:
+ * its caveats are the node's, or narrower). */
+static bool for_service(const struct macaroon *m, const char *service)
+{
+	const uint8_t *v;
+	size_t len, sl = strlen(service);
+	if (!l402_caveat_value(m, "services", &v, &len))
+		return false;
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && v[j] != ',')
+			j++;
+		size_t k = i;
+		while (k < j && v[k] == ' ')
+			k++;
+		if (j - k > sl && memcmp(v + k, service, sl) == 0 && v[k + sl] == ':')
+			return true;
+		i = j + 1;
+	}
+	return false;
 }
 
 /* A paid invoice the ring of preimages does not hold (paid before a
@@ -379,7 +404,9 @@ static struct http_step *look_up(struct req *r)
 		return paid_too_many(r, wait, "too many checkout polls from this address");
 	const struct route *rt = routes_by_tag(ask.tag);
 	memset(&found, 0, sizeof(found));
-	if (rt && rt->active && rt->spec.price_msat > 0) {
+	/* Another route's token (the page asked with one of its own) is
+	 * refused as a forged one would be. */
+	if (rt && rt->active && rt->spec.price_msat > 0 && for_service(&cred.mac, rt->spec.service)) {
 		found.route_ok = true;
 		snprintf(found.service, sizeof(found.service), "%s", rt->spec.service);
 		snprintf(found.cookie_path, sizeof(found.cookie_path), "%s", rt->spec.path);
@@ -394,28 +421,6 @@ static struct http_step *look_up(struct req *r)
 	}
 	found.secure = l402.cfg.public_url && strncmp(l402.cfg.public_url, "https:", 6) == 0;
 	return http_continue(r);
-}
-
-/* Whether the macaroon's services caveat names service (it verified:
- * its caveats are the node's, or narrower). */
-static bool for_service(const struct macaroon *m, const char *service)
-{
-	const uint8_t *v;
-	size_t len, sl = strlen(service);
-	if (!l402_caveat_value(m, "services", &v, &len))
-		return false;
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
-		while (j < len && v[j] != ',')
-			j++;
-		size_t k = i;
-		while (k < j && v[k] == ' ')
-			k++;
-		if (j - k > sl && memcmp(v + k, service, sl) == 0 && v[k + sl] == ':')
-			return true;
-		i = j + 1;
-	}
-	return false;
 }
 
 /* A cookie path goes into a header: only what a path may hold there. */
@@ -438,8 +443,6 @@ static bool tls_connection(struct req *r)
 
 struct http_step *checkout_handle(struct req *r)
 {
-	/* 17 KiB: one per thread, not on the stack. */
-	static __thread struct l402_credential cred;
 	static __thread char auth[MAX_MACAROON + 80];
 	uint8_t secret[L402_SECRET_LEN];
 	struct l402_verdict v;
@@ -473,7 +476,7 @@ struct http_step *checkout_handle(struct req *r)
 		sodium_memzero(secret, sizeof(secret));
 		return s;
 	}
-	if (!found.route_ok || !for_service(&cred.mac, found.service)) {
+	if (!found.route_ok) {
 		sodium_memzero(secret, sizeof(secret));
 		return refuse(r);
 	}

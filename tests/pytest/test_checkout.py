@@ -499,3 +499,13 @@ def test_hostile_cookies(node_factory):
     # A cookie and an Authorization header: both are tried.
     status, _, _ = web.get("/files/a", {"Cookie": "L402=" + val, "Authorization": "L402 x:00"})
     assert status == 200
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure(node_factory):
+    """A node that says it is reached over https (l402-public-url) sets
+    Secure even on the plain listener its TLS proxy talks to."""
+    n, web = paywall(node_factory, "GET /article 21sat text:words",
+                     options=[("l402-public-url", "https://shop.example.com")])
+    url, inv = buy_page(n, web, "/article")
+    n.rpc.dev_pay(bolt11=inv)
+    assert "secure" in cookie_of(wait_paid(web, url))[2]
