@@ -46,6 +46,22 @@ bool checkout_wanted(struct req *r)
 	return accept_prefers_html(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept"));
 }
 
+/* The cookie that carries a page's macaroon to the endpoint:
+ * PENDING_COOKIE + 8 hex of the token's hash. */
+#define PENDING_COOKIE "l402p_"
+
+/* Whether the browser reached us over TLS: an https:// listener, or a
+ * front proxy that does (l402-public-url https://). Holding the loop's
+ * lock (l402-public-url is dynamic). */
+static bool secure_origin(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session)
+		return true;
+	return l402.cfg.public_url && strncmp(l402.cfg.public_url, "https:", 6) == 0;
+}
+
 /* ---- the page ---- */
 
 static void html(struct strbuf *sb, const char *s)
@@ -121,7 +137,9 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 	const struct paid *p = paid_of(r);
 	const struct route_spec *s = &p->route.spec;
 	struct terms t;
-	char sat[48], buys[256], uri[2100], mac[4096], when[64];
+	char sat[48], buys[256], uri[2100], mac[4096], when[64], slot[9];
+	char pending[sizeof(mac) + 160];
+	uint8_t h[32];
 	struct strbuf sb, poll;
 	terms_of(s, p->route.backend, &t);
 	terms_sat(t.invoice_msat, sat, sizeof(sat));
@@ -134,13 +152,22 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 		uri[i++] = (char)toupper((unsigned char)*q);
 	uri[i] = '\0';
 	base64url(tok, mac, sizeof(mac));
+	/* The macaroon goes to the endpoint in a cookie of its own, never in
+	 * a URL (access logs keep URLs): a slot named after it, so that two
+	 * pages open in one browser keep theirs. */
+	crypto_hash_sha256(h, (const uint8_t *)tok, strlen(tok));
+	hex_encode(h, 4, slot, sizeof(slot));
+	int64_t left = (int64_t)expires_at - (int64_t)time(NULL);
+	snprintf(pending, sizeof(pending),
+		 "%s%s=%s; Path=%s; Max-Age=%" PRId64 "; HttpOnly; SameSite=Strict%s", PENDING_COOKIE,
+		 slot, mac, CHECKOUT_PATH, left > 0 ? left : 1, secure_origin(r) ? "; Secure" : "");
 	time_t e = (time_t)expires_at;
 	struct tm tm;
 	gmtime_r(&e, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 
 	strbuf_init(&poll, 0);
-	strbuf_printf(&poll, "%s?route=%s&macaroon=%s", CHECKOUT_PATH, p->route.tag, mac);
+	strbuf_printf(&poll, "%s?route=%s&slot=%s", CHECKOUT_PATH, p->route.tag, slot);
 	strbuf_init(&sb, 0);
 	strbuf_puts(&sb, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
 			 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -176,8 +203,7 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 			 "<p class=\"muted\">Scan with a Lightning wallet, or pay the invoice "
 			 "below. This page opens once it is paid. The invoice expires in "
 			 "<span id=\"left\">");
-	int64_t secs = (int64_t)expires_at - (int64_t)time(NULL);
-	strbuf_printf(&sb, "%" PRId64 " min", secs > 0 ? (secs + 59) / 60 : 0);
+	strbuf_printf(&sb, "%" PRId64 " min", left > 0 ? (left + 59) / 60 : 0);
 	strbuf_puts(&sb, "</span> (");
 	html(&sb, when);
 	strbuf_puts(&sb, ").</p><textarea id=\"invoice\" readonly>");
@@ -200,6 +226,7 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 		MHD_add_response_header(resp, "Vary", "Accept");
+		MHD_add_response_header(resp, "Set-Cookie", pending);
 	}
 	return resp;
 }
@@ -208,10 +235,10 @@ struct MHD_Response *checkout_page(struct req *r, const char *bolt11, const char
 
 /* What a poll asks, read without the lock. */
 struct ask {
-	char tag[9];
+	char tag[9], slot[9];
 	char mac[MAX_MACAROON + 1];
 	bool frame;
-	unsigned nroute, nmac, nframe, nother;
+	unsigned nroute, nslot, nframe, nother, nmac;
 };
 
 /* What the locked step hands back (same thread: no wait in between). */
@@ -234,30 +261,55 @@ static bool token_char(char c)
 	return isalnum((unsigned char)c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_';
 }
 
+static bool lower_hex8(const char *v)
+{
+	if (!v || strlen(v) != 8)
+		return false;
+	for (size_t i = 0; i < 8; i++)
+		if (!isxdigit((unsigned char)v[i]) || isupper((unsigned char)v[i]))
+			return false;
+	return true;
+}
+
 static enum MHD_Result read_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				const char *value)
 {
 	struct ask *a = cls;
-	size_t n = value ? strlen(value) : 0;
 	if (strcmp(key, "route") == 0) {
-		if (a->nroute++ == 0 && n == 8) {
-			for (size_t i = 0; i < 8; i++)
-				if (!isxdigit((unsigned char)value[i]) || isupper((unsigned char)value[i]))
-					return MHD_YES;
+		if (a->nroute++ == 0 && lower_hex8(value))
 			memcpy(a->tag, value, 9);
-		}
-	} else if (strcmp(key, "macaroon") == 0) {
-		if (a->nmac++ == 0 && n > 0 && n <= MAX_MACAROON) {
-			for (size_t i = 0; i < n; i++)
-				if (!token_char(value[i]))
-					return MHD_YES;
-			memcpy(a->mac, value, n + 1);
-		}
+	} else if (strcmp(key, "slot") == 0) {
+		if (a->nslot++ == 0 && lower_hex8(value))
+			memcpy(a->slot, value, 9);
 	} else if (strcmp(key, "frame") == 0) {
 		a->nframe++;
 		a->frame = value && strcmp(value, "1") == 0;
 	} else {
 		a->nother++;
+	}
+	return MHD_YES;
+}
+
+/* The page's macaroon, from its pending cookie: exactly one. */
+static enum MHD_Result read_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct ask *a = cls;
+	char name[sizeof(PENDING_COOKIE) + 8];
+	const char *v[2];
+	size_t l[2];
+	if (strcasecmp(key, "Cookie") != 0 || !value)
+		return MHD_YES;
+	snprintf(name, sizeof(name), "%s%s", PENDING_COOKIE, a->slot);
+	size_t n = cookie_values(value, name, v, l, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (a->nmac++ || l[i] == 0 || l[i] > MAX_MACAROON)
+			continue;
+		for (size_t k = 0; k < l[i]; k++)
+			if (!token_char(v[i][k]))
+				return MHD_YES;
+		memcpy(a->mac, v[i], l[i]);
+		a->mac[l[i]] = '\0';
 	}
 	return MHD_YES;
 }
@@ -419,7 +471,7 @@ static struct http_step *look_up(struct req *r)
 		if (!found.paid && !unpaid_pending(asked_hash))
 			ask_lightningd(asked_hash);
 	}
-	found.secure = l402.cfg.public_url && strncmp(l402.cfg.public_url, "https:", 6) == 0;
+	found.secure = secure_origin(r);
 	return http_continue(r);
 }
 
@@ -434,13 +486,6 @@ static bool cookie_path_ok(const char *p)
 	return true;
 }
 
-static bool tls_connection(struct req *r)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	return ci && ci->tls_session;
-}
-
 struct http_step *checkout_handle(struct req *r)
 {
 	static __thread char auth[MAX_MACAROON + 80];
@@ -453,8 +498,11 @@ struct http_step *checkout_handle(struct req *r)
 		return http_error(r, 405, "method_not_allowed", "the checkout endpoint takes GET");
 	memset(&ask, 0, sizeof(ask));
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, read_arg, &ask);
-	if (ask.nroute != 1 || ask.nmac != 1 || ask.nframe > 1 || ask.nother || !ask.tag[0]
-	    || !ask.mac[0])
+	if (ask.nroute != 1 || ask.nslot != 1 || ask.nframe > 1 || ask.nother || !ask.tag[0]
+	    || !ask.slot[0])
+		return refuse(r);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, read_cookie, &ask);
+	if (ask.nmac != 1 || !ask.mac[0])
 		return refuse(r);
 	/* The macaroon's signature first, with a preimage that cannot match:
 	 * only a token this node minted gets further, so what follows (is
@@ -505,7 +553,7 @@ struct http_step *checkout_handle(struct req *r)
 	snprintf(cookie, sizeof(cookie),
 		 L402_COOKIE "=%s:%s; Path=%s; Max-Age=%" PRId64 "; HttpOnly; SameSite=Lax%s",
 		 ask.mac, pre_hex, found.cookie_path, age,
-		 found.secure || tls_connection(r) ? "; Secure" : "");
+		 found.secure ? "; Secure" : "");
 	sodium_memzero(pre_hex, sizeof(pre_hex));
 	struct http_step *done =
 		answer(r, 200, "{\"paid\":true}",

@@ -7,12 +7,14 @@
  * has it, and the time left. Every other client gets the JSON body.
  *
  * The page learns the payment by asking the checkout endpoint
- * (CHECKOUT_PATH?route=TAG&macaroon=MACAROON): only the holder of the
- * challenge's macaroon can ask (its signature is checked before anything
- * else; every other request gets the same 403, whatever invoice it
- * names), and once the invoice is paid the answer sets the credential as
- * an HttpOnly cookie (L402_COOKIE: MACAROON:PREIMAGE) scoped to the
- * route's path, expiring with the token. The preimage is never in a body.
+ * (CHECKOUT_PATH?route=TAG&slot=SLOT), with the challenge's macaroon in
+ * the cookie the 402 set for it (l402p_SLOT, HttpOnly, sent to the
+ * endpoint only; never in a URL, which access logs keep): only the
+ * holder of the macaroon can ask (its signature is checked before
+ * anything else; every other request gets the same 403, whatever
+ * invoice it names), and once the invoice is paid the answer sets the
+ * credential as an HttpOnly cookie (L402_COOKIE: MACAROON:PREIMAGE)
+ * scoped to the route's path, expiring with the token. The preimage is never in a body.
  * The paywall reads that cookie like an Authorization header. With
  * JavaScript the page polls and reloads itself once paid; without, a
  * frame refreshes itself and says so. */

@@ -40,6 +40,27 @@ def poll_url(html):
     return m.group(1).replace("&amp;", "&")
 
 
+class Poll(str):
+    """The page's poll URL, and the cookie the 402 set to carry its
+    macaroon (a browser sends it by itself)."""
+
+    def __new__(cls, url, cookie):
+        p = str.__new__(cls, url)
+        p.cookie = cookie
+        return p
+
+
+def pending_cookie(hdrs):
+    sc = [v for v in header_values(hdrs, "Set-Cookie") if v.startswith("l402p_")]
+    assert len(sc) == 1, hdrs
+    return sc[0].split(";", 1)[0]
+
+
+def ask(web, poll, suffix="", cookie=None):
+    """A poll, as the page makes it."""
+    return web.get(poll + suffix, {"Cookie": poll.cookie if cookie is None else cookie})
+
+
 def invoice_of(html):
     return re.search(r'data-invoice="(ln[0-9a-z]+)"', html).group(1)
 
@@ -96,25 +117,37 @@ def test_a_browser_gets_the_same_402_as_a_page(node_factory):
     # Nothing from another origin: no URL but this node's paths.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<noscript><iframe" in html
+    # The macaroon reaches the endpoint in a cookie of its own, never in
+    # a URL an access log would keep.
+    poll = poll_url(html)
+    assert "macaroon" not in poll and re.fullmatch(
+        r"/l402/checkout\?route=[0-9a-f]{8}&slot=[0-9a-f]{8}", poll), poll
+    pending = [v for v in header_values(hdrs, "Set-Cookie") if v.startswith("l402p_")]
+    assert len(pending) == 1 and len(header_values(hdrs, "Set-Cookie")) == 1
+    attrs = [a.strip() for a in pending[0].split(";")]
+    assert "Path=/l402/checkout" in attrs and "HttpOnly" in attrs and "SameSite=Strict" in attrs
+    assert 500 <= int([a for a in attrs if a.startswith("Max-Age=")][0][8:]) <= 3600
+    # A program's 402 sets no cookie.
+    assert not header_values(web.get("/files/report.pdf")[1], "Set-Cookie")
 
 
 def buy_page(n, web, path):
     status, hdrs, html = page(web, path)
     assert status == 402
-    return poll_url(html), invoice_of(html)
+    return Poll(poll_url(html), pending_cookie(hdrs)), invoice_of(html)
 
 
 def test_the_endpoint_gives_the_cookie_once_paid(node_factory):
     n, web = paywall(node_factory, "GET /files/* 10sat text:data valid=3600 uses=2")
     url, inv = buy_page(n, web, "/files/a.txt")
     assert url.startswith("/l402/checkout?route=")
-    status, hdrs, body = web.get(url)
+    status, hdrs, body = ask(web, url)
     assert status == 202 and json.loads(body) == {"paid": False}
     assert not header_values(hdrs, "Set-Cookie")
     pre = n.rpc.dev_pay(bolt11=inv)["payment_preimage"]
     deadline = time.time() + 10
     while status != 200 and time.time() < deadline:
-        status, hdrs, body = web.get(url)
+        status, hdrs, body = ask(web, url)
         time.sleep(0.1)
     assert status == 200 and json.loads(body) == {"paid": True}
     assert pre.encode() not in body
@@ -134,7 +167,7 @@ def test_the_endpoint_gives_the_cookie_once_paid(node_factory):
     status, _, body = web.get("/files/a.txt", cookie)
     assert status == 402 and json.loads(body)["reason"] == "used_up"
     # The no-JavaScript frame says the same in HTML.
-    status, hdrs, body = web.get(url + "&frame=1")
+    status, hdrs, body = ask(web, url, "&frame=1")
     assert status == 200 and "Reload" in body.decode() and header_values(hdrs, "Set-Cookie")
 
 
@@ -143,7 +176,7 @@ def test_an_exact_route_cookie_has_its_path_and_no_expiry_forever(node_factory):
     url, inv = buy_page(n, web, "/report.pdf")
     n.rpc.dev_pay(bolt11=inv)
     for _ in range(100):
-        status, hdrs, _ = web.get(url)
+        status, hdrs, _ = ask(web, url)
         if status == 200:
             break
         time.sleep(0.1)
@@ -160,8 +193,9 @@ def test_the_endpoint_refuses_whoever_does_not_hold_the_macaroon(node_factory):
     n.rpc.dev_pay(bolt11=inv)
     n.rpc.dev_pay(bolt11=other_inv)
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    tag, mac = q["route"][0], q["macaroon"][0]
-    other_mac = urllib.parse.parse_qs(urllib.parse.urlsplit(other_url).query)["macaroon"][0]
+    tag, slot = q["route"][0], q["slot"][0]
+    name, mac = url.cookie.split("=", 1)
+    other_mac = other_url.cookie.split("=", 1)[1]
     raw = l402util.b64d(mac)
     forged = base64.urlsafe_b64encode(raw[:-1] + bytes([raw[-1] ^ 1])).decode().rstrip("=")
     # A token minted for the same payment hash with another secret.
@@ -169,37 +203,38 @@ def test_the_endpoint_refuses_whoever_does_not_hold_the_macaroon(node_factory):
     resigned = dict(m, sig=bytes(32))
     resigned = base64.urlsafe_b64encode(l402util.encode(resigned)).decode().rstrip("=")
     p = "/l402/checkout"
-    bad = [
-        p, p + "?route=" + tag, p + "?macaroon=" + mac,
-        p + "?route=%s&macaroon=%s" % (tag, forged),
-        p + "?route=%s&macaroon=%s" % (tag, resigned),
-        p + "?route=%s&macaroon=%s" % (tag, other_mac),        # another route's token
-        p + "?route=%s&macaroon=%s" % ("0" * 8, mac),          # no such route
-        p + "?route=%s&macaroon=%s" % (tag.upper(), mac),
-        p + "?route=%s&macaroon=%s" % (tag, "A" * 5000),       # huge
-        p + "?route=%s&macaroon=%s" % (tag, mac + "A" * 4000),
-        p + "?route=%s&macaroon=%s&macaroon=%s" % (tag, mac, mac),  # repeated
-        p + "?route=%s&route=%s&macaroon=%s" % (tag, tag, mac),
-        p + "?route=%s&macaroon=%s&x=1" % (tag, mac),
-        p + "?route=%s&macaroon=%s%%0d%%0aSet-Cookie:%%20x=1" % (tag, mac),
-        p + "?route=%s&macaroon=%s" % (tag, "garbage!!"),
-        p + "?route=%s&macaroon=" % tag,
+    q = p + "?route=%s&slot=%s" % (tag, slot)
+    mine = "%s=%s" % (name, mac)
+    bad = [  # (URL, Cookie header)
+        (p, mine), (p + "?route=" + tag, mine), (p + "?slot=" + slot, mine),
+        (q, ""), (q, "theme=dark"),                              # no macaroon
+        (q, "%s=%s" % (name, forged)), (q, "%s=%s" % (name, resigned)),
+        (q, "%s=%s" % (name, other_mac)),                        # another route's token
+        (p + "?route=%s&slot=%s" % ("0" * 8, slot), mine),       # no such route
+        (p + "?route=%s&slot=%s" % (tag.upper(), slot), mine),
+        (p + "?route=%s&slot=%s" % (tag, "0" * 8), mine),        # another slot
+        (q, "%s=%s" % (name, "A" * 3900)),                        # huge
+        (q, "%s=%s" % (name, mac + "A" * 3800)),
+        (q, "%s; %s" % (mine, mine)),                             # repeated
+        (q + "&slot=" + slot, mine), (q + "&route=" + tag, mine),
+        (q + "&x=1", mine), (q + "&macaroon=" + mac, ""),         # the old way: no more
+        (q, "%s=%s" % (name, "garbage!!")), (q, name + "="),
     ]
     answers = set()
-    for u in bad:
-        status, hdrs, body = web.get(u)
-        assert status == 403, (u, status, body)
+    for u, c in bad:
+        status, hdrs, body = web.get(u, {"Cookie": c} if c else {})
+        assert status == 403, (u, c, status, body)
         assert not header_values(hdrs, "Set-Cookie"), u
         answers.add(body)
     assert len(answers) == 1, answers
-    assert web.request("POST", url)[0] == 405
+    assert web.request("POST", url, {"Cookie": mine})[0] == 405
     # The holder still gets its own.
-    assert web.get(url)[0] == 200
+    assert ask(web, url)[0] == 200
     # Preimages are in no answer at all.
     for inv_ in (inv, other_inv):
         pre = n.rpc.listinvoices(invstring=inv_)["invoices"][0]["payment_preimage"]
-        for u in bad:
-            assert pre.encode() not in web.get(u)[2]
+        for u, c in bad:
+            assert pre.encode() not in web.get(u, {"Cookie": c} if c else {})[2]
 
 
 def test_the_cookie_never_reaches_an_upstream(node_factory, upstream):  # noqa: F811
@@ -208,7 +243,7 @@ def test_the_cookie_never_reaches_an_upstream(node_factory, upstream):  # noqa: 
     purl, inv = buy_page(n, web, "/api/x")
     n.rpc.dev_pay(bolt11=inv)
     for _ in range(100):
-        status, hdrs, _ = web.get(purl)
+        status, hdrs, _ = ask(web, purl)
         if status == 200:
             break
         time.sleep(0.1)
@@ -223,7 +258,7 @@ def test_the_cookie_never_reaches_an_upstream(node_factory, upstream):  # noqa: 
 
 def wait_paid(web, url):
     for _ in range(100):
-        status, hdrs, body = web.get(url)
+        status, hdrs, body = ask(web, url)
         if status == 200:
             return hdrs
         assert status == 202, (status, body)
@@ -245,8 +280,8 @@ def test_checkout_through_the_proxy(node_factory, upstream, request, proxy):  # 
     status, hdrs, html = page(front, "/api/report")
     assert status == 402 and "text/html" in header_values(hdrs, "Content-Type")[0], html
     assert schemes(hdrs) == ["Payment", "L402", "LSAT"]
-    purl = poll_url(html)
-    assert front.get(purl)[0] == 202
+    purl = Poll(poll_url(html), pending_cookie(hdrs))
+    assert ask(front, purl)[0] == 202
     n.rpc.dev_pay(bolt11=invoice_of(html))
     _, val, attrs = cookie_of(wait_paid(front, purl))
     assert attrs["path"] == "/api"
@@ -410,9 +445,10 @@ def test_over_https_the_cookie_is_secure(node_factory, pki):  # noqa: F811
     status, hdrs, html = curl_get(pki, base + "/p", "-H", "Accept: " + BROWSER_ACCEPT)
     assert status == 402 and "text/html" in dict((k.lower(), v) for k, v in hdrs).get("content-type", ""), (hdrs, html[:300])
     purl = poll_url(html)
+    cookie = [v for k, v in hdrs if k.lower() == "set-cookie"][0].split(";")[0]
     n.rpc.dev_pay(bolt11=invoice_of(html))
     for _ in range(100):
-        status, hdrs, _ = curl_get(pki, base + purl)
+        status, hdrs, _ = curl_get(pki, base + purl, "-H", "Cookie: " + cookie)
         if status == 200:
             break
         time.sleep(0.1)
@@ -421,7 +457,8 @@ def test_over_https_the_cookie_is_secure(node_factory, pki):  # noqa: F811
     status, _, body = curl_get(pki, base + "/p", "-H", "Cookie: L402=" + val)
     assert status == 200 and body == "paid"
     # The plain listener of the same node: the same endpoint, no Secure.
-    status, hdrs, _ = curl_get(pki, "http://127.0.0.1:%d%s" % (pport, purl))
+    status, hdrs, _ = curl_get(pki, "http://127.0.0.1:%d%s" % (pport, purl), "-H",
+                               "Cookie: " + cookie)
     assert status == 200 and "secure" not in cookie_of(hdrs)[2]
 
 
@@ -438,7 +475,7 @@ def test_a_page_paid_before_a_restart_still_opens(node_factory):
     n.wait_ready()
     deadline = time.time() + 15
     while True:
-        status, hdrs, _ = web.get(url)
+        status, hdrs, _ = ask(web, url)
         if status == 200 or time.time() > deadline:
             break
         assert status in (202, 503), status
