@@ -129,7 +129,7 @@ tsan:
 		tests/pytest/test_metrics.py tests/pytest/test_forward_auth.py tests/pytest/test_tls.py \
 		tests/pytest/test_mpp.py tests/pytest/test_balance.py tests/pytest/test_mpp_session.py \
 		tests/pytest/test_ledger_symptoms.py tests/pytest/test_fair_share.py \
-		tests/pytest/test_dashboard.py
+		tests/pytest/test_dashboard.py tests/pytest/test_checkout.py
 	@if ls build-tsan/report.* >/dev/null 2>&1; then cat build-tsan/report.*; exit 1; fi
 	@echo "tsan: no reports"
 
