@@ -28,10 +28,11 @@
 /* Longest macaroon the endpoint reads: the cookie it makes of it must
  * stay within what browsers keep (4096 bytes a cookie). */
 #define MAX_MACAROON 3800
-/* Polls a client may make: a page asks every 1.5 s. */
-#define POLLS_N 120
-#define POLLS_PER 60
-#define POLLS_BURST 60
+/* Polls a client may make for each challenge it may ask for
+ * (l402-challenge-rate): a page asks every 1.5 s, 40 times a minute, so
+ * the default 30 a minute lets about three pages poll at once; a node
+ * behind Tor, where every client is 127.0.0.1, raises both together. */
+#define POLLS_PER_CHALLENGE 4
 /* A token without expiry: the longest a browser keeps a cookie. */
 #define COOKIE_FOREVER (400 * 24 * 3600)
 
@@ -451,7 +452,11 @@ static void ask_lightningd(const uint8_t hash[32])
  * invoice of the (verified) macaroon was paid. */
 static struct http_step *look_up(struct req *r)
 {
-	unsigned wait = paid_take_for_client(r, 'k', 0, POLLS_N, POLLS_PER, POLLS_BURST);
+	uint32_t polls = l402.cfg.challenge_n > UINT32_MAX / POLLS_PER_CHALLENGE
+				 ? UINT32_MAX
+				 : l402.cfg.challenge_n * POLLS_PER_CHALLENGE;
+	unsigned wait = paid_take_for_client(r, 'k', 0, polls, l402.cfg.challenge_per,
+					     polls / 2 ? polls / 2 : 1);
 	if (wait)
 		return paid_too_many(r, wait, "too many checkout polls from this address");
 	const struct route *rt = routes_by_tag(ask.tag);

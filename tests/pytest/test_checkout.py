@@ -546,3 +546,15 @@ def test_behind_a_tls_proxy_the_cookie_is_secure(node_factory):
     url, inv = buy_page(n, web, "/article")
     n.rpc.dev_pay(bolt11=inv)
     assert "secure" in cookie_of(wait_paid(web, url))[2]
+
+
+def test_polls_are_limited_with_the_challenge_rate(node_factory):
+    """Four polls per challenge a client may ask for (here 2 a minute:
+    8 a minute, 4 at once), then 429 with Retry-After."""
+    n, web = paywall(node_factory, "GET /article 21sat text:words",
+                     options=[("l402-challenge-rate", "2/60")])
+    url, _ = buy_page(n, web, "/article")
+    answers = [ask(web, url) for _ in range(6)]
+    codes = [a[0] for a in answers]
+    assert codes[0] == 202 and 429 in codes, codes
+    assert header_values(answers[codes.index(429)][1], "Retry-After")
