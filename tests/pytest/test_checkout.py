@@ -558,3 +558,16 @@ def test_polls_are_limited_with_the_challenge_rate(node_factory):
     codes = [a[0] for a in answers]
     assert codes[0] == 202 and 429 in codes, codes
     assert header_values(answers[codes.index(429)][1], "Retry-After")
+
+
+def test_the_page_escapes_what_it_shows_and_head_gets_its_headers(node_factory):
+    n, web = paywall(node_factory, 'GET /x/* 1sat text:x desc="<script>alert(1)</script> & \'q\'"')
+    status, hdrs, html = page(web, "/x/%3Cb%3E")
+    assert status == 402
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;q&#39;" in html
+    assert "<b>" not in html and "/x/&lt;b&gt;" in html
+    assert html.count("<script>") == 1  # the page's own
+    status, hdrs, body = web.request("HEAD", "/x/a", {"Accept": BROWSER_ACCEPT})
+    assert status == 402 and body == b""
+    assert "text/html" in header_values(hdrs, "Content-Type")[0]
+    assert schemes(hdrs) == ["Payment", "L402", "LSAT"]
