@@ -24,7 +24,7 @@ trap bench_cleanup EXIT
 start_node() {
 	[ -x plugin/l402 ] || make -s
 	$PY tests/lightningd-double/lightningd --lightning-dir="$DIR" --network=regtest \
-		--plugin="$PWD/plugin/l402" "$@" >"$DIR/node.log" 2>&1 &
+		--plugin="${L402_PLUGIN:-$PWD/plugin/l402}" "$@" >"$DIR/node.log" 2>&1 &
 	for i in $(seq 1 100); do
 		$CLI l402-status 2>/dev/null | grep -q '"loaded": true' && break
 		sleep 0.1

@@ -371,3 +371,39 @@ def test_connections_are_kept_alive(node_factory):
     r.read()
     assert r.status == 200 and (r.getheader("Connection") or "").lower() != "close"
     c.close()
+
+
+def test_an_unpaid_place_is_free_once_its_invoice_expires_or_is_paid(node_factory):
+    """l402-max-unpaid counts invoices a buyer could still pay: a place is
+    free the moment its invoice is paid or expires, not when the sweeper
+    gets round to deleting it."""
+    n, web = paywall(node_factory, "GET /r 1sat text:r",
+                     options=[("l402-invoice-expiry", "10"), ("l402-max-unpaid", "3"),
+                              ("l402-challenge-rate", "1000/60")])
+    no_charge = {"Accept-Payment": "lightning/charge;q=0"}
+    bodies = []
+    for _ in range(3):
+        status, _, body = web.get("/r", no_charge)
+        assert status == 402
+        bodies.append(json.loads(body))
+    assert web.get("/r", no_charge)[0] == 503
+    # Paid: its place is free at once.
+    n.rpc.dev_pay(bolt11=bodies[0]["invoice"])
+    deadline = time.time() + 2
+    while n.status()["paid_state"]["unpaid_outstanding"] != 2:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    status, _, body = web.get("/r", no_charge)
+    assert status == 402
+    assert web.get("/r", no_charge)[0] == 503
+    # Expired: free the moment lightningd would call them expired.
+    expires = max(i["expires_at"] for i in n.rpc.listinvoices()["invoices"])
+    while time.time() < expires + 0.3:
+        time.sleep(0.05)
+    assert n.status()["paid_state"]["unpaid_outstanding"] == 0
+    assert [web.get("/r", no_charge)[0] for _ in range(4)] == [402, 402, 402, 503]
+    # And deleted soon after, not a budget every ten seconds.
+    deadline = time.time() + 5
+    while any(i["status"] == "expired" for i in n.rpc.listinvoices()["invoices"]):
+        assert time.time() < deadline, n.rpc.listinvoices()
+        time.sleep(0.1)
