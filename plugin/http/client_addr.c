@@ -122,12 +122,14 @@ static bool peer_addr(const struct sockaddr *sa, uint8_t a[16])
 	return false;
 }
 
-static bool peer_trusted(const struct sockaddr *sa, const struct addr_block *trusted,
-			 size_t ntrusted)
+bool client_addr_trusted(const struct sockaddr *sa, bool trust_all,
+			 const struct addr_block *trusted, size_t ntrusted)
 {
 	uint8_t a[16];
 	if (!peer_addr(sa, a))
 		return false;
+	if (trust_all)
+		return true;
 	for (size_t i = 0; i < ntrusted; i++)
 		if (in_block(&trusted[i], a))
 			return true;
@@ -141,7 +143,7 @@ void client_addr_of(struct MHD_Connection *c, bool trust_all, const struct addr_
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	memset(out, 0, sizeof(*out));
-	if ((trust_all || peer_trusted(sa, trusted, ntrusted)) && forwarded(c, out))
+	if (client_addr_trusted(sa, trust_all, trusted, ntrusted) && forwarded(c, out))
 		return;
 	if (!client_group(sa, out->group)
 	    || !inet_ntop(sa->sa_family,

@@ -25,6 +25,10 @@ struct client_addr {
 /* "ADDR" or "ADDR/BITS", IPv4 or IPv6. */
 bool addr_block_parse(const char *s, struct addr_block *out);
 
+/* Whether a peer is a reverse proxy the node runner trusts (every peer
+ * when trust_all): its X-Forwarded-For names the client. */
+bool client_addr_trusted(const struct sockaddr *sa, bool trust_all,
+			 const struct addr_block *trusted, size_t ntrusted);
 /* X-Forwarded-For is believed from every peer when trust_all, else only
  * from peers inside one of the trusted blocks. */
 void client_addr_of(struct MHD_Connection *c, bool trust_all, const struct addr_block *trusted,

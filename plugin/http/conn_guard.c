@@ -20,6 +20,7 @@ struct guarded {
 	uint8_t group[16];
 	int64_t since_ms;	/* waiting for a request's headers since */
 	bool in_request;
+	bool proxy;		/* a trusted proxy's: not counted in its group */
 };
 
 /* Open connections per client group. */
@@ -36,6 +37,12 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct guarded *open_list;
 static struct group_count *counts[NBUCKETS];
 static unsigned max_per_client = 64, header_timeout_ms = 10000;
+/* The reverse proxies the node runner trusts (set at start, then
+ * read-only): many clients each, so the per-client cap is not theirs;
+ * the clients behind them are bounded by address where they are named. */
+static bool trust_all;
+static const struct addr_block *trusted;
+static size_t ntrusted;
 static unsigned open_count;
 static uint64_t sweep_timer;
 
@@ -53,7 +60,7 @@ static struct group_count **count_slot(const uint8_t group[16])
 enum MHD_Result conn_guard_accept(void *cls, const struct sockaddr *addr, socklen_t len)
 {
 	uint8_t group[16];
-	if (!client_group(addr, group))
+	if (!client_group(addr, group) || client_addr_trusted(addr, trust_all, trusted, ntrusted))
 		return MHD_YES;
 	pthread_mutex_lock(&mu);
 	struct group_count *gc = *count_slot(group);
@@ -75,11 +82,12 @@ static void opened(struct MHD_Connection *c, void **socket_context)
 	    || !client_group((struct sockaddr *)&g->peer, g->group))
 		goto fail;
 	g->since_ms = loop_now_ms();
+	g->proxy = client_addr_trusted((struct sockaddr *)&g->peer, trust_all, trusted, ntrusted);
 	pthread_mutex_lock(&mu);
-	struct group_count **pp = count_slot(g->group);
-	if (!*pp && (*pp = calloc(1, sizeof(**pp))))
+	struct group_count **pp = g->proxy ? NULL : count_slot(g->group);
+	if (pp && !*pp && (*pp = calloc(1, sizeof(**pp))))
 		memcpy((*pp)->group, g->group, 16);
-	if (*pp)
+	if (pp && *pp)
 		(*pp)->n++;
 	g->next = open_list;
 	if (open_list)
@@ -97,8 +105,8 @@ fail:
 static void closed(struct guarded *g)
 {
 	pthread_mutex_lock(&mu);
-	struct group_count **pp = count_slot(g->group);
-	if (*pp && --(*pp)->n == 0) {
+	struct group_count **pp = g->proxy ? NULL : count_slot(g->group);
+	if (pp && *pp && --(*pp)->n == 0) {
 		struct group_count *gc = *pp;
 		*pp = gc->next;
 		free(gc);
@@ -175,9 +183,13 @@ static void sweep(void *arg)
 	pthread_mutex_unlock(&mu);
 }
 
-void conn_guard_start(unsigned max_per, unsigned timeout_s)
+void conn_guard_start(unsigned max_per, unsigned timeout_s, bool trust_every_peer,
+		      const struct addr_block *proxies, size_t nproxies)
 {
 	max_per_client = max_per;
+	trust_all = trust_every_peer;
+	trusted = proxies;
+	ntrusted = nproxies;
 	header_timeout_ms = timeout_s * 1000;
 	if (!sweep_timer)
 		sweep_timer = loop_add_timer(SWEEP_MS, sweep, NULL);

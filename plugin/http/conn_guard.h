@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "core/state.h"
+
 /* For MHD_start_daemon: its accept policy and connection notifier. */
 enum MHD_Result conn_guard_accept(void *cls, const struct sockaddr *addr, socklen_t len);
 void conn_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -22,8 +24,11 @@ void conn_guard_request_done(struct MHD_Connection *c);
 /* Connections open now. */
 unsigned conn_guard_open(void);
 
-/* Start the deadline sweep (holding the loop's lock); stop it. */
-void conn_guard_start(unsigned max_per_client, unsigned header_timeout_s);
+/* Start the deadline sweep (holding the loop's lock); stop it. Peers
+ * that are trusted proxies (every peer when trust_all) are not capped:
+ * their connections carry many clients. */
+void conn_guard_start(unsigned max_per_client, unsigned header_timeout_s, bool trust_all,
+		      const struct addr_block *trusted, size_t ntrusted);
 void conn_guard_stop(void);
 
 #endif

@@ -476,7 +476,8 @@ bool http_start(struct listener *l, size_t n, unsigned threads, const struct htt
 		char *why, size_t whylen)
 {
 	app = *a;
-	conn_guard_start((unsigned)l402.cfg.max_conns_per_client, (unsigned)l402.cfg.header_timeout);
+	conn_guard_start((unsigned)l402.cfg.max_conns_per_client, (unsigned)l402.cfg.header_timeout,
+			 l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted);
 	static const struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
 	for (size_t i = 0; i < n; i++) {
 		struct MHD_Daemon *d = MHD_start_daemon(

@@ -407,3 +407,38 @@ def test_an_unpaid_place_is_free_once_its_invoice_expires_or_is_paid(node_factor
     while any(i["status"] == "expired" for i in n.rpc.listinvoices()["invoices"]):
         assert time.time() < deadline, n.rpc.listinvoices()
         time.sleep(0.1)
+
+
+def test_a_trusted_proxy_is_not_capped_while_a_direct_client_is(node_factory):
+    """A trusted proxy is many clients: its connections are not one
+    client's, while a direct client's are still capped."""
+    n, web = paywall(node_factory, "GET /f 0 text:f",
+                     options=[("l402-trusted-proxy", "127.0.0.1"),
+                              ("l402-max-client-connections", "5")])
+    addr = web.addr
+
+    def served(s, client=None):
+        fwd = "X-Forwarded-For: %s\r\n" % client if client else ""
+        try:
+            s.sendall(("GET /f HTTP/1.1\r\nHost: x\r\n%s\r\n" % fwd).encode())
+            data = b""
+            while not data.endswith(b"\r\n\r\nf"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    return False
+                data += chunk
+            return data.startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+    # The proxy holds 20 keep-alive connections, each used by its clients.
+    proxy = [connect_from("127.0.0.1", addr) for _ in range(20)]
+    time.sleep(0.3)
+    assert all(served(s, "192.0.2.%d" % (i + 1)) for i, s in enumerate(proxy))
+    # A direct client still gets its 5 and no more.
+    direct = [connect_from("127.0.0.2", addr) for _ in range(12)]
+    time.sleep(0.3)
+    assert [served(s) for s in direct].count(True) == 5
+    # And the proxy's connections are all still served.
+    assert all(served(s, "198.51.100.%d" % (i + 1)) for i, s in enumerate(proxy))
+    for s in proxy + direct:
+        s.close()
