@@ -136,20 +136,97 @@ bool client_addr_trusted(const struct sockaddr *sa, bool trust_all,
 	return false;
 }
 
+/* Decimal digits of v, at p; returns the end. */
+static char *put_dec(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+static char *put_v4(char *p, const uint8_t a[4])
+{
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = put_dec(p, a[i]);
+	}
+	return p;
+}
+
+/* RFC 5952 text, as inet_ntop writes it (the longest run of two or more
+ * zero groups, the first of equals, as "::"; IPv4-mapped and -compatible
+ * addresses end in dotted decimal). */
+static char *put_v6(char *p, const uint8_t a[16])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned g[8];
+	int best = -1, bestlen = 0;
+	for (int i = 0; i < 8; i++)
+		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+	for (int i = 0; i < 8;) {
+		int j = i;
+		while (j < 8 && g[j] == 0)
+			j++;
+		if (j - i > bestlen && j - i >= 2) {
+			best = i;
+			bestlen = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	/* ::a.b.c.d (not ::1 or ::) and ::ffff:a.b.c.d */
+	bool v4 = best == 0 && (bestlen == 6 || (bestlen == 5 && g[5] == 0xffff))
+		  && (bestlen == 5 || g[6] != 0);
+	int groups = v4 ? 6 : 8;
+	for (int i = 0; i < groups; i++) {
+		if (i == best) {
+			*p++ = ':';
+			if (i == 0)
+				*p++ = ':';
+			i += bestlen - 1;
+			continue;
+		}
+		bool started = false;
+		for (int shift = 12; shift >= 0; shift -= 4) {
+			unsigned d = g[i] >> shift & 15;
+			if (d || started || shift == 0) {
+				*p++ = hex[d];
+				started = true;
+			}
+		}
+		if (i < 7)
+			*p++ = ':';
+	}
+	if (v4)
+		p = put_v4(p, a + 12);
+	return p;
+}
+
+bool client_addr_format(const struct sockaddr *sa, char out[CLIENT_ADDR_TEXT])
+{
+	char *end;
+	if (sa && sa->sa_family == AF_INET)
+		end = put_v4(out, (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+	else if (sa && sa->sa_family == AF_INET6)
+		end = put_v6(out, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+	else
+		return false;
+	*end = '\0';
+	return true;
+}
+
 void client_addr_of(struct MHD_Connection *c, bool trust_all, const struct addr_block *trusted,
 		    size_t ntrusted, struct client_addr *out)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	memset(out, 0, sizeof(*out));
 	if (client_addr_trusted(sa, trust_all, trusted, ntrusted) && forwarded(c, out))
 		return;
-	if (!client_group(sa, out->group)
-	    || !inet_ntop(sa->sa_family,
-			  sa->sa_family == AF_INET
-				  ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-				  : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
-			  out->text, sizeof(out->text)))
-		snprintf(out->text, sizeof(out->text), "unknown");
+	/* No stdio: this runs for every request (inet_ntop printfs). */
+	if (!client_group(sa, out->group) || !client_addr_format(sa, out->text))
+		memcpy(out->text, "unknown", sizeof("unknown"));
 }

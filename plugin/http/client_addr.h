@@ -14,8 +14,11 @@
 
 #include "core/state.h"
 
+/* The longest address text, with its NUL (INET6_ADDRSTRLEN is 46). */
+#define CLIENT_ADDR_TEXT 64
+
 struct client_addr {
-	char text[64];		/* as people read it ("unknown" if not known) */
+	char text[CLIENT_ADDR_TEXT];		/* as people read it ("unknown" if not known) */
 	uint8_t group[16];	/* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits zero */
 };
 
@@ -33,6 +36,9 @@ bool client_addr_trusted(const struct sockaddr *sa, bool trust_all,
  * from peers inside one of the trusted blocks. */
 void client_addr_of(struct MHD_Connection *c, bool trust_all, const struct addr_block *trusted,
 		    size_t ntrusted, struct client_addr *out);
+/* An IPv4 or IPv6 socket address as inet_ntop writes it, without stdio;
+ * false for other families. */
+bool client_addr_format(const struct sockaddr *sa, char out[CLIENT_ADDR_TEXT]);
 /* The group of a socket address; false for other families. */
 bool client_group(const struct sockaddr *sa, uint8_t group[16]);
 
