@@ -202,6 +202,7 @@ static void handle_init(struct cmd *cmd, const struct json_doc *doc, int params)
 	}
 	cors_set_origin(l402.cfg.cors_origin);
 	cors_expose(PAYWALL_EXPOSED_HEADERS);
+	discovery_catalog_moved(l402.cfg.catalog);
 	if (!json_get_string(doc, json_get(doc, conf, "lightning-dir"), dir, sizeof(dir), NULL)
 	    || !json_get_string(doc, json_get(doc, conf, "rpc-file"), file, sizeof(file), NULL)) {
 		reply_disable(cmd, "init: configuration lacks lightning-dir or rpc-file");
@@ -263,6 +264,7 @@ static void handle_setconfig(struct cmd *cmd, const struct json_doc *doc, int pa
 		return;
 	}
 	cors_set_origin(l402.cfg.cors_origin);
+	discovery_catalog_moved(l402.cfg.catalog);
 	size_t vlen = 0;
 	const char *v = json_get(doc, params, "val") >= 0 ? json_raw(doc, json_get(doc, params, "val"), &vlen) : "";
 	plugin_log(LOG_INFO, "%s changed to %.*s", name, (int)(vlen < 200 ? vlen : 200), v);

@@ -38,6 +38,9 @@ void discovery_listing(struct strbuf *out);
 /* The handler plugin.c lists before the paywall: the documents, free and
  * cacheable (discovery_serve.c); other requests are declined. */
 HTTP_MUST_USE struct http_step *discovery_handle(struct req *r);
+/* The catalog's path (NULL: off) changed: told so that discovery_handle
+ * passes every other request on without the loop's lock. */
+void discovery_catalog_moved(const char *catalog);
 
 /* Learn the node id and alias (getinfo), after each RPC connection. */
 void discovery_sync(void);

@@ -1,6 +1,7 @@
 /* The discovery documents over HTTP: free, cacheable (ETag, max-age),
  * open to every origin, answered before any route is looked at. */
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "publish/discovery.h"
@@ -70,9 +71,38 @@ static struct http_step *serve_doc(struct req *r)
 	return s;
 }
 
+/* A fingerprint of the catalog's path (never 0; 0: no catalog), read
+ * without the loop's lock: every request meets this handler, and one for
+ * no document must not wait for the loop. A fingerprint that matches by
+ * chance only costs the lock; discovery_doc_for decides. */
+static _Atomic uint64_t catalog_fp;
+
+static uint64_t path_fp(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	return h | 1;
+}
+
+void discovery_catalog_moved(const char *catalog)
+{
+	atomic_store(&catalog_fp, catalog ? path_fp(catalog) : 0);
+}
+
+/* Whether a path may name a document: the fixed ones (all under these
+ * prefixes) or the catalog. */
+static bool maybe_doc(const char *path)
+{
+	return strncmp(path, "/.well-known/", 13) == 0 || strcmp(path, "/openapi.json") == 0
+	       || strcmp(path, "/llms.txt") == 0 || path_fp(path) == atomic_load(&catalog_fp);
+}
+
 struct http_step *discovery_handle(struct req *r)
 {
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		return http_decline(r);
+	if (!r->path || !maybe_doc(r->path))
 		return http_decline(r);
 	return http_locked(serve_doc, r);
 }
