@@ -123,6 +123,7 @@ static const struct http_app app = {
 	.req_extra = sizeof(struct paid),
 	.req_free = paid_free,
 	.decorate = paywall_decorate,
+	.adds_headers = paywall_adds_headers,
 	.done = request_done,
 };
 

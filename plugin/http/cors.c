@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,11 +15,15 @@
  * setconfig may change the option. */
 static pthread_mutex_t origin_mu = PTHREAD_MUTEX_INITIALIZER;
 static char origin[CORS_MAX_ORIGIN + 1] = "*";
+static _Atomic uint64_t generation = 1;
 
 void cors_set_origin(const char *o)
 {
 	pthread_mutex_lock(&origin_mu);
-	snprintf(origin, sizeof(origin), "%s", o);
+	if (strcmp(origin, o) != 0) {
+		snprintf(origin, sizeof(origin), "%s", o);
+		atomic_fetch_add(&generation, 1);
+	}
 	pthread_mutex_unlock(&origin_mu);
 }
 
@@ -28,6 +34,11 @@ static char expose[512] = "WWW-Authenticate, Link, Retry-After";
 void cors_expose(const char *names)
 {
 	snprintf(expose, sizeof(expose), "WWW-Authenticate, Link, Retry-After, %s", names);
+}
+
+uint64_t cors_generation(void)
+{
+	return atomic_load(&generation);
 }
 
 void cors_add(struct MHD_Response *resp, bool public_doc)

@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* The longest l402-cors-origin. */
 #define CORS_MAX_ORIGIN 1024
@@ -17,6 +18,10 @@ void cors_set_origin(const char *origin);
  * transport's own (WWW-Authenticate, Link, Retry-After): a list of names,
  * once, at start. */
 void cors_expose(const char *names);
+
+/* Changes whenever the origin does: answers made once (with its
+ * headers) are made again. */
+uint64_t cors_generation(void);
 /* The headers of every answer; public documents are open to every origin. */
 void cors_add(struct MHD_Response *resp, bool public_doc);
 /* Whether the request on c is a preflight. */

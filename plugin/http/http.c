@@ -3,6 +3,7 @@
  * table of waiting requests that async work refers to. */
 #include "http/http.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,13 +180,163 @@ static struct MHD_Response *json_response(const char *json, size_t len)
 	return resp;
 }
 
+/* ---- fixed answers ---- */
+
+/* A body made once, shared by every response that sends it; freed by the
+ * last one libmicrohttpd lets go of. */
+struct fixed_body {
+	atomic_uint refs;
+	size_t len;
+	char data[];
+};
+
+static void body_unref(void *cls)
+{
+	struct fixed_body *b = cls;
+	if (atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+/* A response with b as its body (one more reference to it) and the
+ * answer's fixed headers; no CORS or per-request headers yet. */
+static struct MHD_Response *fixed_response(struct fixed_body *b, const char *content_type)
+{
+	atomic_fetch_add(&b->refs, 1);
+	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		b->len, b->data, body_unref, b);
+	if (!resp) {
+		body_unref(b);
+		return NULL;
+	}
+	if (content_type)
+		MHD_add_response_header(resp, "Content-Type", content_type);
+	return resp;
+}
+
+/* Each thread keeps the answers it gave lately, whole (CORS included),
+ * and queues the same response again for the next request that gets the
+ * same one: no allocation, no lock of ours. Direct-mapped by a hash of
+ * the answer; a slot taken by another answer is made again. */
+#define FIXED_SLOTS 64
+#define FIXED_MAX_BODY 16384
+
+struct fixed_slot {
+	struct MHD_Response *resp;	/* holds one reference; NULL: empty */
+	struct fixed_body *body;	/* holds one reference */
+	const char *content_type;	/* a string constant of the caller's */
+	uint64_t cors_gen;
+	uint64_t hash;
+	unsigned status;
+	bool public_answer;
+};
+
+/* What each thread keeps for itself: its fixed answers, and the memory
+ * of its last finished request for the next one (a request is 6 KB:
+ * calloc and free of it on every request showed in profiles). */
+struct per_thread {
+	struct fixed_slot slot[FIXED_SLOTS];
+	struct req *spare;
+};
+
+static pthread_key_t per_thread_key;
+static bool per_thread_made;
+
+static void fixed_slot_clear(struct fixed_slot *s)
+{
+	if (s->resp)
+		MHD_destroy_response(s->resp);
+	if (s->body)
+		body_unref(s->body);
+	memset(s, 0, sizeof(*s));
+}
+
+static void per_thread_free(void *cls)
+{
+	struct per_thread *c = cls;
+	for (size_t i = 0; c && i < FIXED_SLOTS; i++)
+		fixed_slot_clear(&c->slot[i]);
+	if (c)
+		free(c->spare);
+	free(c);
+}
+
+static struct per_thread *per_thread(void)
+{
+	struct per_thread *c = pthread_getspecific(per_thread_key);
+	if (!c && (c = calloc(1, sizeof(*c))) && pthread_setspecific(per_thread_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static uint64_t fixed_hash(unsigned status, const char *content_type, bool pub, const char *body,
+			   size_t len)
+{
+	/* Picks a slot, nothing more: a hit is checked byte for byte. */
+	uint64_t h = 14695981039346656037u ^ status ^ ((uint64_t)pub << 20);
+	h ^= (uint64_t)(uintptr_t)content_type;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)body[i]) * 1099511628211u;
+	return h;
+}
+
+struct http_step *http_finish_fixed(struct req *r, unsigned status, const char *content_type,
+				    const char *body, size_t len)
+{
+	if (r->response)
+		return &answered;
+	/* A waiting request is answered from the loop and queued later on its
+	 * own thread: it gets a response of its own, which nothing else frees. */
+	bool shared = !r->suspended && len <= FIXED_MAX_BODY && per_thread_made
+		      && !(app.adds_headers && app.adds_headers(r, status));
+	struct per_thread *c = shared ? per_thread() : NULL;
+	if (!c) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
+									    MHD_RESPMEM_MUST_COPY);
+		if (resp && content_type)
+			MHD_add_response_header(resp, "Content-Type", content_type);
+		return http_finish(r, status, resp);
+	}
+	uint64_t h = fixed_hash(status, content_type, r->public_answer, body, len);
+	uint64_t gen = cors_generation();
+	struct fixed_slot *s = &c->slot[h % FIXED_SLOTS];
+	if (!(s->resp && s->hash == h && s->status == status && s->content_type == content_type
+	      && s->public_answer == r->public_answer && s->cors_gen == gen && s->body->len == len
+	      && memcmp(s->body->data, body, len) == 0)) {
+		fixed_slot_clear(s);
+		struct fixed_body *b = malloc(sizeof(*b) + len);
+		if (!b)
+			return http_finish(r, 500, NULL);
+		atomic_init(&b->refs, 1);
+		b->len = len;
+		memcpy(b->data, body, len);
+		struct MHD_Response *resp = fixed_response(b, content_type);
+		if (!resp) {
+			body_unref(b);
+			return http_finish(r, 500, NULL);
+		}
+		cors_add(resp, r->public_answer);
+		*s = (struct fixed_slot){ resp, b, content_type, gen, h, status, r->public_answer };
+	}
+	/* Queued by this thread before it answers anything else, so the
+	 * slot cannot let it go first; libmicrohttpd counts the connection's
+	 * reference, and ours stays the slot's. */
+	r->status = status;
+	r->response = s->resp;
+	r->response_shared = true;
+	ref_unregister(r);
+	return &answered;
+}
+
 struct http_step *http_finish_json(struct req *r, unsigned status, const char *json, size_t len)
 {
 	return http_finish(r, status, json_response(json, len));
 }
 
 /* {"error": code, "message": ..., "retry_after": seconds}, with
- * Retry-After, when seconds is not 0. */
+ * Retry-After, when seconds is not 0. Without, the same refusal is the
+ * same answer every time: a fixed one. */
 static struct http_step *finish_error(struct req *r, unsigned status, const char *code,
 				      const char *message, unsigned seconds)
 {
@@ -198,9 +349,15 @@ static struct http_step *finish_error(struct req *r, unsigned status, const char
 	if (seconds)
 		json_add_u64(&j, "retry_after", seconds);
 	json_object_end(&j);
+	if (!seconds) {
+		struct http_step *s = http_finish_fixed(r, status, "application/json",
+							sb.data ? sb.data : "", sb.len);
+		strbuf_free(&sb);
+		return s;
+	}
 	struct MHD_Response *resp = json_response(sb.data, sb.len);
 	strbuf_free(&sb);
-	if (resp && seconds) {
+	if (resp) {
 		snprintf(ra, sizeof(ra), "%u", seconds);
 		MHD_add_response_header(resp, "Retry-After", ra);
 	}
@@ -347,7 +504,8 @@ static struct http_step *preflight_or_handlers(struct req *r)
 static enum MHD_Result queue(struct req *r)
 {
 	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
-	MHD_destroy_response(r->response);
+	if (!r->response_shared)
+		MHD_destroy_response(r->response);
 	r->response = NULL;
 	return ret;
 }
@@ -356,7 +514,14 @@ static enum MHD_Result queue(struct req *r)
  * once, here (path.h), not as libmicrohttpd decodes it. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct req *r = calloc(1, sizeof(*r) + app.req_extra);
+	struct per_thread *t = per_thread_made ? per_thread() : NULL;
+	struct req *r = t ? t->spare : NULL;
+	if (r) {
+		t->spare = NULL;
+		memset(r, 0, sizeof(*r) + app.req_extra);
+	} else {
+		r = calloc(1, sizeof(*r) + app.req_extra);
+	}
 	const char *q = NULL;
 	size_t n = strlen(uri);
 	if (!r)
@@ -460,7 +625,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	}
 	if (r->status && app.done)
 		app.done(r, loop_now_ns() - r->started_ns);
-	if (r->response)
+	if (r->response && !r->response_shared)
 		MHD_destroy_response(r->response);
 	if (app.req_free)
 		app.req_free(r);
@@ -468,7 +633,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	free(r->path);
 	free(r->query);
 	strbuf_free(&r->body);
-	free(r);
+	struct per_thread *t = per_thread_made ? per_thread() : NULL;
+	if (t && !t->spare)
+		t->spare = r;
+	else
+		free(r);
 	*ctx = NULL;
 }
 
@@ -476,6 +645,8 @@ bool http_start(struct listener *l, size_t n, unsigned threads, const struct htt
 		char *why, size_t whylen)
 {
 	app = *a;
+	if (!per_thread_made)
+		per_thread_made = pthread_key_create(&per_thread_key, per_thread_free) == 0;
 	conn_guard_start((unsigned)l402.cfg.max_conns_per_client, (unsigned)l402.cfg.header_timeout,
 			 l402.cfg.trust_proxy, l402.cfg.trusted, l402.cfg.ntrusted);
 	static const struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
@@ -516,6 +687,13 @@ void http_stop(void)
 	ndaemons = 0;
 	atomic_store(&closing, false);
 	conn_guard_stop();
+	if (per_thread_made) {
+		/* libmicrohttpd's threads freed theirs as they ended. */
+		per_thread_free(pthread_getspecific(per_thread_key));
+		pthread_setspecific(per_thread_key, NULL);
+		pthread_key_delete(per_thread_key);
+		per_thread_made = false;
+	}
 	free(slots);
 	slots = NULL;
 	nslots = free_slot = 0;

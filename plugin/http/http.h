@@ -47,6 +47,7 @@ struct req {
 
 	/* The transport's own bookkeeping. */
 	struct MHD_Response *response;
+	bool response_shared;	/* a fixed answer's: queued, never destroyed here */
 	size_t body_counted;	/* its share of HTTP_BODY_BUDGET */
 	uint32_t ref_slot;	/* while it waits: its place in the table of refs */
 	bool body_expected;	/* Content-Length > 0, or chunked */
@@ -88,6 +89,10 @@ struct http_app {
 	/* Called on every answer before it is queued: may add headers or
 	 * change the status (payment receipts, a front proxy's deny status). */
 	void (*decorate)(struct req *r, unsigned *status, struct MHD_Response *resp);
+	/* Whether decorate would add a header to r's answer or change its
+	 * status: a fixed answer (http_finish_fixed) is then made for r alone.
+	 * NULL: never. */
+	bool (*adds_headers)(const struct req *r, unsigned status);
 	/* A request answered and done (any thread, no lock): for metrics. */
 	void (*done)(const struct req *r, int64_t duration_ns);
 };
@@ -117,6 +122,13 @@ static inline const void *http_ext_const(const struct req *r)
  * it if it was waiting. Adds the CORS headers every response carries. */
 HTTP_MUST_USE struct http_step *http_finish(struct req *r, unsigned status,
 					     struct MHD_Response *resp);
+/* An answer that is the same for every request that gets it (a text
+ * route's body, a refusal): made once per thread and queued again, with
+ * its CORS headers, unless decorate adds headers of r's own. content_type
+ * must be a string constant (its address is part of the answer's key). */
+HTTP_MUST_USE struct http_step *http_finish_fixed(struct req *r, unsigned status,
+						   const char *content_type, const char *body,
+						   size_t len);
 /* A JSON body; json is copied. */
 HTTP_MUST_USE struct http_step *http_finish_json(struct req *r, unsigned status,
 						  const char *json, size_t len);

@@ -609,10 +609,12 @@ struct http_step *paywall_handle(struct req *r)
 	return paywall_decide(r);
 }
 
-/* The draft: an answer with a receipt carries Cache-Control: private, so
- * that no shared cache keeps it. An upstream's own Cache-Control is
- * replaced: "public" or a shared max-age would contradict it. */
-static void receipt_private(struct MHD_Response *resp)
+/* A paid answer is the buyer's alone: Cache-Control: private, so that no
+ * shared cache keeps it for the next visitor (a cookie credential is no
+ * Authorization header to a cache), as the draft also asks of an answer
+ * with a receipt. An upstream's own Cache-Control is replaced: "public"
+ * or a shared max-age would contradict it; its no-store is kept. */
+static void answer_private(struct MHD_Response *resp)
 {
 	const char *cc;
 	char old[256];
@@ -630,6 +632,26 @@ static void receipt_private(struct MHD_Response *resp)
 				no_store ? "private, no-store" : "private");
 }
 
+/* An answer a payment bought, served here (not a front proxy's pass). */
+static bool paid_answer(const struct paid *p)
+{
+	return !p->forward_auth && p->route.spec.price_msat > 0;
+}
+
+/* What paywall_decorate below would do to r's answer: add a header or
+ * change the status. Keep the two in step. */
+bool paywall_adds_headers(const struct req *r, unsigned status)
+{
+	const struct paid *p = paid_of_const(r);
+	if (!p->started)
+		return false;
+	if (p->deny_status)
+		return true;
+	bool ok = status >= 200 && status <= 299;
+	return ok && (paid_answer(p) || p->mpp.receipt[0]
+		      || (p->balance_left >= 0 && !p->forward_auth));
+}
+
 void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp)
 {
 	const struct paid *p = paid_of(r);
@@ -638,10 +660,10 @@ void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp
 	if (p->deny_status && (*status < 200 || *status > 299))
 		*status = p->deny_status;
 	bool ok = *status >= 200 && *status <= 299;
-	if (p->mpp.receipt[0] && ok) {
+	if (p->mpp.receipt[0] && ok)
 		MHD_add_response_header(resp, "Payment-Receipt", p->mpp.receipt);
-		receipt_private(resp);
-	}
+	if (ok && (p->mpp.receipt[0] || paid_answer(p)))
+		answer_private(resp);
 	if (p->balance_left >= 0 && ok && !p->forward_auth) {
 		char left[24];
 		snprintf(left, sizeof(left), "%lld", (long long)p->balance_left);

@@ -16,7 +16,9 @@ HTTP_MUST_USE struct http_step *paywall_handle(struct req *r);
  * set up (forward_auth.c). */
 HTTP_MUST_USE struct http_step *paywall_decide(struct req *r);
 /* Answers decorated on the way out: a served request's Payment-Receipt
- * and balance left, a front proxy's deny status (http_app.decorate). */
+ * and balance left, a front proxy's deny status (http_app.decorate); and
+ * whether it would for r (http_app.adds_headers). */
+bool paywall_adds_headers(const struct req *r, unsigned status);
 void paywall_decorate(struct req *r, unsigned *status, struct MHD_Response *resp);
 /* The answer headers of the paywall a buyer's page on another origin
  * needs to read (cors_expose). */

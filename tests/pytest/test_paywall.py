@@ -641,3 +641,42 @@ def test_stop_under_load_exits_cleanly(node_factory):
     n.wait_for_log(r"plugin-%s: exited \(0\)" % os.path.basename(PLUGIN))
     assert 200 in seen and 402 in seen
     assert set(seen) <= {200, 402, 503, "closed"}, set(seen)
+
+
+def test_fixed_answers_follow_routes_and_options(node_factory):
+    """Text bodies and refusals are made once and queued again; a route's
+    new body, a new CORS origin and a balance's per-request header must
+    still show on the next answer, over one keep-alive connection."""
+    n, web = paywall(node_factory, "GET /t 0 text:one", "GET /b 1sat text:bal balance=5sat")
+    host, port = web.addr
+    c = http.client.HTTPConnection(host, port, timeout=10)
+
+    def get(path, headers=None):
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.getheaders(), r.read()
+    for _ in range(3):
+        status, hdrs, body = get("/t")
+        assert (status, body) == (200, b"one")
+        assert header_values(hdrs, "Access-Control-Allow-Origin") == ["*"]
+        assert get("/nope")[0] == 404
+    n.rpc.call("l402-route-update", {"route": "GET /t", "backend": "text:two"})
+    assert get("/t")[2] == b"two"
+    n.rpc.setconfig("l402-cors-origin", "https://shop.example")
+    for path, want in (("/t", 200), ("/nope", 404)):
+        status, hdrs, _ = get(path)
+        assert status == want
+        assert header_values(hdrs, "Access-Control-Allow-Origin") == ["https://shop.example"]
+        assert header_values(hdrs, "Vary") == ["Origin"]
+    # A balance's header is the request's own: each answer has its figure.
+    auth, _ = buy(n, web, "/b")
+    wait_status(web, "/b", {"Authorization": auth}, 200)
+    left = []
+    for _ in range(3):
+        status, hdrs, body = get("/b", {"Authorization": auth})
+        assert (status, body) == (200, b"bal")
+        left += header_values(hdrs, "X-L402-Balance-Msat")
+    assert len(left) == 3 and len(set(left)) == 3, left
+    status, hdrs, _ = get("/t")
+    assert status == 200 and not header_values(hdrs, "X-L402-Balance-Msat")
+    c.close()
