@@ -3,11 +3,15 @@
  * table of waiting requests that async work refers to. */
 #include "http/http.h"
 
+#include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "http/client_addr.h"
 #include "http/conn_guard.h"
@@ -161,6 +165,8 @@ struct http_step *http_finish(struct req *r, unsigned status, struct MHD_Respons
 	if (app.decorate)
 		app.decorate(r, &status, resp);
 	cors_add(resp, r->public_answer);
+	if (r->answer_len == 0)
+		r->answer_len = SIZE_MAX;	/* not known: not held back */
 	r->status = status;
 	r->response = resp;
 	ref_unregister(r);
@@ -286,6 +292,7 @@ struct http_step *http_finish_fixed(struct req *r, unsigned status, const char *
 {
 	if (r->response)
 		return &answered;
+	r->answer_len = len + 1;
 	/* A waiting request is answered from the loop and queued later on its
 	 * own thread: it gets a response of its own, which nothing else frees. */
 	bool shared = !r->suspended && len <= FIXED_MAX_BODY && per_thread_made
@@ -331,6 +338,8 @@ struct http_step *http_finish_fixed(struct req *r, unsigned status, const char *
 
 struct http_step *http_finish_json(struct req *r, unsigned status, const char *json, size_t len)
 {
+	if (!r->response)
+		r->answer_len = len + 1;
 	return http_finish(r, status, json_response(json, len));
 }
 
@@ -356,6 +365,8 @@ static struct http_step *finish_error(struct req *r, unsigned status, const char
 		return s;
 	}
 	struct MHD_Response *resp = json_response(sb.data, sb.len);
+	if (!r->response)
+		r->answer_len = sb.len + 1;
 	strbuf_free(&sb);
 	if (resp) {
 		snprintf(ra, sizeof(ra), "%u", seconds);
@@ -501,8 +512,55 @@ static struct http_step *preflight_or_handlers(struct req *r)
 	return http_error(r, 404, "not_found", "nothing here");
 }
 
+/* HTTPS: libmicrohttpd (0.9.75) hands GnuTLS an answer's headers and its
+ * body in two calls, so a small answer left as two TLS records in two
+ * sends. Corked in GnuTLS from its queueing to the end of the request
+ * (on_completed, which libmicrohttpd calls before any TLS shutdown), the
+ * two leave as one record in one send. Only small answers (a few KB: the
+ * kernel takes them whole) are held so. */
+#define TLS_CORK_MAX 4096
+
+static gnutls_session_t tls_session_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	return ci ? (gnutls_session_t)ci->tls_session : NULL;
+}
+
+static void tls_cork(struct req *r)
+{
+	gnutls_session_t s = tls_session_of(r->conn);
+	if (s) {
+		gnutls_record_cork(s);
+		r->tls_corked = true;
+	}
+}
+
+static void tls_uncork(struct MHD_Connection *c)
+{
+	gnutls_session_t s = tls_session_of(c);
+	const union MHD_ConnectionInfo *fd =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* Without waiting: a socket whose client stopped reading would hold
+	 * this thread. An answer that cannot leave now ends the connection
+	 * (its client had not read a full send buffer of earlier answers). */
+	if (!s || !fd)
+		return;
+	if (gnutls_record_uncork(s, 0) < 0) {
+		shutdown(fd->connect_fd, SHUT_RDWR);
+		return;
+	}
+	/* libmicrohttpd corked the socket for the headers and, having sent
+	 * nothing, may leave it so: the record would wait for the kernel's
+	 * 200 ms. Pushed now. */
+	int off = 0;
+	setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
 static enum MHD_Result queue(struct req *r)
 {
+	if (r->answer_len && r->answer_len <= TLS_CORK_MAX && !r->tls_corked)
+		tls_cork(r);
 	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
 	if (!r->response_shared)
 		MHD_destroy_response(r->response);
@@ -616,6 +674,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	conn_guard_request_done(c);
 	if (!r)
 		return;
+	if (r->tls_corked)
+		tls_uncork(c);
 	if (r->ref_slot) {
 		/* Never so, by construction (answering and reading a body
 		 * unregister); but a stale ref must find nothing, not this. */

@@ -48,6 +48,8 @@ struct req {
 	/* The transport's own bookkeeping. */
 	struct MHD_Response *response;
 	bool response_shared;	/* a fixed answer's: queued, never destroyed here */
+	size_t answer_len;	/* its body's length + 1; 0 or SIZE_MAX: not known */
+	bool tls_corked;	/* GnuTLS holds its records until it is done */
 	size_t body_counted;	/* its share of HTTP_BODY_BUDGET */
 	uint32_t ref_slot;	/* while it waits: its place in the table of refs */
 	bool body_expected;	/* Content-Length > 0, or chunked */
