@@ -108,7 +108,7 @@ def buyer():
             body = r.read()
             st = r.status
             if st == 503:
-                st = "503 " + json.loads(body).get("detail", "?")[:40]
+                st = "503 " + json.loads(body).get("message", "?")[:40]
         except Exception as e:
             st, c = "error " + type(e).__name__, None
         with lock:
