@@ -313,20 +313,20 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	}
 	if (a.npayment && !a.ntoken)
 		return verify_payment(r, a.payment, answer);
+	/* A cached verdict needs the generation only: the secret is copied
+	 * (under its lock) for a credential verified in full. */
+	if (secret_ready_generation(&generation))
+		for (unsigned i = 0; i < a.ntoken; i++) {
+			const char *t = a.token[i];
+			if (strlen(t) <= L402_MAX_AUTH_LEN
+			    && verdict_key(p->route.spec.service,
+					   a.cookie[i] ? "Cookie" : "Authorization", t, &key)
+			    && verdict_cache_find(&key, generation, now, v))
+				return true;
+		}
 	if (!secret_get_generation(secret, &generation)) {
 		*answer = http_unavailable(r, "starting up; retry shortly");
 		return false;
-	}
-	for (unsigned i = 0; i < a.ntoken; i++) {
-		const char *t = a.token[i];
-		if (strlen(t) <= L402_MAX_AUTH_LEN
-		    && verdict_key(p->route.spec.service,
-				   a.cookie[i] ? "Cookie" : "Authorization",
-				   t, &key)
-		    && verdict_cache_find(&key, generation, now, v)) {
-			sodium_memzero(secret, sizeof(secret));
-			return true;
-		}
 	}
 	enum l402_err e = verify_tokens(r, &a, &cred, secret, now, v, &found);
 	sodium_memzero(secret, sizeof(secret));

@@ -4,6 +4,7 @@
  * The generation key is created with must-create, so two plugin starts
  * racing each other both end up reading the same generation. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ static pthread_mutex_t published_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *secret;	/* sodium_malloc'd: guarded, locked, wiped */
 static bool ready;
 static uint64_t published_generation;
+/* ready ? published_generation + 1 : 0, written with them under the lock
+ * and read without it: a request whose verdict is cached needs to know
+ * the generation, not the secret. */
+static _Atomic uint64_t published_state;
 
 /* The loop's own: the generation being derived, and the work under way. */
 static bool busy;
@@ -35,10 +40,14 @@ static uint64_t retry_timer;
 
 bool secret_ready(void)
 {
-	pthread_mutex_lock(&published_mu);
-	bool r = ready;
-	pthread_mutex_unlock(&published_mu);
-	return r;
+	return atomic_load(&published_state) != 0;
+}
+
+bool secret_ready_generation(uint64_t *gen)
+{
+	uint64_t st = atomic_load(&published_state);
+	*gen = st ? st - 1 : 0;
+	return st != 0;
 }
 
 uint64_t secret_generation(void)
@@ -74,6 +83,7 @@ void secret_wipe(void)
 		sodium_free(secret);
 	secret = NULL;
 	ready = false;
+	atomic_store(&published_state, 0);
 	pthread_mutex_unlock(&published_mu);
 }
 
@@ -112,6 +122,7 @@ static bool install(const uint8_t fresh[32], uint64_t gen)
 		memcpy(secret, fresh, 32);
 		published_generation = gen;
 		ready = true;
+		atomic_store(&published_state, gen + 1);
 	}
 	pthread_mutex_unlock(&published_mu);
 	generation = gen;

@@ -12,6 +12,8 @@ bool secret_ready(void);
 bool secret_get(uint8_t out[32]);
 /* The same, with its generation, read together. */
 bool secret_get_generation(uint8_t out[32], uint64_t *gen);
+/* Whether it is ready and its generation, without a lock. */
+bool secret_ready_generation(uint64_t *gen);
 uint64_t secret_generation(void);
 void secret_wipe(void);
 /* Bump the generation and derive the new secret: every token sold before
