@@ -480,8 +480,10 @@ bool route_spec_parse(const char *spec, struct route_spec *r, char *why,
 		if (!route_spec_set(r, w[i], eq + 1, false, why, whylen))
 			return false;
 	}
-	if (!r->service[0])
+	if (!r->service[0]) {
 		route_service_from_path(r->path, r->service, sizeof(r->service));
+		r->service_derived = true;
+	}
 	return route_spec_consistent(r, why, whylen);
 }
 

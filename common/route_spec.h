@@ -44,6 +44,7 @@ struct route_spec {
 	char schema[512];	/* path of a JSON file describing the request body */
 	char desc[512];
 	char service[ROUTE_MAX_SERVICE + 1];
+	bool service_derived;	/* no service= given: derived from the path */
 };
 
 /* Parse one route. On failure returns false with a reason in why. */

@@ -84,6 +84,53 @@ static bool check_spec(const struct route_spec *s, char *why, size_t whylen)
 	return true;
 }
 
+/* Whether two routes sell the same thing: what a payment buys and costs. */
+static bool same_terms(const struct route_spec *a, const struct route_spec *b)
+{
+	return a->price_msat == b->price_msat && a->uses == b->uses && a->valid == b->valid
+	       && a->balance_msat == b->balance_msat && a->hold_msat == b->hold_msat
+	       && strcmp(a->pricer, b->pricer) == 0;
+}
+
+/* A token names what it opens by service only (aperture's services
+ * caveat), so two routes of one service open each other. Where they sell
+ * different terms, a route whose name was derived from its path (paths
+ * that read alike: an exact route and a prefix on the same path, GET and
+ * POST of one path, /Report and /report) gets a name of its own, its tag
+ * after it; a name given with service= is refused (holding the table;
+ * told is false for a check that changes nothing). */
+static bool own_service(struct route_spec *s, const char *key, bool told, char *why,
+			size_t whylen)
+{
+	for (size_t i = 0; i < nroutes; i++) {
+		const struct route *o = routes[i];
+		if (!o->active || strcmp(o->key, key) == 0 || strcmp(o->spec.service, s->service) != 0
+		    || same_terms(&o->spec, s))
+			continue;
+		if (!s->service_derived) {
+			snprintf(why, whylen, "service %s is sold by route %s on other terms: a token "
+					      "of either would open both; give this route a service= "
+					      "of its own", s->service, o->key);
+			return false;
+		}
+		uint8_t h[32];
+		char tag[9];
+		crypto_hash_sha256(h, (const uint8_t *)key, strlen(key));
+		hex_encode(h, 4, tag, sizeof(tag));
+		size_t keep = strlen(s->service);
+		if (keep > ROUTE_MAX_SERVICE - 9)
+			keep = ROUTE_MAX_SERVICE - 9;
+		s->service[keep] = '\0';
+		snprintf(s->service + keep, sizeof(s->service) - keep, "-%s", tag);
+		s->service_derived = false;
+		if (told)
+			plugin_log(LOG_INFO, "route %s: service %s (its path's name is another "
+					     "route's, on other terms)", key, s->service);
+		return own_service(s, key, told, why, whylen);
+	}
+	return true;
+}
+
 /* Whether two specs say the same, by their canonical text. */
 static bool same_spec(const struct route_spec *a, const struct route_spec *b)
 {
@@ -147,6 +194,10 @@ static bool load_config(char *const *specs, size_t n, char *why, size_t whylen)
 				continue;
 			}
 			snprintf(why, whylen, "l402-route=%.200s: duplicates an earlier route", specs[i]);
+			return false;
+		}
+		if (!own_service(&s, key, true, err, sizeof(err))) {
+			snprintf(why, whylen, "l402-route=%.200s: %s", specs[i], err);
 			return false;
 		}
 		if (!add_route(&s, true, why, whylen))
@@ -306,7 +357,8 @@ static bool install_locked(const char *key, const char *value, char *why, size_t
 			old->active = false;
 		return true;
 	}
-	if (!route_spec_parse(value, &s, err, sizeof(err)) || !check_spec(&s, err, sizeof(err))) {
+	if (!route_spec_parse(value, &s, err, sizeof(err)) || !check_spec(&s, err, sizeof(err))
+	    || !own_service(&s, key, true, err, sizeof(err))) {
 		snprintf(why, whylen, "%s", err);
 		return false;
 	}
@@ -342,7 +394,10 @@ bool routes_check(const struct route_spec *s, bool must_be_new, char *why, size_
 		snprintf(why, whylen, "more than %d routes", MAX_ROUTES);
 		return false;
 	}
-	return check_spec(s, why, whylen);
+	pthread_rwlock_rdlock(&table_lock);
+	bool own = own_service(&copy, key, false, why, whylen);
+	pthread_rwlock_unlock(&table_lock);
+	return own && check_spec(s, why, whylen);
 }
 
 bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t whylen)
@@ -355,6 +410,13 @@ bool routes_put(const struct route_spec *s, bool must_be_new, char *why, size_t 
 		snprintf(why, whylen, "route %s exists; use l402-route-update", key);
 		return false;
 	}
+	/* Its service name settled before it is written down: the text
+	 * kept (with service=) then reads back to the same name. */
+	pthread_rwlock_rdlock(&table_lock);
+	bool own = own_service(&copy, key, true, why, whylen);
+	pthread_rwlock_unlock(&table_lock);
+	if (!own)
+		return false;
 	if (!route_spec_format(&copy, text, sizeof(text))) {
 		snprintf(why, whylen, "route too long");
 		return false;

@@ -56,6 +56,9 @@ int main(void)
 		CHECK(parse(round[i], &a));
 		CHECK(route_spec_format(&a, text, sizeof(text)));
 		CHECK(parse(text, &b));
+		/* The text names the service: read back, it was given. */
+		CHECK(!b.service_derived);
+		b.service_derived = a.service_derived;
 		CHECK(memcmp(&a, &b, sizeof(a)) == 0);
 	}
 	CHECK(!route_spec_format(&r, why, 8));
