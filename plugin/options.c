@@ -20,6 +20,7 @@ static const char *set_route(struct l402_config *c, const char *v, int64_t n, bo
 static const char *set_cors(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_trusted_proxy(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_auth_path(struct l402_config *c, const char *v, int64_t n, bool b);
+static const char *set_proxy_key(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_service_name(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_service_desc(struct l402_config *c, const char *v, int64_t n, bool b);
 static const char *set_contact(struct l402_config *c, const char *v, int64_t n, bool b);
@@ -50,6 +51,7 @@ static const struct opt_def {
 	{ "l402-trust-proxy", OPT_FLAG, NULL, "Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)", false, false, NULL, 0, 0, FIELD(trust_proxy) },
 	{ "l402-trusted-proxy", OPT_STRING, NULL, "ADDR or ADDR/BITS of a reverse proxy whose X-Forwarded-For names the client (several allowed)", true, false, set_trusted_proxy, 0, 0, 0 },
 	{ "l402-auth-path", OPT_STRING, "\"/l402/auth\"", "Path of the forward-auth endpoint front proxies ask for decisions, or off", false, false, set_auth_path, 0, 0, 0 },
+	{ "l402-proxy-key", OPT_STRING, NULL, "A secret your forward-auth recipe sends as X-L402-Final, so that a Payment session's topUp and close are answered to its clients (16-128 characters of A-Z a-z 0-9 - _; unset: never)", false, false, set_proxy_key, 0, 0, 0 },
 	{ "l402-log-requests", OPT_BOOL, "false", "Log every HTTP request at debug level", false, true, NULL, 0, 0, FIELD(log_requests) },
 	{ "l402-max-unpaid", OPT_INT, "10000", "Most unpaid invoices the paywall keeps outstanding; past it, new challenges get 503", false, true, NULL, 1, 1000000, FIELD(max_unpaid) },
 	{ "l402-service-name", OPT_STRING, NULL, "Name of this service in the published catalogs (default: the node's alias)", false, true, set_service_name, 0, 0, 0 },
@@ -233,6 +235,17 @@ static const char *set_index_token(struct l402_config *c, const char *v, int64_t
 	return NULL;
 }
 
+static const char *set_proxy_key(struct l402_config *c, const char *v, int64_t n, bool b)
+{
+	size_t len = strlen(v);
+	if (len < 16 || len > 128 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					      "0123456789-_") != len)
+		return fail("l402-proxy-key", "use 16 to 128 of A-Z a-z 0-9 - _", NULL);
+	free(c->proxy_key);
+	c->proxy_key = strdup(v);
+	return NULL;
+}
+
 static const char *set_metrics_bind(struct l402_config *c, const char *v, int64_t n, bool b)
 {
 	char host[256], port[16];
@@ -406,6 +419,7 @@ void options_free(struct l402_config *cfg)
 	free(cfg->index_token);
 	free(cfg->metrics_bind);
 	free(cfg->auth_path);
+	free(cfg->proxy_key);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	memset(cfg, 0, sizeof(*cfg));

@@ -33,6 +33,7 @@ struct l402_config {
 	struct addr_block trusted[MAX_TRUSTED_PROXIES];	/* ... or from these */
 	size_t ntrusted;
 	char *auth_path;	/* the forward-auth endpoint, or NULL when off */
+	char *proxy_key;	/* l402-proxy-key: X-L402-Final's value, or NULL */
 	bool log_requests;
 	int64_t max_unpaid;
 	char *service_name, *service_description, *contact, *public_url;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "core/state.h"
 #include "path.h"
 #include "paywall/paywall.h"
@@ -103,10 +105,17 @@ struct http_step *forward_auth_handle(struct req *r)
 	p->forward_auth = true;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan, &f);
 	if (f.seen_final) {
-		if (f.seen_final == 1 && strcmp(f.final, "1") == 0 && !f.seen_deny)
+		/* Only the recipe can say it: a proxy that copies the client's
+		 * headers into its question (Caddy's plain forward_auth,
+		 * Traefik) would let a client claim it, and then serve a
+		 * session's close to the upstream, again and again. */
+		const char *key = l402.cfg.proxy_key;
+		if (f.seen_final != 1 || f.seen_deny)
+			why = "X-L402-Final must come once, without X-L402-Deny-Status";
+		else if (key && strlen(f.final) == strlen(key)
+			 && sodium_memcmp(f.final, key, strlen(key)) == 0)
 			p->answer_goes_to_client = true;
-		else
-			why = "X-L402-Final must be 1, once, without X-L402-Deny-Status";
+		/* else: not the recipe's key, so not the proxy's word: ignored */
 	}
 	if (!why && f.seen_deny) {
 		if (f.seen_deny == 1 && (strcmp(f.deny, "401") == 0 || strcmp(f.deny, "403") == 0))

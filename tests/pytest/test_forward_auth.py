@@ -16,6 +16,10 @@ from conftest import ROOT
 from test_hostile import read_to_end
 from test_paywall import Http, buy, header_values, paywall, upstream  # noqa: F401
 
+# The node's l402-proxy-key, which the recipes send as X-L402-Final.
+PROXY_KEY = "test-proxy-key-0123456789"
+PROXIED = [("l402-trusted-proxy", "127.0.0.1"), ("l402-proxy-key", PROXY_KEY)]
+
 AUTH = "/l402/auth"
 
 
@@ -226,6 +230,7 @@ def caddy(directory):
 
     def launch(port, paywall_addr, upstream_addr):
         env = dict(os.environ, SITE="http://127.0.0.1:%d" % port, PAYWALL=paywall_addr,
+                   L402_PROXY_KEY=PROXY_KEY,
                    UPSTREAM=upstream_addr, CADDY_ADMIN="off",
                    XDG_DATA_HOME=directory, XDG_CONFIG_HOME=directory, HOME=directory)
         return ([exe, "run", "--adapter", "caddyfile", "--config",
@@ -247,7 +252,8 @@ def nginx(directory):
         server = open(os.path.join(ROOT, "contrib", "proxy", "nginx-l402.conf")).read()
         server = (server.replace("listen 80;", "listen 127.0.0.1:%d;" % port)
                   .replace("127.0.0.1:8402", paywall_addr)
-                  .replace("127.0.0.1:3000", upstream_addr))
+                  .replace("127.0.0.1:3000", upstream_addr)
+                  .replace("PROXY-KEY-OF-THE-NODE", PROXY_KEY))
         d = os.path.join(directory, "nginx")
         os.makedirs(d, exist_ok=True)
         # A root nginx's workers run as nobody: they write large request
@@ -289,7 +295,7 @@ def test_through_the_proxy(node_factory, upstream, request, proxy):  # noqa: F81
     url, seen = upstream
     n, web = paywall(node_factory, "GET /api/* 10sat upstream:api uses=5",
                      "GET /api/free/* 0 upstream:",
-                     options=[("l402-trusted-proxy", "127.0.0.1")])
+                     options=PROXIED)
     front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
                                                  url[len("http://"):]))
     before = invoices(n)
@@ -358,7 +364,7 @@ def test_bodies_and_documents_through_the_proxy(node_factory, upstream, request,
     whole, through the recipe."""
     url, seen = upstream
     n, web = paywall(node_factory, "POST /api/* 0 upstream:api",
-                     options=[("l402-trusted-proxy", "127.0.0.1")])
+                     options=PROXIED)
     front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
                                                  url[len("http://"):]))
     body = b"x" * 70000
@@ -395,7 +401,7 @@ def test_a_paid_sub_prefix_has_one_spelling_through_the_proxy(node_factory, upst
                                                               proxy):  # noqa: F811
     url, seen = upstream
     n, web = paywall(node_factory, "GET /api/premium/* 10sat upstream:api",
-                     "GET /api/* 0 upstream:api", options=[("l402-trusted-proxy", "127.0.0.1")])
+                     "GET /api/* 0 upstream:api", options=PROXIED)
     front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
                                                  url[len("http://"):]))
     host = ("Host: %s:%d" % front.addr).encode()
@@ -438,7 +444,7 @@ def file_upstream(directory):
 def test_a_path_cleaning_upstream_never_serves_the_paid_file_free(node_factory, file_upstream,
                                                                  request, proxy):
     n, web = paywall(node_factory, "GET /api/premium/* 10sat upstream:api",
-                     "GET /api/* 0 upstream:api", options=[("l402-trusted-proxy", "127.0.0.1")])
+                     "GET /api/* 0 upstream:api", options=PROXIED)
     front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
                                                  file_upstream))
     # The file server does clean these: it serves the paid file for them.
@@ -492,7 +498,7 @@ def test_session_actions_never_reach_the_upstream(node_factory, upstream, reques
     from test_mpp import b64u_decode
     url, seen = upstream
     n, web = paywall(node_factory, "GET /api/* 1sat upstream:api balance=10sat",
-                     options=[("l402-trusted-proxy", "127.0.0.1")])
+                     options=PROXIED)
     front = Front(request.getfixturevalue(proxy)(web.addr[0] + ":%d" % web.addr[1],
                                                  url[len("http://"):]))
     status, hdrs, _ = front.get("/api/data")
@@ -535,6 +541,13 @@ def test_session_actions_never_reach_the_upstream(node_factory, upstream, reques
     status, _, body = web.get("/l402/auth", dict(
         close, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/data"}))
     assert status == 409 and b"own listener" in body, body
+    # Such a proxy copies the client's headers into its question: a
+    # client's own X-L402-Final (not the node's key) changes nothing.
+    for final in ("1", "test-proxy-key-012345678", PROXY_KEY + "x"):
+        status, _, body = web.get("/l402/auth", dict(
+            close, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/data",
+                      "X-L402-Final": final}))
+        assert status == 409 and b"own listener" in body, (final, body)
     status, _, body = front.get("/api/data", close)
     assert status == 200 and json.loads(body)["refundSats"] == 19, body
     assert len(seen) == n_seen
