@@ -287,7 +287,7 @@ class Front(Http):
 # What the paywall tells an upstream, and what asks it for a deny status.
 SPOOFABLE = ("X-L402-Token-Id", "X-L402-Service", "X-L402-Uses-Left", "X-L402-Balance-Msat",
              "X-L402-Valid-Until", "X-L402-Price-Msat", "X-L402-Route-Tag",
-             "X-L402-Deny-Status")
+             "X-L402-Deny-Status", "X-L402-Final", "X-L402-Cookie")
 
 
 @pytest.mark.parametrize("proxy", ["caddy", "nginx"])
