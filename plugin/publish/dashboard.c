@@ -3,11 +3,13 @@
  * read), then the page, built on the loop holding its lock. */
 #include "publish/dashboard.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/loop.h"
@@ -528,6 +530,30 @@ static enum MHD_Result take_arg(void *cls, enum MHD_ValueKind kind, const char *
 	return MHD_YES;
 }
 
+/* Whether the request names this listener by an address (an IP literal,
+ * or localhost), not by some other name: a page elsewhere whose name is
+ * made to resolve here (DNS rebinding) must not read the shop. */
+static bool host_ok(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	char name[256];
+	if (!h)
+		return true; /* HTTP/1.0 without Host: no browser sends that */
+	size_t n = strlen(h);
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, h, n + 1);
+	if (name[0] == '[') /* an IPv6 literal */
+		return strchr(name, ']') != NULL;
+	char *colon = strrchr(name, ':');
+	if (colon)
+		*colon = '\0';
+	if (strcasecmp(name, "localhost") == 0)
+		return true;
+	struct in_addr a;
+	return inet_pton(AF_INET, name, &a) == 1;
+}
+
 static bool is_day(const char *s, bool end, int64_t *out)
 {
 	return strlen(s) == 10 && sales_parse_day(s, end, out);
@@ -596,7 +622,9 @@ enum MHD_Result dashboard_serve(struct MHD_Connection *c, const char *method, vo
 		return queue(r);
 	}
 	char msg[160];
-	const char *bad = read_inputs(c, q, msg, sizeof(msg));
+	const char *bad = host_ok(c) ? read_inputs(c, q, msg, sizeof(msg))
+				     : "the dashboard answers to an address of its own (a name "
+				       "other than localhost is refused: DNS rebinding)\n";
 	if (bad) {
 		free(q);
 		answer_text(r, 400, bad);

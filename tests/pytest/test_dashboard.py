@@ -374,3 +374,28 @@ def test_more_invoices_than_a_page_reads(node_factory):
     assert m and m.group(1).endswith("&amp;start=100001")  # created indexes count from 1
     status, _, html = get(n, m.group(1).replace("&amp;", "&")[len("/dashboard"):])
     assert status == 200 and card(html, "sales") == "500" and 'id="more"' not in html
+
+
+def test_the_dashboard_answers_only_to_an_address(node_factory):
+    """DNS rebinding (found by an attack): a page whose name is made to
+    resolve to the node must not read the shop. Addresses and localhost
+    are answered; any other Host is refused."""
+    import http.client
+    n, web = shop(node_factory)
+    host, port = n.status()["metrics_bind"].rsplit(":", 1)
+
+    def with_host(h):
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        c.putrequest("GET", "/dashboard", skip_host=True)
+        c.putheader("Host", h)
+        c.endheaders()
+        r = c.getresponse()
+        out = (r.status, r.read().decode())
+        c.close()
+        return out
+
+    for h in ("127.0.0.1:" + port, "localhost:" + port, "LOCALHOST", "[::1]:" + port):
+        assert with_host(h)[0] == 200, h
+    for h in ("evil.example", "evil.example:" + port, "127.0.0.1.nip.io:" + port, "localhost.evil"):
+        status, body = with_host(h)
+        assert status == 400 and "DNS rebinding" in body, (h, status, body)
