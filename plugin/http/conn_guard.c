@@ -21,6 +21,10 @@ struct guarded {
 	int64_t since_ms;	/* waiting for a request's headers since */
 	bool in_request;
 	bool proxy;		/* a trusted proxy's: not counted in its group */
+	/* Past its client's share when it opened: the accept check and the
+	 * count are apart, and several threads accept at once; set before
+	 * the connection is read, then only read. */
+	bool over;
 };
 
 /* Open connections per client group. */
@@ -88,7 +92,7 @@ static void opened(struct MHD_Connection *c, void **socket_context)
 	if (pp && !*pp && (*pp = calloc(1, sizeof(**pp))))
 		memcpy((*pp)->group, g->group, 16);
 	if (pp && *pp)
-		(*pp)->n++;
+		g->over = (*pp)->n++ >= max_per_client;
 	g->next = open_list;
 	if (open_list)
 		open_list->prev = g;
@@ -149,6 +153,12 @@ static void mark(struct MHD_Connection *c, bool in_request)
 	g->in_request = in_request;
 	g->since_ms = loop_now_ms();
 	pthread_mutex_unlock(&mu);
+}
+
+bool conn_guard_admitted(struct MHD_Connection *c)
+{
+	const struct guarded *g = guarded_of(c);
+	return !g || !g->over;
 }
 
 void conn_guard_request_started(struct MHD_Connection *c)

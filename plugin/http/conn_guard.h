@@ -17,6 +17,9 @@
 enum MHD_Result conn_guard_accept(void *cls, const struct sockaddr *addr, socklen_t len);
 void conn_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		       enum MHD_ConnectionNotificationCode code);
+/* Whether c is within its client's share of connections (false: close
+ * it; two threads accepting at once can both pass the accept check). */
+bool conn_guard_admitted(struct MHD_Connection *c);
 /* A request's headers are in; it is done (the next one's deadline runs). */
 void conn_guard_request_started(struct MHD_Connection *c);
 void conn_guard_request_done(struct MHD_Connection *c);

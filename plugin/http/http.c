@@ -631,6 +631,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (!r->conn) {
+		if (!conn_guard_admitted(c))
+			return MHD_NO; /* over its client's share: closed */
 		start_request(r, c, url, method);
 		conn_guard_request_started(c);
 		/* An answer queued in this first call closes the connection:
