@@ -54,6 +54,20 @@ struct meter {
 	int64_t pause_s;		/* how long a paused stream waits for a top-up */
 };
 
+/* ---- keeping: an answer the request may have to give again ---- */
+
+/* A request whose answer must be given again, unchanged, to a retry (a
+ * Payment session's open: the draft's idempotency) asks for it whole: a
+ * backend that can hands status, type and body to kept once it has them
+ * (before or after answering), holding the loop's lock, and never when
+ * the body is longer than max, streamed, or not whole. Copied by value. */
+struct keep {
+	void (*kept)(const uint8_t key[32], unsigned status, const char *content_type,
+		     const char *body, size_t len);	/* NULL: nothing to keep */
+	uint8_t key[32];		/* the keeper's own: passed back */
+	size_t max;
+};
+
 /* ---- a backend ---- */
 
 /* What a backend is handed to serve one request. */
@@ -62,6 +76,7 @@ struct backend_call {
 	const struct route_spec *spec;	/* the route that matched */
 	const char *subpath;		/* the path under a prefix route ("" for exact) */
 	struct meter meter;
+	struct keep keep;
 };
 
 struct backend {
@@ -109,6 +124,9 @@ void backends_stop(void);
  * (the path is already percent-decoded, so "%2e%2e" and "%2f" are caught
  * too). Backends that map it onto something refuse others. */
 bool backend_subpath_plain(const char *subpath);
+/* The whole answer handed to k's keeper, when it asks and it fits. */
+void backend_keep(const struct keep *k, unsigned status, const char *content_type,
+		  const char *body, size_t len);
 /* A metered call's meter settled with cost (nothing when not metered). */
 void backend_settle(struct meter *m, uint64_t cost_msat);
 

@@ -48,6 +48,19 @@ static bool check(const struct route_spec *s, char *why, size_t whylen)
 	return true;
 }
 
+/* A file small enough to keep, read whole (a short read keeps nothing). */
+static void keep_file(const struct keep *k, int fd, size_t size, const char *type)
+{
+	char *body = malloc(size ? size : 1);
+	size_t got = 0;
+	ssize_t n;
+	while (body && got < size && (n = pread(fd, body + got, size - got, (off_t)got)) > 0)
+		got += (size_t)n;
+	if (body && got == size)
+		backend_keep(k, 200, type, body, size);
+	free(body);
+}
+
 static struct http_step *serve(const struct backend_call *c)
 {
 	struct req *r = c->req;
@@ -80,6 +93,8 @@ static struct http_step *serve(const struct backend_call *c)
 			close(fd);
 		return http_error(r, 404, "not_found", "no such file");
 	}
+	if (c->keep.kept && (uint64_t)st.st_size <= c->keep.max)
+		keep_file(&c->keep, fd, (size_t)st.st_size, content_type(real));
 	/* Large files go out from the descriptor, never through memory. */
 	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
 	if (!resp) {

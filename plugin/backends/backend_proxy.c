@@ -104,7 +104,15 @@ struct job {
 	size_t end_sent;
 	char end_text[512];
 
+	/* Under mu: the answer as the connection takes it, for a request
+	 * that keeps its answer (not a stream: what a stream sends depends on
+	 * its balance as it flows). */
+	struct strbuf kept;
+	bool keep_lost;
+	char kept_type[128];	/* its Content-Type */
+
 	/* Under the loop's lock. */
+	struct keep keep;
 	bool started;		/* a response (or error) went to the client */
 	bool counted;		/* counted in `active` (until the worker ends) */
 	bool settling;		/* the loop's reference: held until settled */
@@ -295,6 +303,7 @@ static void release(struct job *j)
 	track(j, false);
 	curl_slist_free_all(j->headers);
 	strbuf_free(&j->resp_headers);
+	strbuf_free(&j->kept);
 	free(j->ring);
 	free(j->body);
 	free(j->url);
@@ -597,6 +606,8 @@ static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 		if (chunk > RING_SIZE - j->head)
 			chunk = RING_SIZE - j->head;
 		memcpy(buf, j->ring + j->head, chunk);
+		if (j->keep.kept && !j->keep_lost && (j->sse || !strbuf_append(&j->kept, buf, chunk)))
+			j->keep_lost = true;
 		j->head = (j->head + chunk) % RING_SIZE;
 		j->len -= chunk;
 		j->taken += chunk;
@@ -684,6 +695,8 @@ static struct MHD_Response *streaming_response(struct job *j)
 				v++;
 			v[strcspn(v, "\r")] = '\0';
 			MHD_add_response_header(resp, line, v);
+			if (strcasecmp(line, "Content-Type") == 0)
+				snprintf(j->kept_type, sizeof(j->kept_type), "%s", v);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
@@ -700,6 +713,21 @@ static void stream_buffer(struct MHD_Connection *c)
 	int size = STREAM_SNDBUF;
 	if (ci)
 		setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/* The whole answer, when it was taken whole, to the request's keeper. */
+static void keep_answer(struct job *j)
+{
+	if (!j->keep.kept)
+		return;
+	pthread_mutex_lock(&j->mu);
+	bool whole = !j->keep_lost && !j->sse && j->code == CURLE_OK && j->headers_ready
+		     && j->status >= 200 && j->taken == j->written && !j->len;
+	pthread_mutex_unlock(&j->mu);
+	/* Read without mu: the worker is done and the response freed. */
+	if (whole)
+		backend_keep(&j->keep, (unsigned)j->status, j->kept_type,
+			     j->kept.data ? j->kept.data : "", j->kept.len);
 }
 
 static void on_event(struct job *j)
@@ -761,6 +789,7 @@ static void on_event(struct job *j)
 	pthread_mutex_unlock(&j->mu);
 	if (finished && j->settling) {
 		j->settling = false;
+		keep_answer(j);
 		backend_settle(&j->meter, !ready || status < 100 ? 0 : has_cost ? cost : j->meter.held);
 		release(j); /* the loop's reference */
 	}
@@ -841,6 +870,8 @@ static struct http_step *serve(const struct backend_call *c)
 	}
 	j->meter = m;
 	j->metered = m.ops != NULL;
+	j->keep = c->keep;
+	strbuf_init(&j->kept, c->keep.max);
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	j->conn = r->conn;

@@ -2,6 +2,7 @@
  * the query string as its parameters. Only the methods below: they read
  * and never spend, sign, or change the node. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/backend.h"
@@ -53,12 +54,20 @@ static bool check(const struct route_spec *s, char *why, size_t whylen)
 			      s->target);
 }
 
-static struct http_step *answer(struct req *r, const struct rpc_result *res)
+/* A request waiting for lightningd's answer. */
+struct wait {
+	struct req_ref ref;
+	struct keep keep;
+};
+
+static struct http_step *answer(struct req *r, const struct rpc_result *res,
+				const struct keep *keep)
 {
 	size_t len;
 	if (res->status == RPC_OK) {
 		const char *raw = json_raw(res->doc, res->result, &len);
 		/* json_raw strips quotes from strings: results are objects. */
+		backend_keep(keep, 200, "application/json", raw, len);
 		return http_finish_json(r, 200, raw, len);
 	}
 	if (res->status == RPC_ERROR)
@@ -68,9 +77,11 @@ static struct http_step *answer(struct req *r, const struct rpc_result *res)
 
 static void answered(void *arg, const struct rpc_result *res)
 {
-	struct req *r = http_deref(http_arg_ref(arg));
+	struct wait *w = arg;
+	struct req *r = http_deref(w->ref);
 	if (r)
-		http_step_end(answer(r, res));
+		http_step_end(answer(r, res, &w->keep));
+	free(w);
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -95,10 +106,18 @@ static struct http_step *serve(const struct backend_call *c)
 		strbuf_free(&sb);
 		return http_error(r, 400, "bad_request", "query too large");
 	}
+	struct wait *w = malloc(sizeof(*w));
+	if (!w) {
+		strbuf_free(&sb);
+		return http_unavailable(r, "out of memory");
+	}
 	struct http_step *s = http_wait(r);
-	if (!rpc_call(c->spec->target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered,
-		      http_ref_arg(http_ref(r))))
+	w->ref = http_ref(r);
+	w->keep = c->keep;
+	if (!rpc_call(c->spec->target, sb.data, NULL, RPC_BACKEND_TIMEOUT_MS, answered, w)) {
+		free(w);
 		s = http_unavailable(r, "cannot ask lightningd now");
+	}
 	strbuf_free(&sb);
 	return s;
 }

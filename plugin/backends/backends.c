@@ -77,6 +77,13 @@ bool backend_subpath_plain(const char *p)
 	return true;
 }
 
+void backend_keep(const struct keep *k, unsigned status, const char *content_type,
+		  const char *body, size_t len)
+{
+	if (k->kept && len <= k->max)
+		k->kept(k->key, status, content_type ? content_type : "", body, len);
+}
+
 void backend_settle(struct meter *m, uint64_t cost_msat)
 {
 	if (m->ops)

@@ -28,7 +28,26 @@
 #define SETTLE_POLL_MS 100
 #define SETTLE_WAIT_S 120
 
+/* An open's answer is kept for the open's retry (the draft's
+ * idempotency) when it is whole, 2xx and at most KEEP_MAX bytes, while
+ * the session is open, for as long as its challenge lives and at least
+ * KEEP_MIN_S; at most KEEP_TOTAL bytes in all. An answer not kept (a
+ * stream, a larger one, one when the room is full, one from before a
+ * restart, a front proxy's) is served again to the retry as a bearer
+ * request, drawing its unit. */
+#define KEEP_MAX (64u * 1024)
+#define KEEP_TOTAL (8u * 1024 * 1024)
+#define KEEP_MIN_S 300
+
 enum session_status { SESSION_OPEN, SESSION_CLOSING, SESSION_CLOSED };
+
+struct kept_answer {
+	unsigned status;
+	char type[128];
+	int64_t until;
+	size_t len;
+	char body[];
+};
 
 struct session {
 	uint8_t id[32];
@@ -52,10 +71,12 @@ struct session {
 	 * close): the same close again gets the same answer (the draft's
 	 * idempotency), anything else on a closed session is refused. */
 	char close_challenge[48];
+	struct kept_answer *kept;	/* its open's, or NULL */
 };
 
 static struct session *sessions[MAX_SESSIONS];
 static size_t nsessions;
+static size_t kept_bytes;
 static struct ds_load load = { mpp_session_start, false, false, 0 };
 static uint64_t idle_timer;
 static void (*observer)(const struct session_event *e);
@@ -143,9 +164,19 @@ uint64_t mpp_session_settle_limit(const uint8_t id[32])
 	return s && !s->refund_fixed ? s->deposit_msat : 0;
 }
 
+static void forget_answer(struct session *s)
+{
+	if (s->kept) {
+		kept_bytes -= s->kept->len;
+		free(s->kept);
+		s->kept = NULL;
+	}
+}
+
 static void session_free(struct session *s)
 {
 	if (s) {
+		forget_answer(s);
 		free(s->return_invoice);
 		free(s);
 	}
@@ -363,17 +394,11 @@ static void trouble(struct act *a, const char *why)
 	act_free(a);
 }
 
-/* The request draws on session s from now on, as on a balance token
- * named by it. */
-static struct http_step *drawn(struct req *r, struct act *a, struct session *s)
+/* r as a request on session s: its verdict names the session as a
+ * balance token, its price is the unit, its receipt the open's. */
+static void as_drawer(struct paid *p, const struct session *s)
 {
 	struct strbuf sb;
-	s->last_active = (int64_t)time(NULL);
-	if (!r) {
-		act_free(a);
-		return NULL;
-	}
-	struct paid *p = paid_of(r);
 	memset(&p->verdict, 0, sizeof(p->verdict));
 	memcpy(p->verdict.id.token_id, s->id, 32);
 	p->verdict.grant.balance_msat = s->deposit_msat;
@@ -384,9 +409,62 @@ static struct http_step *drawn(struct req *r, struct act *a, struct session *s)
 	if (mpp_session_receipt(&sb, p->mpp.challenge_id, s->id, (int64_t)time(NULL), 0, NULL))
 		snprintf(p->mpp.receipt, sizeof(p->mpp.receipt), "%s", sb.data);
 	strbuf_free(&sb);
+}
+
+/* The request draws on session s from now on, as on a balance token
+ * named by it. */
+static struct http_step *drawn(struct req *r, struct act *a, struct session *s)
+{
+	s->last_active = (int64_t)time(NULL);
+	if (!r) {
+		act_free(a);
+		return NULL;
+	}
+	as_drawer(paid_of(r), s);
 	http_step_fn serve = a->serve;
 	act_free(a);
 	return serve(r);
+}
+
+/* The open's retry: its original answer, nothing drawn. */
+static struct http_step *open_replayed(struct req *r, struct act *a, struct session *s)
+{
+	const struct kept_answer *k = s->kept;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(k->len, (void *)k->body, MHD_RESPMEM_MUST_COPY);
+	act_free(a);
+	s->last_active = (int64_t)time(NULL);
+	as_drawer(paid_of(r), s);
+	if (resp && k->type[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, k->type);
+	return http_finish(r, k->status, resp);
+}
+
+void mpp_session_kept(const uint8_t id[32], unsigned status, const char *type, const char *body,
+		      size_t len)
+{
+	struct session *s = find(id);
+	int64_t now = (int64_t)time(NULL);
+	if (!s || s->status != SESSION_OPEN || s->kept || status < 200 || status > 299
+	    || len > KEEP_MAX || kept_bytes + len > KEEP_TOTAL)
+		return;
+	struct kept_answer *k = malloc(sizeof(*k) + len);
+	if (!k)
+		return;
+	k->status = status;
+	snprintf(k->type, sizeof(k->type), "%s", type);
+	k->until = s->expires > now + KEEP_MIN_S ? s->expires : now + KEEP_MIN_S;
+	k->len = len;
+	memcpy(k->body, body, len);
+	s->kept = k;
+	kept_bytes += len;
+}
+
+struct keep mpp_session_keeper(const uint8_t id[32])
+{
+	struct keep k = { mpp_session_kept, { 0 }, KEEP_MAX };
+	memcpy(k.key, id, 32);
+	return k;
 }
 
 static void draw(struct act *a, struct session *s)
@@ -502,6 +580,9 @@ static void opened(void *arg, const struct rpc_result *res)
 	if (res->status == RPC_OK) {
 		plugin_log(LOG_DEBUG, "session opened: %llu msat",
 			   (unsigned long long)s->deposit_msat);
+		struct req *r = act_req(a);
+		if (r)
+			paid_of(r)->keep_answer = true;
 		draw(a, s);
 		return;
 	}
@@ -774,6 +855,7 @@ static void close_with(struct act *a)
 	snprintf(s->refund_status, sizeof(s->refund_status), s->refund_sat ? "pending" : "skipped");
 	s->status = SESSION_CLOSING;
 	s->closed_at = (int64_t)time(NULL);
+	forget_answer(s);
 	if (!a->server_close)
 		snprintf(s->close_challenge, sizeof(s->close_challenge), "%s", a->mpp.challenge_id);
 	/* The deposit opens nothing from now on, even if this record were
@@ -877,8 +959,12 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 	switch (a->mpp.action) {
 	case MPP_OPEN:
 		if ((s = find(a->mpp.session_id)) && s->status == SESSION_OPEN
-		    && strcmp(s->tag, a->tag) == 0)
-			return drawn(r, a, s); /* opened before: a retry, or a second client */
+		    && strcmp(s->tag, a->tag) == 0) {
+			/* Opened before: a retry, or a second client. */
+			if (s->kept && s->kept->until > (int64_t)time(NULL))
+				return open_replayed(r, a, s);
+			return drawn(r, a, s);
+		}
 		if (s)
 			return refused(r, a, MPP_INVALID_CHALLENGE, "this session is closed");
 		if (open_by(a->client) >= (size_t)l402.cfg.max_client_sessions) {
@@ -996,6 +1082,8 @@ static void close_idle(void *arg)
 		return;
 	for (size_t i = 0; i < nsessions; i++) {
 		struct session *s = sessions[i];
+		if (s->kept && s->kept->until <= now)
+			forget_answer(s);
 		if (s->status != SESSION_OPEN || now - s->last_active < l402.cfg.session_idle)
 			continue;
 		struct act *a = calloc(1, sizeof(*a));

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backends/backend.h"
 #include "mpp.h"
 #include "paywall/request.h"
 #include "strbuf.h"
@@ -45,6 +46,12 @@ typedef struct http_step *(*mpp_session_unpaid)(struct req *r, enum reason why,
 						 const char *detail);
 HTTP_MUST_USE struct http_step *mpp_session_act(struct req *r, http_step_fn serve,
 						 mpp_session_unpaid unpaid);
+
+/* What keeps the answer to session id's open for its retry (paywall.c
+ * hands it to the backend, which passes it back whole). */
+struct keep mpp_session_keeper(const uint8_t id[32]);
+void mpp_session_kept(const uint8_t id[32], unsigned status, const char *type, const char *body,
+		      size_t len);
 
 /* A session closed (written so, its refund tried), or its refund paid or
  * failed. */

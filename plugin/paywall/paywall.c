@@ -110,9 +110,12 @@ static struct http_step *to_backend(struct req *r)
 {
 	struct paid *p = paid_of(r);
 	const struct backend *b = p->route.backend;
-	struct backend_call c = { r, &p->route.spec, subpath(r, p), { NULL, { 0 }, 0, false, 0, 0, 0 } };
+	struct backend_call c = { r, &p->route.spec, subpath(r, p), { NULL, { 0 }, 0, false, 0, 0, 0 }, { NULL, { 0 }, 0 } };
 	if (b->meters)
 		c.meter = paid_meter(p);
+	/* Only an open asks, and an open is served holding the lock. */
+	if (p->keep_answer)
+		c.keep = mpp_session_keeper(p->mpp.session_id);
 	return b->serve(&c);
 }
 

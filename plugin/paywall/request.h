@@ -40,6 +40,8 @@ struct paid {
 	 * for what the client gets (nginx's error_page): every other answer
 	 * goes to the client, 2xx too. */
 	bool answer_goes_to_client;
+	/* A session's open: its answer is kept for the open's retry. */
+	bool keep_answer;
 };
 
 _Static_assert(_Alignof(struct paid) <= _Alignof(struct req),

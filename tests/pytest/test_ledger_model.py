@@ -423,8 +423,9 @@ class Web:
                 r = c.getresponse()
                 out.status, out.hdrs = r.status, r.getheaders()
                 out.statuses.append(out.status)
-                if r.status != 200:
+                if r.status != 200 or "event-stream" not in (r.getheader("Content-Type") or ""):
                     out.body = r.read()
+                    out.ended = True
                 else:
                     while stop_after is None or out.events < stop_after:
                         line = r.readline()
@@ -537,6 +538,7 @@ class Session(Account):
         self.opens = []                # (return invoice hash, outcome class, group)
         self.topups = []               # (deposit hash, amount, outcome class)
         self.closes = []               # outcomes of closes
+        self.open_bodies = []          # what opens that drew were answered
 
     @property
     def open_ok(self):
@@ -572,6 +574,7 @@ class Model:
         self.paid = {}            # our payments: invoice hash -> msat
         self.seen = []            # every credential sent: (route, spec, headers, meta)
         self.crashes = 0
+        self.problems = []        # (kind, why) seen while applying answers
         self.credits = []         # top-ups sent: (kind, deposit hash, sid, outcome class)
         self.group = 0
         self.log = []
@@ -784,6 +787,18 @@ class Model:
                 _, acct, spec, out, tag = e
                 if acct is None:
                     continue
+                if isinstance(acct, Session) and re.match(r"(replay )?open ", tag) \
+                        and out.cls == "ok":
+                    if not header_values(out.hdrs, "X-L402-Balance-Msat"):
+                        # An open again, answered as before without a
+                        # draw (the draft's idempotency): no new value,
+                        # so the very bytes an open that drew was sent.
+                        if out.body not in acct.open_bodies:
+                            self.problems.append(("open-replay-new", "%s: %r is no earlier "
+                                                  "open's answer" % (tag, out.body[:80])))
+                        acct.note("[%d] %s: its original answer" % (g, tag))
+                        continue
+                    acct.open_bodies.append(out.body)
                 if acct.kind == "uses":
                     lo, hi = (1, 1) if out.cls == "ok" else (0, 0) if out.cls == "refused" \
                         else (0, 1)
@@ -1129,6 +1144,8 @@ class Run:
 
     def check(self):
         m = self.m
+        for what, why in m.problems:
+            self.fail(what, why)
         invoices = self.node.rpc.call("listinvoices", {})["invoices"]
         received = {i["payment_hash"]: i.get("amount_received_msat", 0)
                     for i in invoices if i["status"] == "paid"}
