@@ -11,8 +11,8 @@
 # medians of the ratios are the figures to quote. Loopback only; bounded
 # by ROUNDS x 6 x DURATION. Needs wrk, nginx, openssl. THREADS sets
 # l402-http-threads. PERF=FILE records a profile of the plugin in the
-# first paid run.
-#   [ROUNDS=5] [THREADS=N] [PERF=FILE] sh contrib/bench/paid-request.sh [DURATION_SECONDS] [CONNECTIONS]
+# first paid run. PAIRS limits the runs to some of paid, free, paid-tls.
+#   [ROUNDS=5] [THREADS=N] [PERF=FILE] [PAIRS="paid paid-tls"] sh contrib/bench/paid-request.sh [DURATION_SECONDS] [CONNECTIONS]
 set -eu
 cd "$(dirname "$0")/../.."
 . contrib/bench/lib.sh
@@ -42,6 +42,7 @@ done | sort -n | awk '{a[NR]=$1} END {printf "min %s  median %s  max %s\n", a[1]
 pair() {
 	name=$1 purl=$2 nurl=$3
 	shift 3
+	case " ${PAIRS:-paid free paid-tls} " in *" $name "*) ;; *) return 0 ;; esac
 	SERVER=l402 SERVER_PIDS=$PLUGIN_PID
 	if [ -n "${PERF:-}" ] && [ "$name" = paid ] && [ "$round" = 1 ]; then
 		(sleep 1; perf record -g -o "$PERF" -p "$PLUGIN_PID" -- sleep 3 >/dev/null 2>&1) &
@@ -64,7 +65,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "== medians of $ROUNDS back-to-back pairs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-for name in paid free paid-tls; do
+for name in ${PAIRS:-paid free paid-tls}; do
 	awk -v n="$name" '$1 == n { r[++k] = $2 / $4; c[k] = $3 / $5; a[k] = $2; b[k] = $4; x[k] = $3; y[k] = $5 }
 		function med(v, k,   i, j, t) {
 			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }

@@ -20,6 +20,7 @@ struct guarded {
 	uint8_t group[16];
 	int64_t since_ms;	/* waiting for a request's headers since */
 	bool in_request;
+	bool uncorked;		/* conn_guard_uncorked_before */
 	bool proxy;		/* a trusted proxy's: not counted in its group */
 	/* Past its client's share when it opened: the accept check and the
 	 * count are apart, and several threads accept at once; set before
@@ -153,6 +154,17 @@ static void mark(struct MHD_Connection *c, bool in_request)
 	g->in_request = in_request;
 	g->since_ms = loop_now_ms();
 	pthread_mutex_unlock(&mu);
+}
+
+bool conn_guard_uncorked_before(struct MHD_Connection *c)
+{
+	struct guarded *g = guarded_of(c);
+	if (!g)
+		return false;
+	/* Only the connection's own thread marks it. */
+	bool before = g->uncorked;
+	g->uncorked = true;
+	return before;
 }
 
 bool conn_guard_admitted(struct MHD_Connection *c)

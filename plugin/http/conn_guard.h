@@ -20,6 +20,9 @@ void conn_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 /* Whether c is within its client's share of connections (false: close
  * it; two threads accepting at once can both pass the accept check). */
 bool conn_guard_admitted(struct MHD_Connection *c);
+/* Whether the transport uncorked c's socket before (and from now on it
+ * has): kept here, with the connection's other state. */
+bool conn_guard_uncorked_before(struct MHD_Connection *c);
 /* A request's headers are in; it is done (the next one's deadline runs). */
 void conn_guard_request_started(struct MHD_Connection *c);
 void conn_guard_request_done(struct MHD_Connection *c);

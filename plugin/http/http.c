@@ -550,11 +550,15 @@ static void tls_uncork(struct MHD_Connection *c)
 		shutdown(fd->connect_fd, SHUT_RDWR);
 		return;
 	}
-	/* libmicrohttpd corked the socket for the headers and, having sent
-	 * nothing, may leave it so: the record would wait for the kernel's
-	 * 200 ms. Pushed now. */
-	int off = 0;
-	setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	/* libmicrohttpd corked the socket for the first answer's headers and,
+	 * having sent nothing, may leave it so: the record would wait for the
+	 * kernel's 200 ms. Pushed now. It believes the socket corked from then
+	 * on and never corks it again (it pushes each answer with TCP_NODELAY
+	 * instead, before this record is sent): once per connection. */
+	if (!conn_guard_uncorked_before(c)) {
+		int off = 0;
+		setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	}
 }
 
 static enum MHD_Result queue(struct req *r)

@@ -194,3 +194,32 @@ def test_bad_tls_setups_disable_with_the_reason(node_factory, pki, setup, why):
     n = node_factory.get_node(opts, may_fail=True)
     n.wait_for_log(why)
     n.wait_for_log("disabled")
+
+
+@pytest.mark.parametrize("order", ["small-first", "large-first"])
+def test_answers_on_one_connection_never_wait_for_the_cork(node_factory, pki, directory, order):
+    """A small answer goes out as one TLS record, pushed by hand the first
+    time (libmicrohttpd corks the socket for the headers); whatever came
+    before it on the connection (a large answer sent libmicrohttpd's way),
+    no answer waits for the kernel's 200 ms cork timer."""
+    import http.client
+    files = os.path.join(directory, "files")
+    os.makedirs(files)
+    with open(os.path.join(files, "big.bin"), "wb") as f:
+        f.write(os.urandom(200000))
+    n, _ = paywall(node_factory, "GET /small 0 text:small", "GET /f/* 0 dir:%s" % files,
+                   options=tls_options(pki, "https://127.0.0.1:0"))
+    (tport,), _ = ports(n)
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+    c = http.client.HTTPSConnection("127.0.0.1", tport, context=ctx, timeout=10)
+    paths = ["/small", "/f/big.bin"] * 3 if order == "small-first" else ["/f/big.bin", "/small"] * 3
+    took = []
+    for p in paths + ["/small"] * 4:
+        t0 = time.monotonic()
+        c.request("GET", p)
+        r = c.getresponse()
+        body = r.read()
+        took.append(time.monotonic() - t0)
+        assert r.status == 200 and len(body) == (5 if p == "/small" else 200000)
+    c.close()
+    assert max(took) < 0.15, took
