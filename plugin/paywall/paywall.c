@@ -142,6 +142,7 @@ static struct http_step *serve_counted(struct req *r)
  * under exactly those bytes. */
 struct found_cred {
 	const char *header, *value;
+	unsigned index;		/* of the request's tokens */
 };
 
 /* Every Authorization header a request carries (aperture's client sends
@@ -209,8 +210,9 @@ static bool more_telling(enum l402_err e, enum l402_err best)
 	       && (best == L402_ERR_NO_CREDENTIALS || best == L402_ERR_BAD_SCHEME);
 }
 
-/* The L402 credentials of r, each parsed and verified until one holds:
- * L402_OK with *found, or the most telling failure (its detail in v). */
+/* The L402 credentials of r from the first not yet found unusable, each
+ * parsed and verified until one holds: L402_OK with *found, or the most
+ * telling failure (its detail in v). */
 static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 				   struct l402_credential *cred, const uint8_t *secret,
 				   int64_t now, struct l402_verdict *v, struct found_cred *found)
@@ -221,7 +223,7 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 	struct l402_verify_req vr = { p->route.spec.service, NULL, now };
 	enum l402_err best = L402_ERR_NO_CREDENTIALS;
 	char best_detail[sizeof(v->detail)] = "";
-	for (unsigned i = 0; i < a->ntoken; i++) {
+	for (unsigned i = p->cred_from; i < a->ntoken; i++) {
 		const char *t = a->token[i];
 		enum l402_err e = l402_parse_authorization(t, strlen(t), cred);
 		if (e == L402_OK) {
@@ -230,6 +232,7 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 			if (e == L402_OK) {
 				found->header = a->cookie[i] ? "Cookie" : "Authorization";
 				found->value = t;
+				found->index = i;
 				return L402_OK;
 			}
 		}
@@ -239,7 +242,7 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 		}
 	}
 	/* aperture's headers, when no Authorization header was L402's. */
-	if (best == L402_ERR_NO_CREDENTIALS || best == L402_ERR_BAD_SCHEME) {
+	if ((best == L402_ERR_NO_CREDENTIALS || best == L402_ERR_BAD_SCHEME) && !p->cred_from) {
 		for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++) {
 			const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, alt[i]);
 			if (!h)
@@ -251,6 +254,7 @@ static enum l402_err verify_tokens(struct req *r, const struct auth_values *a,
 			if (e == L402_OK) {
 				found->header = alt[i];
 				found->value = h;
+				found->index = a->ntoken;
 			}
 			return e;
 		}
@@ -298,7 +302,7 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	/* 17 KiB: one per thread, not on the stack. */
 	static __thread struct l402_credential cred;
 	struct paid *p = paid_of(r);
-	struct found_cred found = { NULL, NULL };
+	struct found_cred found = { NULL, NULL, 0 };
 	struct auth_values a = { .ntoken = 0 };
 	struct verdict_key key;
 	uint8_t secret[L402_SECRET_LEN];
@@ -319,13 +323,16 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	/* A cached verdict needs the generation only: the secret is copied
 	 * (under its lock) for a credential verified in full. */
 	if (secret_ready_generation(&generation))
-		for (unsigned i = 0; i < a.ntoken; i++) {
+		for (unsigned i = p->cred_from; i < a.ntoken; i++) {
 			const char *t = a.token[i];
 			if (strlen(t) <= L402_MAX_AUTH_LEN
 			    && verdict_key(p->route.spec.service,
 					   a.cookie[i] ? "Cookie" : "Authorization", t, &key)
-			    && verdict_cache_find(&key, generation, now, v))
+			    && verdict_cache_find(&key, generation, now, v)) {
+				p->cred_at = (uint8_t)i;
+				p->cred_more = i + 1 < a.ntoken;
 				return true;
+			}
 		}
 	if (!secret_get_generation(secret, &generation)) {
 		*answer = http_unavailable(r, "starting up; retry shortly");
@@ -342,6 +349,8 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 				 v->detail[0] ? ": " : "", v->detail);
 		return false;
 	}
+	p->cred_at = (uint8_t)found.index;
+	p->cred_more = found.index + 1 < a.ntoken;
 	if (strlen(found.value) <= L402_MAX_AUTH_LEN
 	    && verdict_key(p->route.spec.service, found.header, found.value, &key))
 		verdict_cache_put(&key, generation, v);
@@ -414,15 +423,40 @@ static void note_left(struct paid *p, const struct spend *s)
 	}
 }
 
+static struct http_step *paid_checks(struct req *r);
+static struct http_step *payment_checks(struct req *r);
+
+/* r's token verified but is unusable (revoked, spent): the next of its
+ * credentials that verifies is tried, else the client is told why the
+ * first failed. A client that holds an old token and a new one may send
+ * both, in any order (and a browser sends every cookie it has). Under the
+ * loop's lock: verifying again is rare (several tokens, one spent). */
+static struct http_step *another_token(struct req *r, enum reason why, const char *detail)
+{
+	struct paid *p = paid_of(r);
+	struct http_step *answer = NULL;
+	char first[sizeof(p->detail)];
+	snprintf(first, sizeof(first), "%s", detail);
+	if (p->cred_more && !p->mpp.used) {
+		p->cred_from = (uint8_t)(p->cred_at + 1);
+		memset(&p->verdict, 0, sizeof(p->verdict));
+		if (verify(r, &p->verdict, &answer))
+			return p->mpp.used ? payment_checks(r) : paid_checks(r);
+		if (answer)
+			return answer;
+	}
+	return unpaid_request(r, why, first);
+}
+
 static struct http_step *spent_out(struct req *r, const struct spend *s)
 {
 	struct paid *p = paid_of(r);
 	if (p->mpp.used)
 		p->mpp.err = MPP_INSUFFICIENT; /* a session: top it up */
 	if (s->balance)
-		return unpaid_request(r, REASON_BALANCE_EXHAUSTED,
-				      "this token's balance does not cover this request");
-	return unpaid_request(r, REASON_USED_UP, "this token has no uses left");
+		return another_token(r, REASON_BALANCE_EXHAUSTED,
+				     "this token's balance does not cover this request");
+	return another_token(r, REASON_USED_UP, "this token has no uses left");
 }
 
 static struct http_step *after_spend(struct req *r, enum use_result res)
@@ -459,7 +493,7 @@ static struct http_step *paid_checks(struct req *r)
 	if (!tokens_synced()) /* not "not revoked" yet: the revocations are not read */
 		return http_unavailable(r, "starting up; retry shortly");
 	if (token_revoked(v->id.token_id))
-		return unpaid_request(r, REASON_REVOKED, "this token was revoked by the node");
+		return another_token(r, REASON_REVOKED, "this token was revoked by the node");
 	/* A balance pays each request's live price: ask before anything is
 	 * counted (this step runs again with the answer). */
 	if (v->grant.balance_msat && p->route.spec.pricer[0] && !p->priced)

@@ -40,6 +40,12 @@ struct paid {
 	 * for what the client gets (nginx's error_page): every other answer
 	 * goes to the client, 2xx too. */
 	bool answer_goes_to_client;
+	/* Of the request's L402 credentials (in order, cookies after the
+	 * Authorization headers): the first to try (those before were found
+	 * unusable: revoked, used up), the one that verified, and whether
+	 * any follow it. */
+	uint8_t cred_from, cred_at;
+	bool cred_more;
 	/* A session's open: its answer is kept for the open's retry. */
 	bool keep_answer;
 };

@@ -338,3 +338,35 @@ def test_a_credential_without_opaque_is_bound_by_the_route(node_factory):
     status, hdrs, body = web.get("/p", {"Authorization": credential(no_opaque, pre)})
     assert status == 200 and body == b"paid", body
     assert header_values(hdrs, "Payment-Receipt")
+
+
+@pytest.mark.parametrize("first", ["used-up", "revoked", "balance-spent"])
+def test_an_unusable_token_first_does_not_hide_a_good_one(node_factory, first):
+    """The stranger's attack on issue 21: a token that verifies but cannot
+    pay (used up, revoked, its balance spent) sent before a good one hid
+    it (402). Each credential is tried in turn; with none usable, the
+    first one's reason is given."""
+    import l402util
+    from test_paywall import buy
+    route = {"used-up": "GET /p 10sat text:paid uses=1",
+             "revoked": "GET /p 10sat text:paid",
+             "balance-spent": "GET /p 10sat text:paid balance=10sat"}[first]
+    n, web = paywall(node_factory, route)
+    old, _ = buy(n, web, "/p")
+    good, _ = buy(n, web, "/p")
+    if first == "revoked":
+        tid = l402util.identifier(old[5:].split(":")[0])["token_id"]
+        n.rpc.call("l402-revoke", [tid])
+    else:
+        assert web.get("/p", {"Authorization": old})[0] == 200
+    status, hdrs, body = raw_request(web, ["Authorization: " + old, "Authorization: " + good])
+    assert status == 200 and body == b"paid", body
+    if first == "revoked":
+        return
+    # The good one paid for it (uses=1 and the balance are spent now).
+    status, _, body = raw_request(web, ["Authorization: " + good])
+    assert status == 402, body
+    # Both unusable: the first's reason.
+    status, _, body = raw_request(web, ["Authorization: " + old, "Authorization: " + good])
+    want = {"used-up": "used_up", "balance-spent": "balance_exhausted"}[first]
+    assert status == 402 and json.loads(body)["reason"] == want, body
