@@ -443,6 +443,11 @@ static bool mint_balance(const struct l402_mint_params *p, char *out, size_t len
 	return mint_number((int64_t)p->grant.balance_msat, out, len);
 }
 
+static bool mint_max_price(const struct l402_mint_params *p, char *out, size_t len)
+{
+	return mint_number((int64_t)p->grant.max_price_msat, out, len);
+}
+
 /* uses and balance_msat hold for every request: the grant reports the
  * limit, and counting uses or drawing the balance down is the server's
  * job. positive() has already refused any value that is not a number
@@ -458,6 +463,14 @@ static enum l402_err holds_balance(struct mslice v, const struct l402_verify_req
 				   struct l402_grant *g, const char **why)
 {
 	g->balance_msat = grant_limit(v);
+	return L402_OK;
+}
+
+/* Compared with the request's live price by the server, which knows it. */
+static enum l402_err holds_max_price(struct mslice v, const struct l402_verify_req *req,
+				     struct l402_grant *g, const char **why)
+{
+	g->max_price_msat = grant_limit(v);
 	return L402_OK;
 }
 
@@ -507,6 +520,9 @@ static const struct l402_caveat caveats[] = {
 	{ "balance_msat", true, "millisatoshis", "a later caveat may only lower it",
 	  mint_balance, positive, "not a positive balance",
 	  no_larger, "a larger balance than the caveat before it", holds_balance },
+	{ "max_price_msat", true, "millisatoshis", "a later caveat may only lower it",
+	  mint_max_price, positive, "not a positive price",
+	  no_larger, "a higher price than the caveat before it", holds_max_price },
 };
 #define NCAVEATS (sizeof(caveats) / sizeof(caveats[0]))
 

@@ -74,6 +74,9 @@ struct l402_grant {
 	uint64_t uses;		/* SERVICE_uses, 0 for unlimited (counting is the server's) */
 	uint64_t balance_msat;	/* SERVICE_balance_msat, 0 for none: what the token
 				 * may spend, at each request's price */
+	uint64_t max_price_msat; /* SERVICE_max_price_msat, 0 for none: the live
+				  * price it was bought at, the most a request it
+				  * pays for may be priced at */
 };
 
 struct l402_mint_params {

@@ -879,7 +879,7 @@ static void cmd_mint(struct cmd *cmd, const struct json_doc *doc, int params)
 	/* A comp token of a balance route gets the route's balance. */
 	uint64_t balance = uses ? 0 : rt->spec.balance_msat;
 	struct l402_mint_params mp = { .service = rt->spec.service,
-				       .grant = { valid_until, uses, balance } };
+				       .grant = { valid_until, uses, balance, 0 } };
 	bool ok = l402_mint(secret, &id, &mp, mac, sizeof(mac));
 	sodium_memzero(secret, sizeof(secret));
 	if (!ok) {

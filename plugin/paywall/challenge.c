@@ -65,6 +65,8 @@ static void add_challenge_body(struct json_out *j, const struct paid *pd, const 
 	struct terms t;
 	terms_of(&pd->route.spec, pd->route.backend, &t);
 	terms_add_json(j, &t);
+	if (g->max_price_msat)
+		json_add_u64(j, "max_price_msat", g->max_price_msat);
 	json_add_string(j, "invoice", bolt11);
 	json_add_string(j, "macaroon", tok);
 	json_add_string(j, "token", tok);
@@ -216,8 +218,13 @@ static struct http_step *send_challenge(struct req *r, const struct invoice_labe
 	struct l402_identifier id = { .version = 0 };
 	memcpy(id.payment_hash, tokinv->hash, 32);
 	memcpy(id.token_id, l->token_id, sizeof(id.token_id));
+	/* A live price buys requests priced at most what this one was (a
+	 * balance pays each request's own price instead). */
+	uint64_t max_price = p->route.spec.pricer[0] && !l->balance_msat ? p->route.spec.price_msat
+									   : 0;
 	struct l402_mint_params mp = { .service = p->route.spec.service,
-				       .grant = { l->valid_until, l->uses, l->balance_msat } };
+				       .grant = { l->valid_until, l->uses, l->balance_msat,
+						  max_price } };
 	if (!secret_get(secret))
 		return http_unavailable(r, "starting up; retry shortly");
 	bool ok = l402_mint(secret, &id, &mp, tok, sizeof(tok));

@@ -494,10 +494,21 @@ static struct http_step *paid_checks(struct req *r)
 		return http_unavailable(r, "starting up; retry shortly");
 	if (token_revoked(v->id.token_id))
 		return another_token(r, REASON_REVOKED, "this token was revoked by the node");
-	/* A balance pays each request's live price: ask before anything is
-	 * counted (this step runs again with the answer). */
-	if (v->grant.balance_msat && p->route.spec.pricer[0] && !p->priced)
+	/* A balance pays each request's live price, and a token bought at a
+	 * live price pays for requests priced at most that: ask before
+	 * anything is counted (this step runs again with the answer). */
+	if ((v->grant.balance_msat || v->grant.max_price_msat) && p->route.spec.pricer[0]
+	    && !p->priced)
 		return pricer_ask(r, paid_checks);
+	if (v->grant.max_price_msat && !v->grant.balance_msat
+	    && p->route.spec.price_msat > v->grant.max_price_msat) {
+		char why[sizeof(p->detail)];
+		snprintf(why, sizeof(why), "this request is priced at %llu msat; the token was "
+			 "bought for requests priced at most %llu msat",
+			 (unsigned long long)p->route.spec.price_msat,
+			 (unsigned long long)v->grant.max_price_msat);
+		return another_token(r, REASON_PRICE_ABOVE_TOKEN, why);
+	}
 	if (p->route.spec.rate_n) {
 		unsigned wait;
 		if ((wait = rate_take('t', p->route.id, v->id.token_id, sizeof(v->id.token_id),

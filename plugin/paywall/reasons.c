@@ -4,6 +4,7 @@ static const char *const own_names[] = {
 	[REASON_REVOKED - REASON_REVOKED] = "revoked",
 	[REASON_USED_UP - REASON_REVOKED] = "used_up",
 	[REASON_BALANCE_EXHAUSTED - REASON_REVOKED] = "balance_exhausted",
+	[REASON_PRICE_ABOVE_TOKEN - REASON_REVOKED] = "price_above_token",
 };
 
 static const enum mpp_err mpp_of[] = {
@@ -46,5 +47,7 @@ enum mpp_err reason_problem(enum reason r)
 		return MPP_OK; /* payment-required */
 	if (r == REASON_L402_EXPIRED)
 		return MPP_EXPIRED;
+	if (r == REASON_PRICE_ABOVE_TOKEN)
+		return MPP_INSUFFICIENT;
 	return MPP_VERIFICATION_FAILED;
 }

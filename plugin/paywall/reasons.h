@@ -17,6 +17,7 @@ enum reason {
 	REASON_REVOKED,
 	REASON_USED_UP,
 	REASON_BALANCE_EXHAUSTED,
+	REASON_PRICE_ABOVE_TOKEN,	/* a live price above what the token was bought at */
 	/* The Payment scheme's problem types. */
 	REASON_MPP_MALFORMED,
 	REASON_MPP_INVALID_CHALLENGE,

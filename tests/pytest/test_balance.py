@@ -255,3 +255,35 @@ def test_the_pricer_is_told_a_chunked_body_s_real_size(node_factory):
     assert r.status == 402
     asked = n.rpc.call("dev-pricer", {})["asked"][-1]
     assert asked["body_size"] == len(body), asked
+
+
+@pytest.mark.parametrize("terms", ["uses=3", "valid=3600", ""])
+def test_a_token_bought_at_a_live_price_pays_only_for_requests_priced_at_most_that(node_factory,
+                                                                                   terms):
+    """The stranger's attack on issue 21: a live price quoted for a small
+    body bought a token that then paid for large ones. A token bought at a
+    live price carries SERVICE_max_price_msat (the price it was bought
+    at): a request priced above it gets a 402 for its own price; at or
+    below it, it is served as bought."""
+    n, web = paywall(node_factory, ("POST /ai 50sat text:ok price=rpc:dev-price " + terms).strip())
+    n.rpc.call("dev-pricer", {"price_msat": 2000})
+    status, _, body = web.request("POST", "/ai", {"Content-Length": "5"}, b"small")
+    b = json.loads(body)
+    assert status == 402 and b["price_msat"] == 2000 and b["max_price_msat"] == 2000
+    pre = n.rpc.dev_pay(bolt11=b["invoice"])["payment_preimage"]
+    auth = {"Authorization": "L402 %s:%s" % (b["macaroon"], pre), "Content-Length": "5"}
+    time.sleep(0.2)
+    assert web.request("POST", "/ai", auth, b"small")[0] == 200
+    # A large body, priced at 40 sat: not what the token bought.
+    n.rpc.call("dev-pricer", {"price_msat": 40000})
+    big = dict(auth, **{"Content-Length": "5000"})
+    status, _, body = web.request("POST", "/ai", big, b"x" * 5000)
+    b2 = json.loads(body)
+    assert status == 402 and b2["reason"] == "price_above_token", body
+    assert b2["price_msat"] == 40000 and "at most 2000 msat" in b2["detail"]
+    assert n.rpc.decode(string=b2["invoice"])["amount_msat"] == 40000
+    # Priced at or below what it paid: served.
+    n.rpc.call("dev-pricer", {"price_msat": 1500})
+    assert web.request("POST", "/ai", big, b"x" * 5000)[0] == 200
+    # A client cannot raise the bound: a wider caveat is refused.
+    assert n.rpc.call("l402-verify", [auth["Authorization"]])["valid"] is True

@@ -61,16 +61,16 @@ static void test_identifier(void)
 static void test_mint_matches_reference(void)
 {
 	char tok[1024];
-	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0, 0 }, NULL, 0 };
 	CHECK(l402_mint(secret, &ident, &p, tok, sizeof(tok)));
 	CHECK_STREQ(tok, PY_TOKEN);
 	/* Bad inputs are refused, not minted. */
-	struct l402_mint_params bad = { "we ather", 0, NULL, { 0, 0, 0 }, NULL, 0 };
+	struct l402_mint_params bad = { "we ather", 0, NULL, { 0, 0, 0, 0 }, NULL, 0 };
 	CHECK(!l402_mint(secret, &ident, &bad, tok, sizeof(tok)));
 	bad.service = "";
 	CHECK(!l402_mint(secret, &ident, &bad, tok, sizeof(tok)));
 	const char *noeq[] = { "noequals" };
-	struct l402_mint_params bad2 = { "svc", 0, NULL, { 0, 0, 0 }, noeq, 1 };
+	struct l402_mint_params bad2 = { "svc", 0, NULL, { 0, 0, 0, 0 }, noeq, 1 };
 	CHECK(!l402_mint(secret, &ident, &bad2, tok, sizeof(tok)));
 	CHECK(!l402_mint(secret, &ident, &p, tok, 10));
 }
@@ -80,7 +80,7 @@ static void test_verify(void)
 	char tok[1024];
 	struct strbuf sb;
 	struct l402_verdict v;
-	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0, 0 }, NULL, 0 };
 	uint8_t wrong[32];
 
 	strbuf_init(&sb, 0);
@@ -141,7 +141,7 @@ static void test_attenuation(void)
 	char tok[1024], att[2048];
 	struct strbuf sb;
 	struct l402_verdict v;
-	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "weather", 0, "read,write", { 1900000000, 0, 0, 0 }, NULL, 0 };
 
 	strbuf_init(&sb, 0);
 	l402_mint(secret, &ident, &p, tok, sizeof(tok));
@@ -210,7 +210,7 @@ static void test_uses_caveat(void)
 	char tok[1024], att[2048];
 	struct strbuf sb;
 	struct l402_verdict v;
-	struct l402_mint_params p = { "svc", 0, NULL, { 1900000000, 5, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "svc", 0, NULL, { 1900000000, 5, 0, 0 }, NULL, 0 };
 
 	strbuf_init(&sb, 0);
 	CHECK(l402_mint(secret, &ident, &p, tok, sizeof(tok)));
@@ -240,7 +240,7 @@ static void test_balance_caveat(void)
 	char tok[1024], att[2048];
 	struct strbuf sb;
 	struct l402_verdict v;
-	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 20000000 }, NULL, 0 };
+	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 20000000, 0 }, NULL, 0 };
 
 	strbuf_init(&sb, 0);
 	CHECK(l402_mint(secret, &ident, &p, tok, sizeof(tok)));
@@ -267,7 +267,7 @@ static void test_balance_caveat(void)
 static void test_parse_authorization(void)
 {
 	char tok[1024], hex[65], buf[4096];
-	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 0, 0 }, NULL, 0 };
 	struct l402_verdict v;
 
 	l402_mint(secret, &ident, &p, tok, sizeof(tok));
@@ -394,7 +394,7 @@ static void test_macaroon_header(void)
 	size_t n;
 	struct l402_verdict v;
 	struct l402_verify_req req = { "svc", NULL, 0 };
-	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 0 }, NULL, 0 };
+	struct l402_mint_params p = { "svc", 0, NULL, { 0, 0, 0, 0 }, NULL, 0 };
 	struct macaroon m;
 
 	l402_mint(secret, &ident, &p, tok, sizeof(tok));
