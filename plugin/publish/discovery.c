@@ -1118,11 +1118,21 @@ static struct {
 	bool exists;
 	char *text;
 	size_t len;
+	char etag[DISCOVERY_ETAG_LEN];
 } built[NDOCS];
 
 static bool build(enum doc_kind k, struct strbuf *out);
 
-bool discovery_build(enum doc_kind k, struct strbuf *out)
+void discovery_etag(const char *body, size_t len, char etag[DISCOVERY_ETAG_LEN])
+{
+	uint8_t h[32];
+	crypto_hash_sha256(h, (const uint8_t *)body, len);
+	etag[0] = '"';
+	hex_encode(h, 12, etag + 1, DISCOVERY_ETAG_LEN - 2);
+	strcat(etag, "\"");
+}
+
+bool discovery_built(enum doc_kind k, const char **text, size_t *len, const char **etag)
 {
 	if ((unsigned)k >= NDOCS)
 		return false;
@@ -1134,10 +1144,22 @@ bool discovery_build(enum doc_kind k, struct strbuf *out)
 		built[k].len = sb.len;
 		built[k].text = strbuf_steal(&sb);
 		built[k].version = version;
+		discovery_etag(built[k].text ? built[k].text : "", built[k].len, built[k].etag);
 	}
-	if (built[k].exists)
-		strbuf_append(out, built[k].text, built[k].len);
+	*text = built[k].text ? built[k].text : "";
+	*len = built[k].len;
+	*etag = built[k].etag;
 	return built[k].exists;
+}
+
+bool discovery_build(enum doc_kind k, struct strbuf *out)
+{
+	const char *text, *etag;
+	size_t len;
+	if (!discovery_built(k, &text, &len, &etag))
+		return false;
+	strbuf_append(out, text, len);
+	return true;
 }
 
 static bool build(enum doc_kind k, struct strbuf *out)

@@ -26,6 +26,12 @@ const char *discovery_content_type(enum doc_kind k);
 /* Build a document (the manifest without its signature). false: no such
  * document right now (e.g. no 402index token). */
 bool discovery_build(enum doc_kind k, struct strbuf *out);
+/* The same without a copy, with its ETag, both built once per change of
+ * what the documents show: valid while the loop's lock is held. */
+#define DISCOVERY_ETAG_LEN 28
+bool discovery_built(enum doc_kind k, const char **text, size_t *len, const char **etag);
+/* A body's ETag: a quoted prefix of its SHA-256. */
+void discovery_etag(const char *body, size_t len, char etag[DISCOVERY_ETAG_LEN]);
 
 /* The signed manifest: calls back with the JSON (or NULL if it cannot be
  * had), from a cache while nothing changed. */

@@ -1,24 +1,17 @@
 /* The discovery documents over HTTP: free, cacheable (ETag, max-age),
  * open to every origin, answered before any route is looked at. */
-#include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "publish/discovery.h"
-#include "encoding.h"
 #include "http/http.h"
 
-static struct http_step *send_doc(struct req *r, enum doc_kind k, const char *body, size_t len)
+static struct http_step *send_doc(struct req *r, enum doc_kind k, const char *body, size_t len,
+				  const char *etag)
 {
-	uint8_t h[32];
-	char etag[40];
 	r->public_answer = true;
 	if (!body)
 		return http_unavailable(r, "the catalog cannot be built right now");
-	crypto_hash_sha256(h, (const uint8_t *)body, len);
-	etag[0] = '"';
-	hex_encode(h, 12, etag + 1, sizeof(etag) - 2);
-	strcat(etag, "\"");
 	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
 	struct MHD_Response *resp;
 	unsigned status = 200;
@@ -43,8 +36,12 @@ static struct http_step *send_doc(struct req *r, enum doc_kind k, const char *bo
 static void manifest_ready(void *arg, const char *json, size_t len)
 {
 	struct req *r = http_deref(http_arg_ref(arg));
-	if (r)
-		http_step_end(send_doc(r, DOC_MANIFEST, json, len));
+	char etag[DISCOVERY_ETAG_LEN];
+	if (!r)
+		return;
+	if (json)
+		discovery_etag(json, len, etag);
+	http_step_end(send_doc(r, DOC_MANIFEST, json, len, etag));
 }
 
 /* Holding the loop's lock: which document a path names depends on
@@ -60,15 +57,12 @@ static struct http_step *serve_doc(struct req *r)
 		discovery_manifest(manifest_ready, http_ref_arg(http_ref(r)), NULL);
 		return waiting;
 	}
-	struct strbuf sb;
-	strbuf_init(&sb, 0);
-	if (!discovery_build(k, &sb)) {
-		strbuf_free(&sb);
+	/* Built once per change, copied once into the answer. */
+	const char *text, *etag;
+	size_t len;
+	if (!discovery_built(k, &text, &len, &etag))
 		return http_error(r, 404, "not_found", "not configured on this node");
-	}
-	struct http_step *s = send_doc(r, k, sb.data ? sb.data : "", sb.len);
-	strbuf_free(&sb);
-	return s;
+	return send_doc(r, k, text, len, etag);
 }
 
 /* A fingerprint of the catalog's path (never 0; 0: no catalog), read
