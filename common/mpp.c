@@ -41,6 +41,51 @@ const char *mpp_problem_title(enum mpp_err e)
 	return "Verification Failed";
 }
 
+static const struct {
+	const char *type, *title;
+} ln_problems[] = {
+	[MPP_LN_NONE] = { NULL, NULL },
+	[MPP_LN_MALFORMED_CREDENTIAL] = { "lightning/malformed-credential", "Malformed Credential" },
+	[MPP_LN_UNKNOWN_CHALLENGE] = { "lightning/unknown-challenge", "Unknown Challenge" },
+	[MPP_LN_INVALID_PREIMAGE] = { "lightning/invalid-preimage", "Invalid Preimage" },
+	[MPP_LN_EXPIRED_INVOICE] = { "lightning/expired-invoice", "Expired Invoice" },
+	[MPP_LN_CHALLENGE_EXPIRED] = { "lightning/challenge-expired", "Challenge Expired" },
+	[MPP_LN_SESSION_NOT_FOUND] = { "lightning/session-not-found", "Session Not Found" },
+	[MPP_LN_SESSION_CLOSED] = { "lightning/session-closed", "Session Closed" },
+	[MPP_LN_INSUFFICIENT_BALANCE] = { "lightning/insufficient-balance",
+					  "Insufficient Balance" },
+	[MPP_LN_INVALID_RETURN_INVOICE] = { "lightning/invalid-return-invoice",
+					    "Invalid Return Invoice" },
+};
+
+const char *mpp_ln_problem_type(enum mpp_ln_problem p)
+{
+	return (unsigned)p < sizeof(ln_problems) / sizeof(ln_problems[0]) ? ln_problems[p].type
+									  : NULL;
+}
+
+const char *mpp_ln_problem_title(enum mpp_ln_problem p)
+{
+	return (unsigned)p < sizeof(ln_problems) / sizeof(ln_problems[0]) ? ln_problems[p].title
+									  : NULL;
+}
+
+enum mpp_ln_problem mpp_ln_problem_of(enum mpp_err e, bool session)
+{
+	switch (e) {
+	case MPP_MALFORMED: return MPP_LN_MALFORMED_CREDENTIAL;
+	case MPP_INVALID_CHALLENGE: return MPP_LN_UNKNOWN_CHALLENGE;
+	case MPP_EXPIRED: return session ? MPP_LN_CHALLENGE_EXPIRED : MPP_LN_EXPIRED_INVOICE;
+	case MPP_VERIFICATION_FAILED: return MPP_LN_INVALID_PREIMAGE;
+	/* A charge's: another, cheaper offer (the core's type says so). */
+	case MPP_INSUFFICIENT: return session ? MPP_LN_INSUFFICIENT_BALANCE : MPP_LN_NONE;
+	case MPP_OK:
+	case MPP_UNSUPPORTED:
+		break;
+	}
+	return MPP_LN_NONE;
+}
+
 bool mpp_is_payment(const char *a)
 {
 	return a && strncasecmp(a, "Payment", 7) == 0 && (a[7] == ' ' || a[7] == '\t');

@@ -59,6 +59,28 @@ enum mpp_err {
 const char *mpp_problem_type(enum mpp_err e);	/* the URI's last segment */
 const char *mpp_problem_title(enum mpp_err e);
 
+/* The lightning method's own problem types (draft-lightning-charge and
+ * -session), finer than the core's: a refused lightning credential's 402
+ * names the one that applies. */
+enum mpp_ln_problem {
+	MPP_LN_NONE,			/* the core type applies */
+	MPP_LN_MALFORMED_CREDENTIAL,
+	MPP_LN_UNKNOWN_CHALLENGE,	/* not ours, or consumed */
+	MPP_LN_INVALID_PREIMAGE,
+	MPP_LN_EXPIRED_INVOICE,		/* a charge's */
+	MPP_LN_CHALLENGE_EXPIRED,	/* a session's */
+	MPP_LN_SESSION_NOT_FOUND,
+	MPP_LN_SESSION_CLOSED,
+	MPP_LN_INSUFFICIENT_BALANCE,
+	MPP_LN_INVALID_RETURN_INVOICE,
+};
+/* "lightning/unknown-challenge" (after .../problems/), and its title. */
+const char *mpp_ln_problem_type(enum mpp_ln_problem p);
+const char *mpp_ln_problem_title(enum mpp_ln_problem p);
+/* What a refusal of a charge's or a session's credential, of core type e,
+ * stands for when nothing finer was said. */
+enum mpp_ln_problem mpp_ln_problem_of(enum mpp_err e, bool session);
+
 /* The session request: a unit price, and the deposit invoice. */
 struct mpp_session_request {
 	uint64_t amount_sat;	/* per unit */

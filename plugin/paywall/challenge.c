@@ -48,10 +48,16 @@ static void add_challenge_body(struct json_out *j, const struct paid *pd, const 
 {
 	char type[96];
 	enum mpp_err p = problem_of(pd);
+	/* A refused credential (all of ours are lightning's): the lightning
+	 * draft's own type where one applies; reason keeps the core's. */
+	enum mpp_ln_problem ln = MPP_LN_NONE;
+	if (pd->mpp.used && p != MPP_OK)
+		ln = pd->mpp.ln ? pd->mpp.ln : mpp_ln_problem_of(p, pd->mpp.action != MPP_CHARGE);
 	json_object_start(j, NULL);
-	snprintf(type, sizeof(type), "https://paymentauth.org/problems/%s", mpp_problem_type(p));
+	snprintf(type, sizeof(type), "https://paymentauth.org/problems/%s",
+		 ln ? mpp_ln_problem_type(ln) : mpp_problem_type(p));
 	json_add_string(j, "type", type);
-	json_add_string(j, "title", mpp_problem_title(p));
+	json_add_string(j, "title", ln ? mpp_ln_problem_title(ln) : mpp_problem_title(p));
 	json_add_u64(j, "status", 402);
 	json_add_string(j, "error", "payment_required");
 	json_add_string(j, "reason", reason_name(pd->reason));

@@ -16,6 +16,7 @@
 struct mpp_state {
 	bool used;		/* the credential was Payment's */
 	enum mpp_err err;
+	enum mpp_ln_problem ln;	/* finer than err, when a refusal says (else derived) */
 	enum mpp_action action;	/* MPP_CHARGE, or a session's action */
 	char challenge_id[48];
 	uint8_t hash[32];	/* the invoice paid: a charge's, or a deposit's */

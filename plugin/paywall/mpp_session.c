@@ -341,6 +341,7 @@ struct act {
 	char currency[8];	/* our invoices' network, as decode names it */
 	uint64_t used;
 	bool server_close;	/* an idle session, no request */
+	enum mpp_ln_problem ln;	/* a refusal's lightning problem, when finer */
 	int64_t settling_since;	/* close: when it began to wait for holds */
 };
 
@@ -373,6 +374,7 @@ static struct http_step *refused(struct req *r, struct act *a, enum mpp_err e, c
 	struct http_step *s = NULL;
 	if (r) {
 		paid_of(r)->mpp.err = e;
+		paid_of(r)->mpp.ln = a->ln;
 		s = a->unpaid(r, reason_of_mpp(e), why);
 	}
 	act_free(a);
@@ -489,15 +491,18 @@ static void answer(struct act *a, const char *json, struct session *s, const cha
 	http_step_end(http_finish_json(r, 200, json, strlen(json)));
 }
 
-/* An open session of the request's route, or NULL with why not. */
-static struct session *open_session(const struct act *a, char *why, size_t whylen)
+/* An open session of the request's route, or NULL with why not (and
+ * the lightning problem it is). */
+static struct session *open_session(struct act *a, char *why, size_t whylen)
 {
 	struct session *s = find(a->mpp.session_id);
 	if (!s || strcmp(s->tag, a->tag) != 0) {
 		snprintf(why, whylen, "no such session on this route");
+		a->ln = MPP_LN_SESSION_NOT_FOUND;
 		return NULL;
 	}
 	if (s->status != SESSION_OPEN) {
+		a->ln = MPP_LN_SESSION_CLOSED;
 		snprintf(why, whylen, "this session is closed (refund of %llu sat: %s)",
 			 (unsigned long long)s->refund_sat, s->refund_status);
 		return NULL;
@@ -650,6 +655,7 @@ static void return_decoded(void *arg, const struct rpc_result *res)
 	if (!json_streq(d, json_get(d, res->result, "type"), "bolt11 invoice") || !valid
 	    || !amountless
 	    || strcmp(currency, ours) != 0) {
+		a->ln = MPP_LN_INVALID_RETURN_INVOICE;
 		refuse(a, MPP_MALFORMED, "payload.returnInvoice must be a valid BOLT11 invoice "
 					 "without an amount, on this node's network");
 		return;
@@ -965,8 +971,10 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 				return open_replayed(r, a, s);
 			return drawn(r, a, s);
 		}
-		if (s)
+		if (s) {
+			a->ln = MPP_LN_SESSION_CLOSED;
 			return refused(r, a, MPP_INVALID_CHALLENGE, "this session is closed");
+		}
 		if (open_by(a->client) >= (size_t)l402.cfg.max_client_sessions) {
 			/* Before anything is credited: the deposit stays usable
 			 * (for this open, retried) until its challenge expires. */

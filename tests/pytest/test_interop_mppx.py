@@ -40,7 +40,7 @@ def test_mppx_pays_a_charge(node_factory, mppx):
     res = mppx("pay", url, got["wwwAuthenticate"], pre)
     assert res["status"] == 402
     body = json.loads(res["body"])
-    assert body["type"].endswith("/invalid-challenge")
+    assert body["type"].endswith("/lightning/unknown-challenge")
 
 
 def test_mppx_accept_payment_and_wrong_preimage(node_factory, mppx):
@@ -53,7 +53,7 @@ def test_mppx_accept_payment_and_wrong_preimage(node_factory, mppx):
     assert len(got["challenges"]) == 1
     res = mppx("pay", url, got["wwwAuthenticate"], "00" * 32)
     assert res["status"] == 402
-    assert json.loads(res["body"])["type"].endswith("/verification-failed")
+    assert json.loads(res["body"])["type"].endswith("/lightning/invalid-preimage")
 
 
 def test_mppx_validates_our_openapi(node_factory, mppx):

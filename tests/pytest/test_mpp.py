@@ -64,8 +64,13 @@ def buy_charge(n, web, path):
 
 
 def problem(body):
+    """The problem type after .../problems/: a core type
+    ("payment-insufficient") or the lightning draft's own
+    ("lightning/unknown-challenge")."""
     b = json.loads(body)
-    return b["type"].rsplit("/", 1)[1], b
+    prefix = "https://paymentauth.org/problems/"
+    assert b["type"].startswith(prefix), b
+    return b["type"][len(prefix):], b
 
 
 def test_challenge_follows_the_drafts(node_factory):
@@ -130,7 +135,8 @@ def test_one_request_per_charge_with_a_receipt(node_factory):
     status, hdrs, body = web.get("/p", {"Authorization": cred})
     assert status == 402
     kind, b = problem(body)
-    assert kind == "invalid-challenge" and "used already" in b["detail"]
+    assert kind == "lightning/unknown-challenge" and "used already" in b["detail"]
+    assert b["title"] == "Unknown Challenge" and b["reason"] == "invalid-challenge"
     assert header_values(hdrs, "Content-Type") == ["application/problem+json"]
     assert header_values(hdrs, "Payment-Receipt") == []
     www, fresh = payment_challenge(hdrs)
@@ -143,7 +149,7 @@ def test_one_request_per_charge_with_a_receipt(node_factory):
     n.wait_ready()
     time.sleep(0.3)
     status, _, body = web.get("/p", {"Authorization": cred})
-    assert status == 402 and problem(body)[0] == "invalid-challenge"
+    assert status == 402 and problem(body)[0] == "lightning/unknown-challenge"
     assert n.rpc.call("l402-stats", {})["total"]["all_time"]["paid"] >= 1
 
 
@@ -162,22 +168,22 @@ def test_every_bad_credential_gets_a_fresh_402_with_its_problem(node_factory):
     other, _, other_pre = buy_charge(n, web, "/q")
     tampered_req = dict(req, amount="1")
     cases = [
-        ("Payment !!!notbase64", "malformed-credential"),
-        ("Payment " + b64u(b"not json"), "malformed-credential"),
-        ("Payment " + b64u(b'{"challenge":{}}'), "malformed-credential"),
+        ("Payment !!!notbase64", "lightning/malformed-credential"),
+        ("Payment " + b64u(b"not json"), "lightning/malformed-credential"),
+        ("Payment " + b64u(b'{"challenge":{}}'), "lightning/malformed-credential"),
         ("Payment " + b64u(json.dumps({"challenge": {"id": ch["id"]},
                                        "payload": {"preimage": pre}}).encode()),
-         "malformed-credential"),
-        (credential(ch, pre.upper()), "malformed-credential"),
-        (credential(ch, pre[:-2]), "malformed-credential"),
-        (credential(ch, "00" * 32), "verification-failed"),
-        (credential(ch, pre, request=b64u(jcs(tampered_req))), "invalid-challenge"),
-        (credential(ch, pre, expires="2099-01-01T00:00:00Z"), "invalid-challenge"),
-        (credential(ch, pre, realm="elsewhere.example"), "invalid-challenge"),
+         "lightning/malformed-credential"),
+        (credential(ch, pre.upper()), "lightning/malformed-credential"),
+        (credential(ch, pre[:-2]), "lightning/malformed-credential"),
+        (credential(ch, "00" * 32), "lightning/invalid-preimage"),
+        (credential(ch, pre, request=b64u(jcs(tampered_req))), "lightning/unknown-challenge"),
+        (credential(ch, pre, expires="2099-01-01T00:00:00Z"), "lightning/unknown-challenge"),
+        (credential(ch, pre, realm="elsewhere.example"), "lightning/unknown-challenge"),
         # Another first character (an id may start with "x" itself).
         (credential(ch, pre, id=("y" if ch["id"][0] == "x" else "x") + ch["id"][1:]),
-         "invalid-challenge"),
-        (credential(ch, pre, opaque=b64u(jcs({"route": "ffffffff"}))), "invalid-challenge"),
+         "lightning/unknown-challenge"),
+        (credential(ch, pre, opaque=b64u(jcs({"route": "ffffffff"}))), "lightning/unknown-challenge"),
     ]
     for cred, want in cases:
         status, hdrs, body = web.get("/p", {"Authorization": cred})
@@ -185,10 +191,15 @@ def test_every_bad_credential_gets_a_fresh_402_with_its_problem(node_factory):
         kind, b = problem(body)
         assert kind == want, (cred, b)
         assert b["detail"] and b["status"] == 402
+        # The core draft's type stays readable as the reason.
+        core = {"lightning/malformed-credential": "malformed-credential",
+                "lightning/invalid-preimage": "verification-failed",
+                "lightning/unknown-challenge": "invalid-challenge"}[want]
+        assert b["reason"] == core, b
         assert payment_challenge(hdrs)[1]["id"] != ch["id"]
     # Another route's challenge, with its own valid preimage.
     status, _, body = web.get("/p", {"Authorization": credential(other, other_pre)})
-    assert status == 402 and problem(body)[0] == "invalid-challenge"
+    assert status == 402 and problem(body)[0] == "lightning/unknown-challenge"
     assert "another route" in json.loads(body)["detail"]
     # Another method or intent: 400, as the draft's table says.
     for m, i in (("tempo", "charge"), ("lightning", "subscription")):
@@ -206,11 +217,12 @@ def test_unpaid_and_expired_charges(node_factory):
     _, ch = payment_challenge(hdrs)
     # Not paid: a made-up preimage does not hash to the invoice's hash.
     status, _, body = web.get("/p", {"Authorization": credential(ch, "11" * 32)})
-    assert status == 402 and problem(body)[0] == "verification-failed"
+    assert status == 402 and problem(body)[0] == "lightning/invalid-preimage"
     ch2, _, pre2 = buy_charge(n, web, "/p")
     time.sleep(11)
     status, _, body = web.get("/p", {"Authorization": credential(ch2, pre2)})
-    assert status == 402 and problem(body)[0] == "payment-expired"
+    assert status == 402 and problem(body)[0] == "lightning/expired-invoice"
+    assert json.loads(body)["reason"] == "payment-expired"
 
 
 def test_a_dearer_route_refuses_an_older_cheaper_charge(node_factory):
@@ -264,7 +276,7 @@ def test_hmac_binding_is_the_drafts(node_factory):
                                             ch["expires"], "", ch["opaque"]]).encode(),
                     hashlib.sha256).digest()
     status, _, body = web.get("/p", {"Authorization": credential(ch, "00" * 32, id=b64u(fake))})
-    assert status == 402 and problem(body)[0] == "invalid-challenge"
+    assert status == 402 and problem(body)[0] == "lightning/unknown-challenge"
 
 
 def raw_request(web, lines):
@@ -334,7 +346,7 @@ def test_a_credential_without_opaque_is_bound_by_the_route(node_factory):
     no_opaque = dict(ch)
     del no_opaque["opaque"]
     status, _, body = web.get("/q", {"Authorization": credential(no_opaque, pre)})
-    assert status == 402 and problem(body)[0] == "invalid-challenge", body
+    assert status == 402 and problem(body)[0] == "lightning/unknown-challenge", body
     status, hdrs, body = web.get("/p", {"Authorization": credential(no_opaque, pre)})
     assert status == 200 and body == b"paid", body
     assert header_values(hdrs, "Payment-Receipt")

@@ -78,7 +78,7 @@ def test_a_session_from_open_to_refund(node_factory):
     lefts = [left(web.get("/s", bearer)[1]) for _ in range(4)]
     assert lefts == [6000, 4000, 2000, 0]
     status, hdrs, body = web.get("/s", bearer)
-    assert status == 402 and problem(body)[0] == "payment-insufficient"
+    assert status == 402 and problem(body)[0] == "lightning/insufficient-balance"
     assert json.loads(body)["reason"] == "balance_exhausted"
     # Top up with a fresh challenge's deposit.
     ch2, req2 = session_challenge(web)
@@ -118,7 +118,7 @@ def test_a_session_from_open_to_refund(node_factory):
     other_close = cred(ch2, action="close", sessionId=sid, preimage=pre)
     for c in (other_close, bearer, topup):
         status, _, body = web.get("/s", c)
-        assert status == 402 and problem(body)[0] == "invalid-challenge", body
+        assert status == 402 and problem(body)[0] == "lightning/session-closed", body
     assert client_paid(n)[0]["payments"] == 1
 
 
@@ -129,17 +129,17 @@ def test_bad_session_credentials(node_factory):
     pre = n.rpc.dev_pay(bolt11=req["depositInvoice"])["payment_preimage"]
     cases = [
         (dict(action="open", preimage=pre, returnInvoice=return_invoice(n, "a", amount_msat=5000)),
-         "malformed-credential", "without an amount"),
-        (dict(action="open", preimage=pre, returnInvoice="lnbcrt1junk"), "malformed-credential",
-         "without an amount"),
+         "lightning/invalid-return-invoice", "without an amount"),
+        (dict(action="open", preimage=pre, returnInvoice="lnbcrt1junk"),
+         "lightning/invalid-return-invoice", "without an amount"),
         (dict(action="open", preimage="11" * 32, returnInvoice=return_invoice(n, "b")),
-         "verification-failed", "does not hash"),
-        (dict(action="open", preimage=pre), "malformed-credential", "returnInvoice"),
-        (dict(action="dance", preimage=pre), "malformed-credential", "action"),
-        (dict(action="bearer", sessionId="ab" * 32, preimage=pre), "verification-failed",
+         "lightning/invalid-preimage", "does not hash"),
+        (dict(action="open", preimage=pre), "lightning/malformed-credential", "returnInvoice"),
+        (dict(action="dance", preimage=pre), "lightning/malformed-credential", "action"),
+        (dict(action="bearer", sessionId="ab" * 32, preimage=pre), "lightning/invalid-preimage",
          "does not open"),
         (dict(action="topUp", sessionId=req["paymentHash"], topUpPreimage=pre),
-         "invalid-challenge", "no such session"),
+         "lightning/session-not-found", "no such session"),
     ]
     for payload, kind, why in cases:
         status, hdrs, body = web.get("/s", cred(ch, **payload))
@@ -157,7 +157,7 @@ def test_bad_session_credentials(node_factory):
     ch3, req3 = session_challenge(web)
     status, _, body = web.get("/s", cred(ch3, action="open", preimage="22" * 32,
                                           returnInvoice=return_invoice(n, "d")))
-    assert status == 402 and problem(body)[0] == "verification-failed"
+    assert status == 402 and problem(body)[0] == "lightning/invalid-preimage"
     # After all that, the deposit still opens its session, with all of it.
     status, hdrs, _ = web.get("/s", cred(ch, action="open", preimage=pre,
                                           returnInvoice=return_invoice(n, "e")))

@@ -95,7 +95,7 @@ def test_a_repeated_open_gets_its_original_answer_and_draws_nothing(node_factory
     status, _, body = web.get("/s/a.json", cred(ch, action="close", sessionId=sid, preimage=pre))
     assert status == 200 and json.loads(body)["refundSats"] == 6, body
     status, _, body = web.get("/s/a.json", open_)
-    assert status == 402 and problem(body)[0] == "invalid-challenge", body
+    assert status == 402 and problem(body)[0] == "lightning/session-closed", body
 
 
 def test_an_answer_too_large_to_keep_is_served_again_as_a_bearer(node_factory,

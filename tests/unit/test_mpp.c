@@ -292,6 +292,29 @@ static void test_accept(void)
 	CHECK_EQ_INT(mpp_accept_weight("lightning/charge;q=1.0, ,tempo/charge", "lightning", "charge"), 1000);
 }
 
+/* The lightning drafts' problem types: every refusal that has one names
+ * it, a charge's "another, cheaper offer" keeps the core's. */
+static void test_ln_problems(void)
+{
+	CHECK(strcmp(mpp_ln_problem_type(mpp_ln_problem_of(MPP_INVALID_CHALLENGE, false)),
+		     "lightning/unknown-challenge") == 0);
+	CHECK(strcmp(mpp_ln_problem_type(mpp_ln_problem_of(MPP_VERIFICATION_FAILED, true)),
+		     "lightning/invalid-preimage") == 0);
+	CHECK(strcmp(mpp_ln_problem_type(mpp_ln_problem_of(MPP_EXPIRED, false)),
+		     "lightning/expired-invoice") == 0);
+	CHECK(strcmp(mpp_ln_problem_type(mpp_ln_problem_of(MPP_EXPIRED, true)),
+		     "lightning/challenge-expired") == 0);
+	CHECK(strcmp(mpp_ln_problem_type(mpp_ln_problem_of(MPP_INSUFFICIENT, true)),
+		     "lightning/insufficient-balance") == 0);
+	CHECK(mpp_ln_problem_of(MPP_INSUFFICIENT, false) == MPP_LN_NONE);
+	CHECK(mpp_ln_problem_of(MPP_OK, false) == MPP_LN_NONE);
+	CHECK(mpp_ln_problem_type(MPP_LN_NONE) == NULL);
+	for (int p = MPP_LN_MALFORMED_CREDENTIAL; p <= MPP_LN_INVALID_RETURN_INVOICE; p++)
+		CHECK(strncmp(mpp_ln_problem_type(p), "lightning/", 10) == 0
+		      && mpp_ln_problem_title(p)[0]);
+	CHECK(mpp_ln_problem_type(MPP_LN_INVALID_RETURN_INVOICE + 1) == NULL);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -302,5 +325,6 @@ int main(void)
 	test_request();
 	test_time();
 	test_accept();
+	test_ln_problems();
 	return test_done("test_mpp");
 }
