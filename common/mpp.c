@@ -45,6 +45,7 @@ static const struct {
 	const char *type, *title;
 } ln_problems[] = {
 	[MPP_LN_NONE] = { NULL, NULL },
+	[MPP_LN_CORE] = { NULL, NULL },
 	[MPP_LN_MALFORMED_CREDENTIAL] = { "lightning/malformed-credential", "Malformed Credential" },
 	[MPP_LN_UNKNOWN_CHALLENGE] = { "lightning/unknown-challenge", "Unknown Challenge" },
 	[MPP_LN_INVALID_PREIMAGE] = { "lightning/invalid-preimage", "Invalid Preimage" },

@@ -73,6 +73,7 @@ enum mpp_ln_problem {
 	MPP_LN_SESSION_CLOSED,
 	MPP_LN_INSUFFICIENT_BALANCE,
 	MPP_LN_INVALID_RETURN_INVOICE,
+	MPP_LN_CORE,			/* said: none applies, the core type does */
 };
 /* "lightning/unknown-challenge" (after .../problems/), and its title. */
 const char *mpp_ln_problem_type(enum mpp_ln_problem p);

@@ -54,10 +54,11 @@ static void add_challenge_body(struct json_out *j, const struct paid *pd, const 
 	if (pd->mpp.used && p != MPP_OK)
 		ln = pd->mpp.ln ? pd->mpp.ln : mpp_ln_problem_of(p, pd->mpp.action != MPP_CHARGE);
 	json_object_start(j, NULL);
+	const char *ln_type = mpp_ln_problem_type(ln);
 	snprintf(type, sizeof(type), "https://paymentauth.org/problems/%s",
-		 ln ? mpp_ln_problem_type(ln) : mpp_problem_type(p));
+		 ln_type ? ln_type : mpp_problem_type(p));
 	json_add_string(j, "type", type);
-	json_add_string(j, "title", ln ? mpp_ln_problem_title(ln) : mpp_problem_title(p));
+	json_add_string(j, "title", ln_type ? mpp_ln_problem_title(ln) : mpp_problem_title(p));
 	json_add_u64(j, "status", 402);
 	json_add_string(j, "error", "payment_required");
 	json_add_string(j, "reason", reason_name(pd->reason));
@@ -372,7 +373,37 @@ static bool ask_invoice(struct challenge *ch, struct invoice_made *m, uint64_t m
 	return asked;
 }
 
-/* A challenge once the pricer answered: the reason and detail were set. */
+/* A charge for a request with a body is bound to that body (the core
+ * draft's digest, a SHOULD): from the client's own Content-Digest when it
+ * sent one (the paid request's body is checked against it all the same),
+ * else from the body, read first when small. A larger one, or one whose
+ * length is unknown, gets no digest; nor does a front proxy's question,
+ * which carries no body. */
+static struct http_step *challenge_priced(struct req *r);
+
+static bool body_digest(struct req *r, struct http_step **read)
+{
+	struct paid *p = paid_of(r);
+	*read = NULL;
+	if (p->body_digest[0] || !r->body_expected || p->forward_auth || !intent_wanted(r, "charge"))
+		return true;
+	if (mpp_content_digest(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							   "Content-Digest"), p->body_digest))
+		return true;
+	if (r->body_read) {
+		if (!r->body.failed && r->body.len == r->body_size)
+			mpp_body_digest(r->body.data ? r->body.data : "", r->body.len, p->body_digest);
+		return true;
+	}
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	if (!cl || strtoull(cl, NULL, 10) > MPP_DIGEST_MAX_BODY)
+		return true;
+	*read = http_read_body(r, MPP_DIGEST_MAX_BODY, true, challenge_priced);
+	return false;
+}
+
+/* A challenge once the pricer answered (or the body was read): the
+ * reason and detail were set. */
 static struct http_step *challenge_priced(struct req *r)
 {
 	struct paid *p = paid_of(r);
@@ -393,12 +424,19 @@ struct http_step *challenge(struct req *r, enum reason why, const char *detail)
 		return http_unavailable(r, "lightningd is unavailable; retry shortly");
 	/* Strangers must not make the node create invoices (or ask its
 	 * pricer) without bound; counted once, before a pricer is asked. */
-	if (!p->priced && (wait = paid_take_for_client(r, 'c', 0, l402.cfg.challenge_n,
-						       l402.cfg.challenge_per, l402.cfg.challenge_n)))
-		return paid_too_many(r, wait, "too many new challenges from this address");
-	/* A live price first (this runs again with it). */
+	if (!p->challenge_counted) {
+		p->challenge_counted = true;
+		if ((wait = paid_take_for_client(r, 'c', 0, l402.cfg.challenge_n,
+						 l402.cfg.challenge_per, l402.cfg.challenge_n)))
+			return paid_too_many(r, wait, "too many new challenges from this address");
+	}
+	/* A live price first, and the body's digest (this runs again with
+	 * them). */
 	if (p->route.spec.pricer[0] && !p->priced)
 		return pricer_ask(r, challenge_priced);
+	struct http_step *read;
+	if (!body_digest(r, &read))
+		return read;
 	struct challenge *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return http_unavailable(r, "out of memory");

@@ -32,7 +32,10 @@ bool mpp_charge_offer(const struct paid *p, const char *bolt11, const uint8_t ha
 	snprintf(q.invoice, sizeof(q.invoice), "%s", bolt11);
 	memcpy(q.payment_hash, hash, 32);
 	snprintf(q.network, sizeof(q.network), "%s", mpp_network_of(bolt11));
-	return mpp_offer(p->route.tag, "charge", encode_request, &q, expires_at, out);
+	/* Bound to the request's body when it had one (the core draft's
+	 * digest): the credential then buys that body's request only. */
+	return mpp_offer(p->route.tag, "charge", encode_request, &q, expires_at,
+			 p->body_digest[0] ? p->body_digest : NULL, out);
 }
 
 enum mpp_err mpp_charge_check(struct paid *p, struct mpp_credential *cred, char *why,
@@ -66,6 +69,8 @@ enum mpp_err mpp_charge_check(struct paid *p, struct mpp_credential *cred, char 
 			e = MPP_OK;
 			memcpy(p->mpp.hash, hash, 32);
 			memcpy(p->mpp.challenge_id, cred->ch.id, sizeof(p->mpp.challenge_id));
+			/* Ours (the binding holds), so no longer than we write. */
+			snprintf(p->mpp.digest, sizeof(p->mpp.digest), "%s", cred->ch.digest);
 			p->mpp.amount_sat = q.amount_sat;
 			p->mpp.expires = expires;
 		}

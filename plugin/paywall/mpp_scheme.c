@@ -53,8 +53,35 @@ const char *mpp_network_of(const char *bolt11)
 	return "";
 }
 
+void mpp_body_digest(const void *body, size_t len, char out[MPP_DIGEST_LEN])
+{
+	uint8_t h[32];
+	char b64[48];
+	crypto_hash_sha256(h, body, len);
+	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(out, MPP_DIGEST_LEN, "sha-256=:%s:", b64);
+}
+
+bool mpp_content_digest(const char *header, char out[MPP_DIGEST_LEN])
+{
+	uint8_t h[32];
+	size_t n;
+	const char *p = header ? strstr(header, "sha-256=:") : NULL;
+	if (!p || (p != header && p[-1] != ' ' && p[-1] != ','))
+		return false;
+	p += 9;
+	const char *end = strchr(p, ':');
+	if (!end || end - p != 44
+	    || sodium_base642bin(h, sizeof(h), p, 44, NULL, &n, NULL,
+				 sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32)
+		return false;
+	snprintf(out, MPP_DIGEST_LEN, "sha-256=:%.44s:", p);
+	return true;
+}
+
 bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder encode,
-	       const void *request, uint64_t expires_at, struct strbuf *out)
+	       const void *request, uint64_t expires_at, const char *digest,
+	       struct strbuf *out)
 {
 	/* 10 KiB: one per thread, not on the stack. */
 	static __thread struct mpp_challenge challenge;
@@ -67,6 +94,8 @@ bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder en
 	strcpy(c->method, "lightning");
 	snprintf(c->intent, sizeof(c->intent), "%s", intent);
 	mpp_time_format((int64_t)expires_at, c->expires);
+	if (digest)
+		snprintf(c->digest, sizeof(c->digest), "%s", digest);
 	if (!mpp_opaque_encode(c->opaque, sizeof(c->opaque), route_tag) || !mpp_binding_key(key))
 		return false;
 	mpp_challenge_id(key, c, c->id);

@@ -13,10 +13,16 @@
 #include "strbuf.h"
 
 /* What a request carried in the Payment scheme, once read. */
+/* "sha-256=:" 44 base64 characters ":", and room. */
+#define MPP_DIGEST_LEN 64
+/* The largest body a charge is bound to (read before payment). */
+#define MPP_DIGEST_MAX_BODY (64u * 1024)
+
 struct mpp_state {
 	bool used;		/* the credential was Payment's */
 	enum mpp_err err;
 	enum mpp_ln_problem ln;	/* finer than err, when a refusal says (else derived) */
+	char digest[MPP_DIGEST_LEN];	/* a charge's challenge's, when it had one */
 	enum mpp_action action;	/* MPP_CHARGE, or a session's action */
 	char challenge_id[48];
 	uint8_t hash[32];	/* the invoice paid: a charge's, or a deposit's */
@@ -39,7 +45,14 @@ typedef bool (*mpp_request_encoder)(char *out, size_t outcap, const void *reques
  * method, expiry, the route as opaque and the bound id: its
  * WWW-Authenticate value. */
 bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder encode,
-	       const void *request, uint64_t expires_at, struct strbuf *out);
+	       const void *request, uint64_t expires_at, const char *digest,
+	       struct strbuf *out);
+/* A body's digest as a challenge's digest parameter (RFC 9530's
+ * Content-Digest value, "sha-256=:BASE64:"). */
+void mpp_body_digest(const void *body, size_t len, char out[MPP_DIGEST_LEN]);
+/* The sha-256 member of a client's Content-Digest header, as the same
+ * string; false when it has none that reads. */
+bool mpp_content_digest(const char *header, char out[MPP_DIGEST_LEN]);
 /* Whether a credential's challenge is one we issued, unchanged, for the
  * route tagged route_tag: MPP_OK, or MPP_INVALID_CHALLENGE with why. A
  * challenge echoed without its opaque gets this route's. */

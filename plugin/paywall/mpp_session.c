@@ -283,7 +283,7 @@ bool mpp_session_offer(const struct paid *p, const char *bolt11, const uint8_t h
 		       uint64_t expires_at, struct strbuf *out)
 {
 	struct session_offer o = { p, bolt11, hash };
-	return mpp_offer(p->route.tag, "session", session_request, &o, expires_at, out);
+	return mpp_offer(p->route.tag, "session", session_request, &o, expires_at, NULL, out);
 }
 
 /* ---- checks without the lock ---- */

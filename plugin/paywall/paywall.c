@@ -276,8 +276,21 @@ static bool verify_payment(struct req *r, const char *auth, struct http_step **a
 	enum mpp_err e = mpp_parse_credential(auth, strlen(auth), &cred, why, sizeof(why));
 	if (e == MPP_OK) {
 		p->mpp.action = cred.action;
-		e = cred.action == MPP_CHARGE ? mpp_charge_check(p, &cred, why, sizeof(why))
-					      : mpp_session_check(p, &cred, why, sizeof(why));
+		if (cred.action == MPP_CHARGE && !cred.ch.digest[0] && r->body_read
+		    && !r->body.failed) {
+			/* A client that does not echo digest (Alby's fetchWithMpp):
+			 * the body it sends now supplies it; a challenge that had
+			 * none binds without. */
+			mpp_body_digest(r->body.data ? r->body.data : "", r->body.len, cred.ch.digest);
+			e = mpp_charge_check(p, &cred, why, sizeof(why));
+			if (e == MPP_INVALID_CHALLENGE) {
+				cred.ch.digest[0] = '\0';
+				e = mpp_charge_check(p, &cred, why, sizeof(why));
+			}
+		} else {
+			e = cred.action == MPP_CHARGE ? mpp_charge_check(p, &cred, why, sizeof(why))
+						      : mpp_session_check(p, &cred, why, sizeof(why));
+		}
 	}
 	sodium_memzero(cred.preimage, sizeof(cred.preimage));
 	p->mpp.err = e;
@@ -554,6 +567,23 @@ static struct http_step *session_serve(struct req *r)
 	return paid_checks(r);
 }
 
+static struct http_step *charge_body_checked(struct req *r)
+{
+	struct paid *p = paid_of(r);
+	char got[MPP_DIGEST_LEN];
+	if (r->body.failed)
+		return http_error(r, 413, "too_large", "request body too large");
+	mpp_body_digest(r->body.data ? r->body.data : "", r->body.len, got);
+	if (strcmp(got, p->mpp.digest) != 0) {
+		p->mpp.err = MPP_VERIFICATION_FAILED;
+		p->mpp.ln = MPP_LN_CORE;
+		return unpaid_request(r, REASON_MPP_VERIFICATION_FAILED,
+				      "the request body is not the one this challenge was issued "
+				      "for (its digest differs); nothing was spent");
+	}
+	return mpp_charge_consume(r, charge_done);
+}
+
 /* Holding the loop's lock: a charge that verified is checked against
  * lightningd and consumed, then served: one request per charge; a
  * session's action is carried out. */
@@ -580,6 +610,10 @@ static struct http_step *payment_checks(struct req *r)
 	if (l402.cfg.log_requests)
 		plugin_log(LOG_DEBUG, "%s %s from %s (Payment charge)", r->method, r->path,
 			   r->client.text);
+	/* A charge bound to a body buys the request with that body only:
+	 * read (kept for the backend) and checked before it is consumed. */
+	if (p->mpp.digest[0])
+		return http_read_body(r, BACKEND_MAX_BODY, true, charge_body_checked);
 	return mpp_charge_consume(r, charge_done);
 }
 
@@ -623,6 +657,38 @@ static struct http_step *not_front(struct req *r)
 	return http_error(r, 404, "not_found", "this path is served by the node's front proxy");
 }
 
+/* A Payment credential on a request with a small body: the body is read
+ * first, so that a charge bound to it (its challenge's digest) verifies
+ * for a client that does not echo the digest. Kept for the backend. */
+static bool body_first(struct req *r)
+{
+	const struct paid *p = paid_of(r);
+	if (!r->body_expected || r->body_read || p->forward_auth || p->route.backend->front_only
+	    || !mpp_is_payment(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							   "Authorization")))
+		return false;
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	return cl && strtoull(cl, NULL, 10) <= MPP_DIGEST_MAX_BODY;
+}
+
+/* paywall_decide's rest, with the body in, holding the loop's lock. */
+static struct http_step *decide_with_body(struct req *r)
+{
+	struct paid *p = paid_of(r);
+	struct http_step *answer = NULL;
+	if (!verify(r, &p->verdict, &answer))
+		return answer ? answer : failed_credentials(r);
+	struct http_step *s = p->mpp.used ? payment_checks(r) : paid_checks(r);
+	if (!http_continues(s) || !p->serve_unlocked)
+		return s;
+	return serve(r);
+}
+
+static struct http_step *read_body_first(struct req *r)
+{
+	return http_read_body(r, MPP_DIGEST_MAX_BODY, true, decide_with_body);
+}
+
 struct http_step *paywall_decide(struct req *r)
 {
 	struct paid *p = paid_of(r);
@@ -640,6 +706,8 @@ struct http_step *paywall_decide(struct req *r)
 		return not_front(r);
 	if (p->route.spec.price_msat == 0)
 		return http_locked(free_route, r);
+	if (body_first(r))
+		return http_locked(read_body_first, r);
 	struct http_step *answer = NULL;
 	if (!verify(r, &p->verdict, &answer))
 		return answer ? answer : direct_front ? not_front(r) : http_locked(failed_credentials, r);

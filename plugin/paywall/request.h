@@ -46,6 +46,9 @@ struct paid {
 	 * any follow it. */
 	uint8_t cred_from, cred_at;
 	bool cred_more;
+	/* The request body's digest, for a charge challenge bound to it. */
+	char body_digest[MPP_DIGEST_LEN];
+	bool challenge_counted;	/* against l402-challenge-rate, once */
 	/* A session's open: its answer is kept for the open's retry. */
 	bool keep_answer;
 };

@@ -47,8 +47,8 @@ def payment_challenge(hdrs):
 
 
 def credential(ch, preimage, **changes):
-    echo = {k: ch[k] for k in ("id", "realm", "method", "intent", "request", "expires", "opaque")
-            if k in ch}
+    echo = {k: ch[k] for k in ("id", "realm", "method", "intent", "request", "expires", "digest",
+                               "opaque") if k in ch}
     echo.update(changes)
     return "Payment " + b64u(json.dumps({"challenge": echo,
                                          "payload": {"preimage": preimage}}).encode())
@@ -382,3 +382,59 @@ def test_an_unusable_token_first_does_not_hide_a_good_one(node_factory, first):
     status, _, body = raw_request(web, ["Authorization: " + old, "Authorization: " + good])
     want = {"used-up": "used_up", "balance-spent": "balance_exhausted"}[first]
     assert status == 402 and json.loads(body)["reason"] == want, body
+
+
+def test_a_charge_for_a_request_with_a_body_is_bound_to_that_body(node_factory):
+    """The core draft's digest (a SHOULD): a charge challenge for a request
+    with a body carries digest="sha-256=:...:" (RFC 9530), from the body
+    or the client's own Content-Digest; the credential buys the request
+    with that body only, checked before the charge is spent. A client that
+    does not echo the digest (Alby's fetchWithMpp) is bound by the body it
+    sends. No body, or one over 64 KiB: no digest."""
+    import base64 as b64
+    n, web = paywall(node_factory, "POST /p 10sat text:paid", "GET /g 10sat text:g")
+    body = b'{"q": "the question"}'
+    want = "sha-256=:%s:" % b64.b64encode(hashlib.sha256(body).digest()).decode()
+
+    def post(b, headers=None):
+        h = {"Content-Length": str(len(b)), "Content-Type": "application/json"}
+        h.update(headers or {})
+        return web.request("POST", "/p", h, b)
+
+    def charge(b, headers=None):
+        status, hdrs, _ = post(b, headers)
+        assert status == 402
+        _, ch = payment_challenge(hdrs)
+        req = json.loads(b64u_decode(ch["request"]))
+        pre = n.rpc.dev_pay(bolt11=req["methodDetails"]["invoice"])["payment_preimage"]
+        return ch, pre
+
+    ch, pre = charge(body)
+    assert ch["digest"] == want
+    # Another body: refused, nothing spent; then the right one is served.
+    status, _, got = post(b'{"q": "a far longer and dearer question"}',
+                          {"Authorization": credential(ch, pre)})
+    kind, b = problem(got)
+    assert status == 402 and kind == "verification-failed" and "digest" in b["detail"], got
+    status, _, got = post(body, {"Authorization": credential(ch, pre)})
+    assert status == 200 and got == b"paid", got
+    # Without the digest echoed (Alby's echo: id, realm, method, intent,
+    # request, expires): bound by the body sent.
+    ch, pre = charge(body)
+    alby = {k: ch[k] for k in ("id", "realm", "method", "intent", "request", "expires")}
+    cred = "Payment " + b64u(json.dumps({"challenge": alby, "payload": {"preimage": pre}}).encode())
+    status, _, got = post(b'{"q": "other"}', {"Authorization": cred})
+    assert status == 402, got
+    status, _, got = post(body, {"Authorization": cred})
+    assert status == 200 and got == b"paid", got
+    # The client's own Content-Digest is taken (and held to).
+    ch, pre = charge(body, {"Content-Digest": want})
+    assert ch["digest"] == want
+    # No body, or a large one: no digest, and still sold.
+    _, hdrs, _ = web.get("/g")
+    assert "digest" not in payment_challenge(hdrs)[1]
+    big = b"x" * (70 * 1024)
+    ch, pre = charge(big)
+    assert "digest" not in ch
+    status, _, got = post(big, {"Authorization": credential(ch, pre)})
+    assert status == 200, got

@@ -312,7 +312,7 @@ static void test_ln_problems(void)
 	for (int p = MPP_LN_MALFORMED_CREDENTIAL; p <= MPP_LN_INVALID_RETURN_INVOICE; p++)
 		CHECK(strncmp(mpp_ln_problem_type(p), "lightning/", 10) == 0
 		      && mpp_ln_problem_title(p)[0]);
-	CHECK(mpp_ln_problem_type(MPP_LN_INVALID_RETURN_INVOICE + 1) == NULL);
+	CHECK(mpp_ln_problem_type(MPP_LN_CORE) == NULL && mpp_ln_problem_type(MPP_LN_CORE + 1) == NULL);
 }
 
 int main(void)
