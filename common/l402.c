@@ -628,6 +628,14 @@ static enum l402_err check_caveats(const struct collected *c,
 		if ((err = caveats[k].holds(last[k], req, &v->grant, &why)) != L402_OK)
 			return caveat_fail(v, err, names[k], why);
 	}
+	/* A condition the token was minted without is the holder's to add, at
+	 * any value; one that changes what the token is would widen it. A
+	 * token counts requests or draws a balance, never both: a balance
+	 * added to a token of uses (whose counter counts requests) would let
+	 * it pay on and on. */
+	if (v->grant.uses && v->grant.balance_msat)
+		return caveat_fail(v, L402_ERR_CAVEAT, "balance_msat",
+				   "a token of uses cannot also draw a balance");
 	return L402_OK;
 }
 

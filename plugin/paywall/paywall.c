@@ -513,8 +513,9 @@ static struct http_step *paid_checks(struct req *r)
 	if ((v->grant.balance_msat || v->grant.max_price_msat) && p->route.spec.pricer[0]
 	    && !p->priced)
 		return pricer_ask(r, paid_checks);
-	if (v->grant.max_price_msat && !v->grant.balance_msat
-	    && p->route.spec.price_msat > v->grant.max_price_msat) {
+	/* Whatever else the token carries: a balance its holder added to a
+	 * token bought at a live price does not lift the price it paid. */
+	if (v->grant.max_price_msat && p->route.spec.price_msat > v->grant.max_price_msat) {
 		char why[sizeof(p->detail)];
 		snprintf(why, sizeof(why), "this request is priced at %llu msat; the token was "
 			 "bought for requests priced at most %llu msat",
