@@ -598,10 +598,9 @@ static void opened(void *arg, const struct rpc_result *res)
 			break;
 		}
 	session_free(s);
-	if (res->status == RPC_ERROR && res->code == DATASTORE_UPDATE_ALREADY_EXISTS)
-		refuse(a, MPP_INVALID_CHALLENGE, "this session was opened already: use bearer");
-	else
-		trouble(a, "cannot record the session now; retry shortly");
+	/* Never a 402 (a client pays again on one): its retry finds the
+	 * session, or opens it. */
+	trouble(a, "cannot record the session now; retry shortly");
 }
 
 static void deposit_credited(void *arg, enum credit_result res, const struct credit *prior)
@@ -619,7 +618,18 @@ static void deposit_credited(void *arg, enum credit_result res, const struct cre
 		refuse(a, MPP_INVALID_CHALLENGE, "this deposit was credited already");
 		return;
 	}
-	struct session *s = add(a->mpp.session_id);
+	/* The same open, sent again while the first was carried out (a
+	 * client retrying on another connection): the first opened it, this
+	 * one draws on it. */
+	struct session *s = find(a->mpp.session_id);
+	if (s) {
+		if (s->status == SESSION_OPEN && strcmp(s->tag, a->tag) == 0)
+			draw(a, s);
+		else
+			refuse(a, MPP_INVALID_CHALLENGE, "this session is closed");
+		return;
+	}
+	s = add(a->mpp.session_id);
 	if (!s) {
 		trouble(a, "too many sessions open; retry later");
 		return;
@@ -966,8 +976,10 @@ struct http_step *mpp_session_act(struct req *r, http_step_fn serve, mpp_session
 	case MPP_OPEN:
 		if ((s = find(a->mpp.session_id)) && s->status == SESSION_OPEN
 		    && strcmp(s->tag, a->tag) == 0) {
-			/* Opened before: a retry, or a second client. */
-			if (s->kept && s->kept->until > (int64_t)time(NULL))
+			/* Opened before: a retry, or a second client. Not to a
+			 * front proxy, for which any 2xx but its pass means
+			 * "serve the upstream". */
+			if (s->kept && s->kept->until > (int64_t)time(NULL) && !paid_of(r)->forward_auth)
 				return open_replayed(r, a, s);
 			return drawn(r, a, s);
 		}

@@ -323,6 +323,7 @@ static bool verify(struct req *r, struct l402_verdict *v, struct http_step **ans
 	int64_t now = (int64_t)time(NULL);
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_auth, &a);
+	p->cred_payment = a.npayment == 1;
 	if (!a.npayment)
 		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_cookies, &a);
 	if (a.npayment > 1) {
@@ -450,7 +451,7 @@ static struct http_step *another_token(struct req *r, enum reason why, const cha
 	struct http_step *answer = NULL;
 	char first[sizeof(p->detail)];
 	snprintf(first, sizeof(first), "%s", detail);
-	if (p->cred_more && !p->mpp.used) {
+	if ((p->cred_more || p->cred_payment) && !p->mpp.used) {
 		p->cred_from = (uint8_t)(p->cred_at + 1);
 		memset(&p->verdict, 0, sizeof(p->verdict));
 		if (verify(r, &p->verdict, &answer))

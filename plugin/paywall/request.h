@@ -46,6 +46,7 @@ struct paid {
 	 * any follow it. */
 	uint8_t cred_from, cred_at;
 	bool cred_more;
+	bool cred_payment;	/* a Payment credential too, tried after them */
 	/* The request body's digest, for a charge challenge bound to it. */
 	char body_digest[MPP_DIGEST_LEN];
 	bool challenge_counted;	/* against l402-challenge-rate, once */
