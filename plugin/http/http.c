@@ -536,7 +536,7 @@ static void tls_cork(struct req *r)
 	}
 }
 
-static void tls_uncork(struct MHD_Connection *c)
+static void tls_uncork(struct MHD_Connection *c, bool with_body)
 {
 	gnutls_session_t s = tls_session_of(c);
 	const union MHD_ConnectionInfo *fd =
@@ -550,12 +550,16 @@ static void tls_uncork(struct MHD_Connection *c)
 		shutdown(fd->connect_fd, SHUT_RDWR);
 		return;
 	}
-	/* libmicrohttpd corked the socket for the first answer's headers and,
-	 * having sent nothing, may leave it so: the record would wait for the
-	 * kernel's 200 ms. Pushed now. It believes the socket corked from then
-	 * on and never corks it again (it pushes each answer with TCP_NODELAY
-	 * instead, before this record is sent): once per connection. */
-	if (!conn_guard_uncorked_before(c)) {
+	/* libmicrohttpd corks the socket for the headers of an answer with a
+	 * body sent apart (the first it sends so, or a large one of its own
+	 * before) and, having sent nothing, may leave it so: the record would
+	 * wait for the kernel's 200 ms. Pushed now. Once it has corked, it
+	 * believes the socket corked for good and never corks it again (it
+	 * pushes each answer with TCP_NODELAY instead, before this record is
+	 * sent): once per connection after an answer with a body. An answer
+	 * without one (HEAD, 304) is not corked by it, but may follow one of
+	 * its own large answers, which it left corked: always. */
+	if (!with_body || !conn_guard_uncorked_before(c)) {
 		int off = 0;
 		setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
 	}
@@ -681,7 +685,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	if (!r)
 		return;
 	if (r->tls_corked)
-		tls_uncork(c);
+		tls_uncork(c, strcmp(r->method, "HEAD") != 0 && r->status != 204 && r->status != 304
+				      && r->answer_len > 1);
 	if (r->ref_slot) {
 		/* Never so, by construction (answering and reading a body
 		 * unregister); but a stale ref must find nothing, not this. */
