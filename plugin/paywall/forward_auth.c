@@ -133,11 +133,19 @@ struct http_step *forward_auth_handle(struct req *r)
 			why = "the original method is not an HTTP method";
 		else if (e != PATH_OK)
 			why = path_strerror(e);
+		/* The original query too: a live price may depend on it. */
+		const char *q = strchr(uri, '?');
+		char *query = q ? strndup(q + 1, strcspn(q + 1, "#")) : NULL;
+		if (!why && q && !query)
+			why = "out of memory";
 		if (!why) {
 			snprintf(r->method, sizeof(r->method), "%s", method);
 			free(r->path);
 			r->path = path;
+			free(r->query);
+			r->query = query;
 		} else {
+			free(query);
 			free(path);
 		}
 	}

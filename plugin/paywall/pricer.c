@@ -61,8 +61,25 @@ static struct http_step *price_with_body(struct req *r)
 	return pricer_ask(r, paid_of(r)->after_price);
 }
 
+/* Methods whose requests carry no body as a rule. */
+static bool bodiless(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0
+	       || strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0;
+}
+
 struct http_step *pricer_ask(struct req *r, http_step_fn then)
 {
+	/* A front proxy's question carries no body (nginx's says nothing of
+	 * it): priced as bodiless, a large body would be sold at a small
+	 * one's price. Only a question that states the original
+	 * Content-Length is priced; a request that may have a body is
+	 * otherwise refused, never guessed at. */
+	if (paid_of(r)->forward_auth && !bodiless(r->method)
+	    && !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		return http_error(r, 400, "size_unknown",
+				  "this route's live price depends on the request's body, whose size "
+				  "this front proxy does not pass on");
 	/* A chunked body says its size only once read: read it first (within
 	 * the backends' limit and the transport's budget). */
 	if (r->body_expected && !r->body_read && !MHD_lookup_connection_value(
