@@ -59,6 +59,14 @@ enum mpp_err {
 const char *mpp_problem_type(enum mpp_err e);	/* the URI's last segment */
 const char *mpp_problem_title(enum mpp_err e);
 
+/* A body's digest as a challenge's digest parameter (RFC 9530's
+ * Content-Digest value, "sha-256=:BASE64:"), and the sha-256 member of a
+ * client's Content-Digest header as the same string (false when it has
+ * none that reads). */
+#define MPP_DIGEST_LEN 64
+void mpp_body_digest(const void *body, size_t len, char out[MPP_DIGEST_LEN]);
+bool mpp_content_digest(const char *header, char out[MPP_DIGEST_LEN]);
+
 /* The lightning method's own problem types (draft-lightning-charge and
  * -session), finer than the core's: a refused lightning credential's 402
  * names the one that applies. */

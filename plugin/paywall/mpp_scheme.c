@@ -53,32 +53,6 @@ const char *mpp_network_of(const char *bolt11)
 	return "";
 }
 
-void mpp_body_digest(const void *body, size_t len, char out[MPP_DIGEST_LEN])
-{
-	uint8_t h[32];
-	char b64[48];
-	crypto_hash_sha256(h, body, len);
-	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
-	snprintf(out, MPP_DIGEST_LEN, "sha-256=:%s:", b64);
-}
-
-bool mpp_content_digest(const char *header, char out[MPP_DIGEST_LEN])
-{
-	uint8_t h[32];
-	size_t n;
-	const char *p = header ? strstr(header, "sha-256=:") : NULL;
-	if (!p || (p != header && p[-1] != ' ' && p[-1] != ','))
-		return false;
-	p += 9;
-	const char *end = strchr(p, ':');
-	if (!end || end - p != 44
-	    || sodium_base642bin(h, sizeof(h), p, 44, NULL, &n, NULL,
-				 sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32)
-		return false;
-	snprintf(out, MPP_DIGEST_LEN, "sha-256=:%.44s:", p);
-	return true;
-}
-
 bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder encode,
 	       const void *request, uint64_t expires_at, const char *digest,
 	       struct strbuf *out)

@@ -13,8 +13,6 @@
 #include "strbuf.h"
 
 /* What a request carried in the Payment scheme, once read. */
-/* "sha-256=:" 44 base64 characters ":", and room. */
-#define MPP_DIGEST_LEN 64
 /* The largest body a charge is bound to (read before payment). */
 #define MPP_DIGEST_MAX_BODY (64u * 1024)
 
@@ -47,12 +45,7 @@ typedef bool (*mpp_request_encoder)(char *out, size_t outcap, const void *reques
 bool mpp_offer(const char *route_tag, const char *intent, mpp_request_encoder encode,
 	       const void *request, uint64_t expires_at, const char *digest,
 	       struct strbuf *out);
-/* A body's digest as a challenge's digest parameter (RFC 9530's
- * Content-Digest value, "sha-256=:BASE64:"). */
-void mpp_body_digest(const void *body, size_t len, char out[MPP_DIGEST_LEN]);
-/* The sha-256 member of a client's Content-Digest header, as the same
- * string; false when it has none that reads. */
-bool mpp_content_digest(const char *header, char out[MPP_DIGEST_LEN]);
+
 /* Whether a credential's challenge is one we issued, unchanged, for the
  * route tagged route_tag: MPP_OK, or MPP_INVALID_CHALLENGE with why. A
  * challenge echoed without its opaque gets this route's. */

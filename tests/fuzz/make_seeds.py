@@ -155,6 +155,7 @@ for name, text in {
         % (phash.hex(), preimage.hex())).encode()),
     "accept": "tempo/charge, lightning/charge;q=0.5, */*;q=0",
     "time": "2026-11-25T16:00:00.123+02:00",
+    "digest": "sha-512=:AAAA:, sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
 }.items():
     write("fuzz_mpp_credential", name, text.encode())
 for name, parts in {

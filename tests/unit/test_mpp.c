@@ -292,6 +292,26 @@ static void test_accept(void)
 	CHECK_EQ_INT(mpp_accept_weight("lightning/charge;q=1.0, ,tempo/charge", "lightning", "charge"), 1000);
 }
 
+/* RFC 9530 digests: ours of a body, and a client's header read. */
+static void test_digest(void)
+{
+	char d[MPP_DIGEST_LEN], c[MPP_DIGEST_LEN];
+	mpp_body_digest("", 0, d);
+	CHECK(strcmp(d, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:") == 0);
+	mpp_body_digest("hello", 5, d);
+	CHECK(mpp_content_digest(d, c) && strcmp(c, d) == 0);
+	char two[200];
+	snprintf(two, sizeof(two), "sha-512=:AAAA:, %s", d);
+	CHECK(mpp_content_digest(two, c) && strcmp(c, d) == 0);
+	CHECK(!mpp_content_digest(NULL, c));
+	CHECK(!mpp_content_digest("", c));
+	CHECK(!mpp_content_digest("sha-512=:AAAA:", c));
+	CHECK(!mpp_content_digest("sha-256=:AAAA:", c));		/* short */
+	CHECK(!mpp_content_digest("xsha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", c));
+	CHECK(!mpp_content_digest("sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF!=:", c));
+	CHECK(!mpp_content_digest("sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", c));
+}
+
 /* The lightning drafts' problem types: every refusal that has one names
  * it, a charge's "another, cheaper offer" keeps the core's. */
 static void test_ln_problems(void)
@@ -326,5 +346,6 @@ int main(void)
 	test_time();
 	test_accept();
 	test_ln_problems();
+	test_digest();
 	return test_done("test_mpp");
 }
